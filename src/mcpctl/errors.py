@@ -1,0 +1,112 @@
+"""The one exception tree of mcpctl.
+
+Every error the project raises on purpose derives from `McpctlError`; each edge
+(the CLI, later the API and the proxy) maps these classes to its own answer
+once, in one place::
+
+    McpctlError
+     +-- InvalidInput            a request or a file is wrong; nothing was changed
+     |    +-- InvalidManifest    one or more manifest issues, each with file/line/field
+     +-- NotFound                a named object, file or revision does not exist
+     +-- Conflict                the object changed or exists already
+     +-- Forbidden               the caller may not do this
+     +-- BackendUnavailable      a component we depend on (git, a database) failed
+
+`ManifestIssue` is the unit of every validation report: where (file, line,
+column, document, object, field) and what (a message and a stable code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class McpctlError(Exception):
+    """Root of every error mcpctl raises on purpose."""
+
+
+class InvalidInput(McpctlError):
+    """The input is wrong; nothing was changed."""
+
+
+class NotFound(McpctlError):
+    """A named object, file or revision does not exist."""
+
+
+class Conflict(McpctlError):
+    """The object changed since it was read, or exists already."""
+
+
+class Forbidden(McpctlError):
+    """The caller lacks the permission this needs."""
+
+
+class BackendUnavailable(McpctlError):
+    """A component mcpctl depends on failed or cannot be reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestIssue:
+    """One problem found in a set of manifests.
+
+    `line` and `column` are 1-based; `document` is the 0-based index of the YAML
+    document in its file; `field` is a dotted path such as
+    ``spec.env[2].valueFrom.secretRef.name``. Any of them may be unknown.
+    """
+
+    message: str
+    code: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    document: int | None = None
+    kind: str | None = None
+    name: str | None = None
+    project: str | None = None
+    field: str | None = None
+
+    @property
+    def object_ref(self) -> str | None:
+        """``Kind/name`` or ``Kind/project/name``, when known."""
+        if self.kind is None:
+            return None
+        if self.name is None:
+            return self.kind
+        if self.project is not None:
+            return f"{self.kind}/{self.project}/{self.name}"
+        return f"{self.kind}/{self.name}"
+
+    def location(self) -> str:
+        """``file:line:column`` as far as known (``<input>`` without a file)."""
+        where = self.file or "<input>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return where
+
+    def __str__(self) -> str:
+        parts = [f"{self.location()}: {self.message}"]
+        context = []
+        if self.document is not None:
+            context.append(f"document {self.document + 1}")
+        if self.object_ref:
+            context.append(self.object_ref)
+        if self.field:
+            context.append(f"field {self.field}")
+        if context:
+            parts.append(f" ({', '.join(context)})")
+        return "".join(parts)
+
+
+class InvalidManifest(InvalidInput):
+    """One or more manifests are invalid; `issues` says where and why."""
+
+    def __init__(self, issues: Sequence[ManifestIssue]) -> None:
+        self.issues: tuple[ManifestIssue, ...] = tuple(issues)
+        if len(self.issues) == 1:
+            summary = str(self.issues[0])
+        else:
+            summary = f"{len(self.issues)} manifest issues; first: {self.issues[0]}"
+        super().__init__(summary)
