@@ -28,7 +28,7 @@ SecretMode = Literal["mask", "plain", "seal"]
 _ENVELOPE = ("apiVersion", "kind", "metadata", "spec")
 
 
-class _Dumper(CSafeDumper):  # type: ignore[misc]  # libyaml's class is untyped
+class _Dumper(CSafeDumper):
     """libyaml's emitter, quoting every string that either YAML 1.1 or 1.2 would misread."""
 
 
@@ -41,12 +41,12 @@ for _tag, _regexp, _first in (
     _Dumper.add_implicit_resolver(_tag, _regexp, list(_first))
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+def _represent_str(dumper: _Dumper, value: str) -> yaml.ScalarNode:
     style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
-def _represent_float(dumper: yaml.SafeDumper, value: float) -> yaml.ScalarNode:
+def _represent_float(dumper: _Dumper, value: float) -> yaml.ScalarNode:
     if math.isnan(value):
         text = ".nan"
     elif math.isinf(value):
@@ -186,8 +186,6 @@ def dump_objects(
     """Several objects as one multi-document YAML stream, each document after `---`."""
     return "".join(
         "---\n"
-        + dump_object(
-            r, secrets=secrets, sealer=sealer, server_fields=server_fields, status=status
-        )
+        + dump_object(r, secrets=secrets, sealer=sealer, server_fields=server_fields, status=status)
         for r in resources
     )

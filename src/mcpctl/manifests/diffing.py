@@ -80,20 +80,22 @@ class ChangeSet:
         return out
 
 
-def diff_sets(
-    old: Iterable[Resource | Manifest], new: Iterable[Resource | Manifest]
-) -> ChangeSet:
+def diff_sets(old: Iterable[Resource | Manifest], new: Iterable[Resource | Manifest]) -> ChangeSet:
     """What turning the set `old` into the set `new` changes."""
     old_by = {_key(o): _manifest(o) for o in old}
     new_by = {_key(n): _manifest(n) for n in new}
     result = ChangeSet()
     removed = [m for k, m in old_by.items() if k not in new_by]
     for manifest in delete_order(removed):
-        result.changes.append(Change("remove", manifest.key, _all_fields(manifest.resource, old=True)))
+        result.changes.append(
+            Change("remove", manifest.key, _all_fields(manifest.resource, old=True))
+        )
     for manifest in apply_order(list(new_by.values())):
         before = old_by.get(manifest.key)
         if before is None:
-            result.changes.append(Change("add", manifest.key, _all_fields(manifest.resource, old=False)))
+            result.changes.append(
+                Change("add", manifest.key, _all_fields(manifest.resource, old=False))
+            )
             continue
         fields = diff_objects(before.resource, manifest.resource)
         if fields:

@@ -167,7 +167,10 @@ def _too_large(file: str, size: int, limit: int) -> ManifestIssue:
 def load_bytes(data: bytes, file: str | None, *, max_file_size: int = MAX_FILE_SIZE) -> LoadResult:
     """Load the manifests in raw bytes (UTF-8, an optional BOM)."""
     if len(data) > max_file_size:
-        return LoadResult(files=[file or "<input>"], issues=[_too_large(file or "<input>", len(data), max_file_size)])
+        return LoadResult(
+            files=[file or "<input>"],
+            issues=[_too_large(file or "<input>", len(data), max_file_size)],
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -176,7 +179,10 @@ def load_bytes(data: bytes, file: str | None, *, max_file_size: int = MAX_FILE_S
             files=[file or "<input>"],
             issues=[
                 ManifestIssue(
-                    message=f"not valid UTF-8 (byte {e.start})", code="encoding", file=file, line=line
+                    message=f"not valid UTF-8 (byte {e.start})",
+                    code="encoding",
+                    file=file,
+                    line=line,
                 )
             ],
         )
@@ -206,14 +212,24 @@ def _load_document(doc: Document, file: str | None, result: LoadResult) -> None:
         allowed = {"apiVersion", "kind", "items", "metadata"}
         for key in data:
             if key not in allowed:
-                result.issues.append(_doc_issue(doc, file, (key,), f"unknown field {key!r} in a List", "unknown-field"))
+                result.issues.append(
+                    _doc_issue(
+                        doc, file, (key,), f"unknown field {key!r} in a List", "unknown-field"
+                    )
+                )
         if data.get("apiVersion") not in (API_VERSION, "v1"):
             result.issues.append(
-                _doc_issue(doc, file, ("apiVersion",), f"apiVersion must be {API_VERSION!r}", "api-version")
+                _doc_issue(
+                    doc, file, ("apiVersion",), f"apiVersion must be {API_VERSION!r}", "api-version"
+                )
             )
         items = data.get("items")
         if not isinstance(items, list):
-            result.issues.append(_doc_issue(doc, file, ("items",), "a List needs items: a list of objects", "list-items"))
+            result.issues.append(
+                _doc_issue(
+                    doc, file, ("items",), "a List needs items: a list of objects", "list-items"
+                )
+            )
             return
         for i, item in enumerate(items):
             _load_object(item, Origin(file, doc, ("items", i)), result)
@@ -221,7 +237,9 @@ def _load_document(doc: Document, file: str | None, result: LoadResult) -> None:
     _load_object(data, Origin(file, doc), result)
 
 
-def _doc_issue(doc: Document, file: str | None, path: Path, message: str, code: str) -> ManifestIssue:
+def _doc_issue(
+    doc: Document, file: str | None, path: Path, message: str, code: str
+) -> ManifestIssue:
     line, column = doc.locate(path)
     return ManifestIssue(
         message=message,
@@ -262,13 +280,20 @@ def _load_object(data: Any, origin: Origin, result: LoadResult) -> None:
     ident: tuple[str | None, str | None] = (None, None)
     if not isinstance(data, dict):
         result.issues.append(
-            issue((), "a manifest must be a mapping with apiVersion, kind, metadata and spec", "not-a-mapping")
+            issue(
+                (),
+                "a manifest must be a mapping with apiVersion, kind, metadata and spec",
+                "not-a-mapping",
+            )
         )
         return
     metadata = data.get("metadata")
     if isinstance(metadata, dict):
         name, project = metadata.get("name"), metadata.get("project")
-        ident = (name if isinstance(name, str) else None, project if isinstance(project, str) else None)
+        ident = (
+            name if isinstance(name, str) else None,
+            project if isinstance(project, str) else None,
+        )
     kind = data.get("kind")
     if kind is None:
         result.issues.append(issue(("kind",), "required field 'kind' is missing", "missing-kind"))
@@ -303,11 +328,19 @@ def _explain(error: ErrorDetails, data: Any, model: type[Resource]) -> tuple[Pat
     field_name = path[-1] if path else ""
     if kind == "extra_forbidden":
         if path == ("metadata", "project"):
-            return path, f"{model.KIND} is not project-scoped: remove metadata.project", "unknown-field"
+            return (
+                path,
+                f"{model.KIND} is not project-scoped: remove metadata.project",
+                "unknown-field",
+            )
         return path, f"unknown field {field_name!r}", "unknown-field"
     if kind == "missing":
         if path == ("metadata", "project"):
-            return path, f"a {model.KIND} belongs to a project: set metadata.project", "missing-field"
+            return (
+                path,
+                f"a {model.KIND} belongs to a project: set metadata.project",
+                "missing-field",
+            )
         return path, f"required field {field_name!r} is missing", "missing-field"
     if kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == NAME_PATTERN:
         value = error.get("input")
@@ -328,10 +361,9 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> Path:
     current = data
     last = len(loc) - 1
     for i, part in enumerate(loc):
-        if isinstance(current, dict) and part in current:
-            path.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_dict or in_list:
             path.append(part)
             current = current[part]
         elif i == last and part != "[key]":

@@ -19,9 +19,12 @@ from mcpctl.schemas import APPLY_RANK, Resource, Secret
 def _dependencies(resource: Resource, catalog: Catalog) -> Iterator[Key]:
     for ref in iter_references(resource):
         yield ref.target
-    if isinstance(resource, Secret) and resource.spec.backend is None:
-        if catalog.default_backend is not None:
-            yield ("SecretBackend", None, catalog.default_backend)
+    if (
+        isinstance(resource, Secret)
+        and resource.spec.backend is None
+        and catalog.default_backend is not None
+    ):
+        yield ("SecretBackend", None, catalog.default_backend)
 
 
 def _graph(
@@ -102,7 +105,11 @@ def find_cycles(manifests: Sequence[Manifest], catalog: Catalog) -> list[Manifes
                 cycle = [*path[path.index(child) :], child]
                 shown = " -> ".join(format_key(k) for k in cycle)
                 issues.append(
-                    nodes[child].issue(f"dependency cycle: {shown}", "cycle", _field_to(nodes[child], cycle[1], catalog))
+                    nodes[child].issue(
+                        f"dependency cycle: {shown}",
+                        "cycle",
+                        _field_to(nodes[child], cycle[1], catalog),
+                    )
                 )
             elif not state.get(child):
                 state[child] = 1

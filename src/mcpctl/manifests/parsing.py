@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from yaml.cyaml import CParser
+from yaml._yaml import CParser
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver
 
@@ -66,7 +66,7 @@ for _tag, _regexp, _first in (
     _CoreResolver.add_implicit_resolver(_tag, _regexp, list(_first))
 
 
-class _Composer(CParser, _CoreResolver):  # type: ignore[misc]  # libyaml's class is untyped
+class _Composer(CParser, _CoreResolver):
     def __init__(self, stream: str) -> None:
         CParser.__init__(self, stream)
         _CoreResolver.__init__(self)
@@ -119,6 +119,7 @@ def parse_documents(text: str, file: str | None) -> Iterator[Document | Manifest
                 if not composer.check_node():
                     return
                 node = composer.get_node()
+                assert node is not None  # check_node() said there is one
             except yaml.MarkedYAMLError as e:
                 yield _syntax_issue(e, file, index)
                 return
@@ -133,7 +134,9 @@ def parse_documents(text: str, file: str | None) -> Iterator[Document | Manifest
                     _check_expansion(node)
                 builder = _Builder()
                 data = builder.build(node, (), 0)
-                yield Document(index=index, data=data, line=line, column=column, marks=builder.marks)
+                yield Document(
+                    index=index, data=data, line=line, column=column, marks=builder.marks
+                )
             except _Abort as e:
                 mark = e.node.start_mark
                 yield ManifestIssue(
@@ -249,9 +252,7 @@ class _Builder:
             if key is None or isinstance(key, (list, dict)):
                 raise _Abort("mapping keys must not be null", "yaml-complex-key", key_node, path)
             if key in result:
-                raise _Abort(
-                    f"duplicate key {key!r}", "yaml-duplicate-key", key_node, (*path, key)
-                )
+                raise _Abort(f"duplicate key {key!r}", "yaml-duplicate-key", key_node, (*path, key))
             child_path = (*path, key)
             mark = key_node.start_mark
             self.marks[child_path] = (mark.line + 1, mark.column + 1)

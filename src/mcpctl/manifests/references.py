@@ -20,7 +20,9 @@ from mcpctl.manifests.builtins import builtin_templates
 from mcpctl.manifests.loading import Manifest
 from mcpctl.manifests.parsing import Path
 from mcpctl.schemas import (
+    EnvVar,
     Group,
+    HeaderVar,
     Instance,
     Llm,
     McpToken,
@@ -33,8 +35,10 @@ from mcpctl.schemas import (
     SecretBackend,
     SecretKeyRef,
     Server,
+    ServerSpec,
     Template,
     TemplateParameter,
+    TemplateSpec,
 )
 
 #: (kind, project, name): how an object is addressed.
@@ -65,10 +69,14 @@ def iter_references(resource: Resource) -> Iterator[Reference]:
         if resource.spec.api_key_ref is not None:
             yield _secret_ref(resource.spec.api_key_ref, ("spec", "apiKeyRef"))
     elif isinstance(resource, (Server, Template)):
-        spec = resource.spec
+        spec: ServerSpec | TemplateSpec = resource.spec
         if isinstance(resource, Server) and resource.spec.template is not None:
             yield Reference(("Template", None, resource.spec.template), ("spec", "template"))
-        for field, entries in (("env", spec.env), ("headers", spec.headers)):
+        sources: tuple[tuple[str, Sequence[EnvVar | HeaderVar]], ...] = (
+            ("env", spec.env),
+            ("headers", spec.headers),
+        )
+        for field, entries in sources:
             for i, entry in enumerate(entries):
                 if entry.value_from is not None:
                     yield _secret_ref(
@@ -132,7 +140,9 @@ class Catalog:
         self.implicit_backend = not backends
         defaults = [b.name for b in backends if b.spec.default]
         self.default_backend: str | None = (
-            SEEDED_BACKEND if self.implicit_backend else (defaults[0] if len(defaults) == 1 else None)
+            SEEDED_BACKEND
+            if self.implicit_backend
+            else (defaults[0] if len(defaults) == 1 else None)
         )
 
     def get(self, key: Key) -> Resource | None:
@@ -195,13 +205,16 @@ def check_default_backend(
 
 def check_references(manifest: Manifest, catalog: Catalog) -> Iterator[ManifestIssue]:
     resource = manifest.resource
-    if isinstance(resource, Secret) and resource.spec.backend is None:
-        if catalog.default_backend is None:
-            yield manifest.issue(
-                "the Secret names no backend and there is no single default SecretBackend",
-                "reference",
-                ("spec",),
-            )
+    if (
+        isinstance(resource, Secret)
+        and resource.spec.backend is None
+        and catalog.default_backend is None
+    ):
+        yield manifest.issue(
+            "the Secret names no backend and there is no single default SecretBackend",
+            "reference",
+            ("spec",),
+        )
     for ref in iter_references(resource):
         target = catalog.get(ref.target)
         if not catalog.exists(ref.target):
@@ -215,14 +228,17 @@ def check_references(manifest: Manifest, catalog: Catalog) -> Iterator[ManifestI
                 ref.field,
             )
             continue
-        if ref.secret_key is not None and isinstance(target, Secret):
-            if ref.secret_key not in target.spec.keys():
-                keys = ", ".join(sorted(target.spec.keys())) or "none"
-                yield manifest.issue(
-                    f"Secret {target.name!r} has no key {ref.secret_key!r} (its keys: {keys})",
-                    "reference",
-                    (*ref.field[:-1], "key"),
-                )
+        if (
+            ref.secret_key is not None
+            and isinstance(target, Secret)
+            and ref.secret_key not in target.spec.keys()  # noqa: SIM118 - a method, not a dict
+        ):
+            keys = ", ".join(sorted(target.spec.keys())) or "none"
+            yield manifest.issue(
+                f"Secret {target.name!r} has no key {ref.secret_key!r} (its keys: {keys})",
+                "reference",
+                (*ref.field[:-1], "key"),
+            )
         if isinstance(resource, Project) and isinstance(target, Llm):
             tier = ref.field[-1]
             if target.spec.tier != tier:

@@ -8,10 +8,9 @@ snake_case in Python and camelCase in manifests (the alias).
 from __future__ import annotations
 
 import re
-from pydantic import AwareDatetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 from pydantic.alias_generators import to_camel
 
 API_VERSION = "mcpctl/v1"

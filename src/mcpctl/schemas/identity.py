@@ -169,10 +169,9 @@ class McpTokenSpec(Model):
     expires_at: Timestamp | None = None
     """After this instant the token is refused."""
     rbac_mode: Literal["bindings", "clone"] = "bindings"
-    """bindings: what Rbac objects naming the token grant; clone: the creator's permissions, frozen at creation."""
-    token_hash: (
-        Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")] | None
-    ) = None
+    """bindings: what Rbac objects naming the token grant;
+    clone: the creator's permissions, frozen at creation."""
+    token_hash: Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
     """Written by mcpd: the SHA-256 of the secret (the raw token is shown once, never stored)."""
     revoked: bool = False
     """A revoked token is refused; the object stays for the audit trail."""

@@ -31,9 +31,9 @@ class LlmSpec(Model):
     """What this entry is for."""
     api_key_ref: SecretKeyRef | None = None
     """The Secret and key holding the API key; required for anthropic, openai and deepseek."""
-    extra: dict[
-        Annotated[str, StringConstraints(min_length=1, max_length=128)], JsonValue
-    ] = Field(default_factory=dict)
+    extra: dict[Annotated[str, StringConstraints(min_length=1, max_length=128)], JsonValue] = Field(
+        default_factory=dict
+    )
     """Provider-specific settings (temperature, max tokens, ...)."""
 
     @model_validator(mode="after")

@@ -27,7 +27,8 @@ class SecretBackendSpec(Model):
     """Where the values of Secrets are kept."""
 
     type: Literal["plaintext", "openbao"]
-    """`plaintext`: in mcpd's database (sealed in git); `openbao`: an OpenBao or Vault KV v2 mount."""
+    """`plaintext`: in mcpd's database (sealed in git);
+    `openbao`: an OpenBao or Vault KV v2 mount."""
     default: bool = False
     """Secrets that name no backend use the default one; exactly one backend is the default."""
     url: Url | None = None
@@ -95,7 +96,8 @@ class SecretSpec(Model):
     backend: Name | None = None
     """The SecretBackend keeping the values; the default backend if omitted."""
     data: dict[SecretKey, SecretValue | None] = Field(default_factory=dict)
-    """Values in plaintext on input. A null value keeps the stored one (output masks values this way)."""
+    """Values in plaintext on input.
+    A null value keeps the stored one (output masks values this way)."""
     sealed_data: dict[SecretKey, SealedValue] = Field(default_factory=dict)
     """Values sealed with the state repo's key: the form written to git."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, JsonValue, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
 from mcpctl.schemas._base import (
     EnvName,
@@ -54,8 +54,15 @@ def _exactly_one_value(value: str | None, value_from: ValueSource | None) -> Non
         raise ValueError("set exactly one of value or valueFrom")
 
 
+def _one_of(*fields: str) -> ConfigDict:
+    """Config that states "exactly one of these fields" in the JSON Schema too."""
+    return ConfigDict(json_schema_extra={"oneOf": [{"required": [f]} for f in fields]})
+
+
 class EnvVar(Model):
     """An environment variable of the server process."""
+
+    model_config = _one_of("value", "valueFrom")
 
     name: EnvName
     value: _InlineValue | None = None
@@ -71,6 +78,8 @@ class EnvVar(Model):
 
 class HeaderVar(Model):
     """An HTTP header sent to a remote server (e.g. Authorization)."""
+
+    model_config = _one_of("value", "valueFrom")
 
     name: HeaderName
     value: _InlineValue | None = None
@@ -155,9 +164,7 @@ def _source_problems(
         if transport in HTTP_TRANSPORTS and container_port is None:
             problems.append(f"a {transport} server run from {source} needs containerPort")
         if container_port is not None and transport is None:
-            problems.append(
-                "transport is required with containerPort: sse or streamable-http"
-            )
+            problems.append("transport is required with containerPort: sse or streamable-http")
         if container_port is not None and transport == "stdio":
             problems.append("containerPort does not apply to a stdio server")
         if has_headers and transport in (None, "stdio"):
@@ -167,6 +174,8 @@ def _source_problems(
 
 class TemplateSpec(Model):
     """A reusable server definition with typed parameters."""
+
+    model_config = _one_of("image", "command", "externalUrl")
 
     description: ShortText = ""
     image: ImageRef | None = None
@@ -220,6 +229,8 @@ class Template(Resource):
 class ServerSpec(Model):
     """An MCP server: where it comes from, how it is spoken to, how many run."""
 
+    model_config = _one_of("template", "image", "command", "externalUrl")
+
     template: Name | None = None
     """A Template (built-in or declared) to start from."""
     image: ImageRef | None = None
@@ -259,7 +270,10 @@ class ServerSpec(Model):
         if self.template is not None:
             overriding = [
                 alias
-                for alias, field in (("transport", "transport"), ("containerPort", "container_port"))
+                for alias, field in (
+                    ("transport", "transport"),
+                    ("containerPort", "container_port"),
+                )
                 if getattr(self, field) is not None
             ]
             if overriding:
@@ -302,8 +316,8 @@ def _duplicates(field: str, names: list[str]) -> list[str]:
 
 __all__ = [
     "EnvVar",
-    "HealthCheck",
     "HeaderVar",
+    "HealthCheck",
     "Server",
     "ServerSpec",
     "Template",

@@ -1,0 +1,104 @@
+"""Rendering a ChangeSet: semantic text, JSON, or a unified diff of canonical YAML.
+
+Secret values never appear: the change set carries none, and the unified
+form renders Secrets masked.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from mcpctl.manifests import MISSING, ChangeSet, Manifest, dump_object, format_key
+
+FORMATS = ("text", "json", "unified")
+_SIGN = {"add": "+", "remove": "-", "change": "~"}
+_COLOR = {"add": "green", "remove": "red", "change": "yellow"}
+
+
+def _show(value: Any) -> str:
+    if value is MISSING:
+        return "(none)"
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def summary(changes: ChangeSet) -> str:
+    counts = changes.counts()
+    return (
+        f"{counts['add']} to add, {counts['change']} to change, {counts['remove']} to remove"
+        f" ({changes.unchanged} unchanged)"
+    )
+
+
+def render_text(changes: ChangeSet, *, color: bool) -> str:
+    lines: list[str] = []
+    for change in changes.changes:
+        head = f"{_SIGN[change.action]} {change.ref}"
+        lines.append(click.style(head, fg=_COLOR[change.action], bold=True) if color else head)
+        if change.action == "change":
+            for field in change.fields:
+                if field.old is MISSING:
+                    text = f"    + {field.path}: {_show(field.new)}"
+                elif field.new is MISSING:
+                    text = f"    - {field.path}: {_show(field.old)}"
+                else:
+                    text = f"    ~ {field.path}: {_show(field.old)} -> {_show(field.new)}"
+                if field.secret:
+                    text = text.replace('"(hidden)"', "(hidden)")
+                lines.append(text)
+    lines.append(summary(changes))
+    return "\n".join(lines) + "\n"
+
+
+def render_json(changes: ChangeSet) -> str:
+    body = {
+        "changed": bool(changes),
+        "summary": changes.counts() | {"unchanged": changes.unchanged},
+        "changes": [
+            {
+                "action": c.action,
+                "kind": c.key[0],
+                **({"project": c.key[1]} if c.key[1] else {}),
+                "name": c.key[2],
+                "fields": [
+                    {
+                        "path": f.path,
+                        **({} if f.old is MISSING else {"old": f.old}),
+                        **({} if f.new is MISSING else {"new": f.new}),
+                        **({"secret": True} if f.secret else {}),
+                    }
+                    for f in c.fields
+                ],
+            }
+            for c in changes.changes
+        ],
+    }
+    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_unified(
+    changes: ChangeSet,
+    old: Mapping[tuple[str, str | None, str], Manifest],
+    new: Mapping[tuple[str, str | None, str], Manifest],
+    *,
+    color: bool,
+) -> str:
+    out: list[str] = []
+    for change in changes.changes:
+        before = old.get(change.key)
+        after = new.get(change.key)
+        a = dump_object(before.resource).splitlines(keepends=True) if before else []
+        b = dump_object(after.resource).splitlines(keepends=True) if after else []
+        name = format_key(change.key)
+        for line in difflib.unified_diff(a, b, f"a/{name}", f"b/{name}"):
+            line = line if line.endswith("\n") else line + "\n"
+            if color and line.startswith("+") and not line.startswith("+++"):
+                line = click.style(line, fg="green")
+            elif color and line.startswith("-") and not line.startswith("---"):
+                line = click.style(line, fg="red")
+            out.append(line)
+    return "".join(out)
