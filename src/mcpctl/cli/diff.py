@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -36,7 +37,8 @@ def diff(paths: tuple[str, ...], base: str | None, fmt: str, color: bool | None)
     With --base REV, inside a git checkout: what merging this branch changes,
     i.e. the manifests under PATH at REV against the working tree. Without
     it: exactly two paths, OLD and NEW. Formatting, key order and spelled-out
-    defaults are not changes; secret values are never shown.
+    defaults are not changes; secret values are never shown. Each side must
+    load cleanly; run `mcpctl validate` for the checks across the whole set.
 
     Exit status, like `kubectl diff`: 0 no change, 1 changes, 2 error
     (invalid manifests included, with every issue reported).
@@ -49,7 +51,9 @@ def diff(paths: tuple[str, ...], base: str | None, fmt: str, color: bool | None)
     """
     from mcpctl.cli.diffview import render_json, render_text, render_unified
     from mcpctl.cli.report import render_text as render_issues
-    from mcpctl.manifests import LoadResult, check_set, diff_sets, load_paths
+    from mcpctl.errors import NotFound
+    from mcpctl.manifests import LoadResult, diff_sets, load_paths
+    from mcpctl.manifests.references import check_duplicates
 
     if base is None and len(paths) != 2:
         raise click.UsageError("give two paths (OLD NEW), or --base REV [PATH...]")
@@ -61,34 +65,50 @@ def diff(paths: tuple[str, ...], base: str | None, fmt: str, color: bool | None)
             repo = GitRepo.find()
             targets = list(paths) or ["."]
             old = load_at_revision(repo, base, targets)
-            new = load_paths(targets)
+            # A path deleted since REV is a set of removals, not an error.
+            present = [p for p in targets if os.path.lexists(p)]
+            for gone in sorted(set(targets) - set(present)):
+                if not repo.has_path(base, repo.relative(gone)):
+                    raise NotFound(f"{gone}: no such file or directory, here or at {base}")
+            new = load_paths(present) if present else LoadResult()
         else:
             old = load_paths([paths[0]])
             new = load_paths([paths[1]])
-        problems = list(old.issues) + list(new.issues) + check_set(new.manifests)
+        # Each side must load; references are `validate`'s job, since PATHs may be a part
+        # of the set. Duplicates are checked: they would make the diff ambiguous.
+        problems = [
+            *old.issues,
+            *new.issues,
+            *check_duplicates(old.manifests),
+            *check_duplicates(new.manifests),
+        ]
 
     def issues_of(result: LoadResult) -> int:
         return len(result.manifests)
 
     if problems:
+        err_color = sys.stderr.isatty() if color is None else color
         click.echo(
             render_issues(
                 problems,
                 objects=issues_of(old) + issues_of(new),
                 files=len(old.files) + len(new.files),
-                color=sys.stderr.isatty() if color is None else color,
+                color=err_color,
             ),
             nl=False,
             err=True,
+            color=err_color,
         )
         raise CliError("cannot diff invalid manifests (see the issues above)")
     changes = diff_sets(old.manifests, new.manifests)
     if fmt == "json":
-        click.echo(render_json(changes), nl=False)
+        click.echo(render_json(changes), nl=False, color=use_color)
     elif fmt == "unified":
         old_by = {m.key: m for m in old.manifests}
         new_by = {m.key: m for m in new.manifests}
-        click.echo(render_unified(changes, old_by, new_by, color=use_color), nl=False)
+        click.echo(
+            render_unified(changes, old_by, new_by, color=use_color), nl=False, color=use_color
+        )
     else:
-        click.echo(render_text(changes, color=use_color), nl=False)
+        click.echo(render_text(changes, color=use_color), nl=False, color=use_color)
     sys.exit(EXIT_FOUND if changes else EXIT_OK)

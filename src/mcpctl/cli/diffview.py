@@ -94,6 +94,10 @@ def render_unified(
         a = dump_object(before.resource).splitlines(keepends=True) if before else []
         b = dump_object(after.resource).splitlines(keepends=True) if after else []
         name = format_key(change.key)
+        hidden = [f.path for f in change.fields if f.secret]
+        if hidden and change.action == "change":
+            # masked on both sides, a changed value would not show at all
+            b = [*b, *(f"# {path}: value changed (hidden)\n" for path in hidden)]
         for line in difflib.unified_diff(a, b, f"a/{name}", f"b/{name}"):
             line = line if line.endswith("\n") else line + "\n"
             if color and line.startswith("+") and not line.startswith("+++"):

@@ -11,7 +11,12 @@ from mcpctl.cli.errors import EXIT_FOUND, EXIT_OK, cli_errors
 
 @click.group()
 def hooks() -> None:
-    """Git hooks that validate manifests before they are committed."""
+    """Git hooks that validate manifests before they are committed.
+
+    \b
+    Example:
+      mcpctl hooks install manifests/
+    """
 
 
 @hooks.command("install")

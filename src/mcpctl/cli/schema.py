@@ -12,7 +12,12 @@ from mcpctl.cli.errors import EXIT_FOUND, cli_errors
 
 @click.group()
 def schema() -> None:
-    """JSON Schema of the manifest kinds, for editors and CI."""
+    """JSON Schema of the manifest kinds, for editors and CI.
+
+    \b
+    Example:
+      mcpctl schema export schemas/
+    """
 
 
 @schema.command("export")

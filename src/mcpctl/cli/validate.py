@@ -76,7 +76,8 @@ def validate(
         files=len(result.files),
         color=use_color and fmt == "text",
     )
-    click.echo(text, nl=False)
+    # color= keeps forced styles on a pipe: click strips them from non-terminals.
+    click.echo(text, nl=False, color=use_color)
     sys.exit(EXIT_FOUND if issues else EXIT_OK)
 
 

@@ -89,6 +89,16 @@ class GitRepo:
         text = rel.as_posix()
         return "" if text == "." else text
 
+    def has_path(self, rev: str, path: str) -> bool:
+        """Whether `path` (repo-relative) exists in commit `rev`."""
+        commit = self.resolve(rev)
+        spec = f"{commit}:{path}" if path else commit
+        try:
+            git(["cat-file", "-e", spec], self.root)
+        except _GitFailed:
+            return False
+        return True
+
     def read_blobs(self, oids: Sequence[str]) -> list[bytes]:
         """The contents of blobs, in order, through one `git cat-file --batch`."""
         if not oids:
@@ -149,9 +159,9 @@ def load_at_revision(
         if not record:
             continue
         meta, _, raw_path = record.partition(b"\t")
-        _mode, kind, oid = meta.decode().split()
+        mode, kind, oid = meta.decode().split()
         path = raw_path.decode("utf-8", "surrogateescape")
-        if kind == "blob" and _wanted(path, prefixes):
+        if kind == "blob" and mode.startswith("100") and _wanted(path, prefixes):
             entries.append((path, oid))
     return _load_entries(repo, sorted(entries), f"{rev}:", max_file_size)
 

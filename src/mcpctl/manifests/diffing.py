@@ -147,7 +147,7 @@ def _is_secret_path(path: str) -> bool:
 
 
 def _diff(old: Any, new: Any, path: str, out: list[FieldChange], *, secret_root: bool) -> None:
-    if old == new:
+    if _same(old, new):
         return
     if isinstance(old, dict) and isinstance(new, dict):
         for key in [*old, *(k for k in new if k not in old)]:
@@ -171,6 +171,19 @@ def _diff(old: Any, new: Any, path: str, out: list[FieldChange], *, secret_root:
             for i, (a, b) in enumerate(zip(old, new, strict=True)):
                 _diff(a, b, f"{path}[{i}]", out, secret_root=secret_root)
             return
+    if secret_root and path in ("spec.data", "spec.sealedData"):
+        # a whole map of values appearing or vanishing: report it key by key, hidden
+        old_map = old if isinstance(old, dict) else {}
+        new_map = new if isinstance(new, dict) else {}
+        for key in [*old_map, *(k for k in new_map if k not in old_map)]:
+            _diff(
+                old_map.get(key, MISSING),
+                new_map.get(key, MISSING),
+                f"{path}.{key}",
+                out,
+                secret_root=True,
+            )
+        return
     if secret_root and _is_secret_path(path):
         out.append(
             FieldChange(
@@ -182,6 +195,17 @@ def _diff(old: Any, new: Any, path: str, out: list[FieldChange], *, secret_root:
         )
         return
     out.append(FieldChange(path, old, new))
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Equal and of the same types throughout (Python holds `1 == 1.0 == True`; YAML does not)."""
+    if type(old) is not type(new):
+        return False
+    if isinstance(old, dict):
+        return old.keys() == new.keys() and all(_same(old[k], new[k]) for k in old)
+    if isinstance(old, list):
+        return len(old) == len(new) and all(_same(a, b) for a, b in zip(old, new, strict=True))
+    return bool(old == new)
 
 
 def _by_name(items: Sequence[Any]) -> dict[str, Any] | None:

@@ -107,8 +107,19 @@ class LoadResult:
 
 
 def discover_files(paths: Sequence[str]) -> list[str]:
-    """The manifest files named by `paths` (files as given, directories walked)."""
+    """The manifest files named by `paths` (files as given, directories walked).
+
+    A file named twice (directly and through its directory) is read once.
+    """
     found: list[str] = []
+    seen: set[str] = set()
+
+    def add(file: str) -> None:
+        real = os.path.realpath(file)
+        if real not in seen:
+            seen.add(real)
+            found.append(file)
+
     for raw in paths:
         if raw == STDIN:
             found.append(STDIN)
@@ -123,9 +134,10 @@ def discover_files(paths: Sequence[str]) -> list[str]:
                     for name in files
                     if not name.startswith(".") and name.endswith(MANIFEST_SUFFIXES)
                 )
-            found.extend(sorted(walked))
+            for file in sorted(walked):
+                add(file)
         elif path.exists():
-            found.append(raw)
+            add(raw)
         else:
             raise NotFound(f"{raw}: no such file or directory")
     return found
@@ -196,6 +208,19 @@ def load_text(text: str, file: str | None = None) -> LoadResult:
         line = text[: text.index("\x00")].count("\n") + 1
         result.issues.append(
             ManifestIssue(message="contains a NUL character", code="encoding", file=file, line=line)
+        )
+        return result
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate: libyaml would raise this unwrapped
+        line = text[: e.start].count("\n") + 1
+        result.issues.append(
+            ManifestIssue(
+                message=f"not valid Unicode (a lone surrogate at character {e.start})",
+                code="encoding",
+                file=file,
+                line=line,
+            )
         )
         return result
     for item in parse_documents(text, file):

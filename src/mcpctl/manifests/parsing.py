@@ -296,7 +296,7 @@ def _scalar(node: ScalarNode, path: Path) -> Any:
         return value
     if tag == _INT:
         if not _INT_RE.match(value):
-            raise _Abort(f"{value!r} is not an integer", "yaml-tag", node, path)
+            raise _Abort("the value tagged !!int is not an integer", "yaml-tag", node, path)
         if value.startswith("0o"):
             return int(value[2:], 8)
         if value.startswith("0x"):
@@ -306,7 +306,7 @@ def _scalar(node: ScalarNode, path: Path) -> Any:
         return int(value)
     if tag == _FLOAT:
         if not _FLOAT_RE.match(value):
-            raise _Abort(f"{value!r} is not a number", "yaml-tag", node, path)
+            raise _Abort("the value tagged !!float is not a number", "yaml-tag", node, path)
         lowered = value.lower()
         if lowered.endswith(".inf"):
             return -math.inf if value.startswith("-") else math.inf
@@ -315,11 +315,11 @@ def _scalar(node: ScalarNode, path: Path) -> Any:
         return float(value)
     if tag == _BOOL:
         if not _BOOL_RE.match(value):
-            raise _Abort(f"{value!r} is not a boolean", "yaml-tag", node, path)
+            raise _Abort("the value tagged !!bool is not true or false", "yaml-tag", node, path)
         return value.lower() == "true"
     if tag == _NULL:
         if not _NULL_RE.match(value):
-            raise _Abort(f"{value!r} is not null", "yaml-tag", node, path)
+            raise _Abort("the value tagged !!null is not null", "yaml-tag", node, path)
         return None
     if tag == _MERGE:
         raise _Abort("a merge key (<<) is only allowed as a mapping key", "yaml-merge", node, path)
