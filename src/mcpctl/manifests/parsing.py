@@ -110,6 +110,8 @@ def parse_documents(text: str, file: str | None) -> Iterator[Document | Manifest
     A syntax error ends the stream (libyaml cannot resume); a semantic error
     (duplicate key, bad tag, ...) ends only its document.
     """
+    if "\\u" in text and text.lstrip()[:1] in ("{", "["):
+        text = _join_surrogate_escapes(text)  # JSON only: in YAML, `\u` may be literal
     composer = _Composer(text)
     has_anchors = "&" in text
     index = 0
@@ -151,6 +153,28 @@ def parse_documents(text: str, file: str | None) -> Iterator[Document | Manifest
             index += 1
     finally:
         composer.dispose()
+
+
+#: A UTF-16 surrogate pair written as two escapes (how JSON encoders write emoji),
+#: not preceded by an odd number of backslashes (which would make it literal text).
+_SURROGATE_PAIR = re.compile(
+    r"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"
+)
+
+
+def _join_surrogate_escapes(text: str) -> str:
+    """Replace escaped surrogate pairs with the character they encode.
+
+    JSON (and YAML 1.2) read `"\\ud83d\\ude80"` as one character; libyaml refuses
+    the halves. Line and column numbers stay right: escapes never span lines.
+    """
+
+    def join(match: re.Match[str]) -> str:
+        high, low = int(match.group(2), 16), int(match.group(3), 16)
+        char = chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+        return match.group(1) + char
+
+    return _SURROGATE_PAIR.sub(join, text)
 
 
 def _syntax_issue(e: yaml.MarkedYAMLError, file: str | None, index: int) -> ManifestIssue:

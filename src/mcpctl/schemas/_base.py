@@ -8,9 +8,18 @@ snake_case in Python and camelCase in manifests (the alias).
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+)
 from pydantic.alias_generators import to_camel
 
 API_VERSION = "mcpctl/v1"
@@ -52,8 +61,16 @@ ShortText = Annotated[str, StringConstraints(max_length=1024)]
 #: A longer human text (instructions, prompt content).
 LongText = Annotated[str, StringConstraints(max_length=1_000_000)]
 
-#: A timestamp; manifests carry it as an ISO 8601 string.
-Timestamp = Annotated[AwareDatetime, Field(strict=False)]
+
+def _to_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp is out of range once converted to UTC") from None
+
+
+#: A timestamp with a time zone, kept in UTC; manifests carry it as an RFC 3339 string.
+Timestamp = Annotated[AwareDatetime, Field(strict=False), AfterValidator(_to_utc)]
 
 
 class Model(BaseModel):
@@ -65,7 +82,7 @@ class Model(BaseModel):
         frozen=True,
         allow_inf_nan=False,
         alias_generator=to_camel,
-        validate_by_name=True,
+        validate_by_name=False,
         validate_by_alias=True,
         serialize_by_alias=True,
         hide_input_in_errors=True,

@@ -277,7 +277,10 @@ class ServerSpec(Model):
                 if getattr(self, field) is not None
             ]
             if overriding:
-                problems.append(f"{', '.join(overriding)} come from the template; remove them")
+                verb, pronoun = ("comes", "it") if len(overriding) == 1 else ("come", "them")
+                problems.append(
+                    f"{', '.join(overriding)} {verb} from the template; remove {pronoun}"
+                )
         if self.external_url is not None and "replicas" in self.model_fields_set:
             problems.append("replicas does not apply to an externalUrl server")
         problems.extend(_duplicates("env", [e.name for e in self.env]))
