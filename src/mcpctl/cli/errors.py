@@ -6,6 +6,8 @@ Exit codes follow `kubectl diff` and linters: 0 success / no difference,
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
@@ -52,3 +54,18 @@ def with_cli_errors(func: Callable[P, R]) -> Callable[P, R]:
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
     return wrapper
+
+
+def fast_exit(code: int) -> None:
+    """Exit with `code`, skipping the teardown of a large heap when this is the real process.
+
+    Freeing tens of thousands of loaded objects one by one at exit costs a
+    tenth of `validate`'s run time and serves nobody (mypy does the same).
+    Inside a test runner (stdout replaced) it is a plain `sys.exit`.
+    """
+    real_process = sys.stdout is sys.__stdout__ and sys.stderr is sys.__stderr__
+    if real_process:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import click
 
-from mcpctl.cli.errors import EXIT_FOUND, EXIT_OK, cli_errors
+from mcpctl.cli.errors import EXIT_FOUND, EXIT_OK, cli_errors, fast_exit
 from mcpctl.cli.report import FORMATS
 from mcpctl.errors import ManifestIssue
 
@@ -59,6 +60,24 @@ def validate(
       mcpctl validate -o junit manifests/ > report.xml
       cat server.yaml | mcpctl validate -
     """
+    # Building one large set: cyclic collections only cost time (restored for in-process
+    # callers such as tests; the real process ends in fast_exit).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _validate(paths, fmt, schema_only, max_file_size, color)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _validate(
+    paths: tuple[str, ...],
+    fmt: str,
+    schema_only: bool,
+    max_file_size: int | None,
+    color: bool | None,
+) -> None:
     # Imported here, not at module top: `mcpctl --help` must not pay for pydantic.
     from mcpctl.cli.report import render
     from mcpctl.manifests import MAX_FILE_SIZE, check_set, load_paths
@@ -78,7 +97,7 @@ def validate(
     )
     # color= keeps forced styles on a pipe: click strips them from non-terminals.
     click.echo(text, nl=False, color=use_color)
-    sys.exit(EXIT_FOUND if issues else EXIT_OK)
+    fast_exit(EXIT_FOUND if issues else EXIT_OK)
 
 
 _SET_CODES = frozenset({"reference", "duplicate", "cycle", "default-backend", "template-parameter"})

@@ -10,9 +10,13 @@ naming file, line, column, document, object and field.
 from __future__ import annotations
 
 import difflib
+import gc
+import multiprocessing as mp
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -66,12 +70,12 @@ class Manifest:
 
     resource: Resource
     origin: Origin | None = None
+    #: (kind, project, name): unique in a consistent set.
+    key: tuple[str, str | None, str] = field(init=False, compare=False)
 
-    @property
-    def key(self) -> tuple[str, str | None, str]:
-        """(kind, project, name): unique in a consistent set."""
+    def __post_init__(self) -> None:
         r = self.resource
-        return (r.KIND, r.project, r.name)
+        object.__setattr__(self, "key", (r.KIND, r.project, r.name))
 
     def issue(self, message: str, code: str, field_path: Path = ()) -> ManifestIssue:
         if self.origin is not None:
@@ -115,7 +119,7 @@ def discover_files(paths: Sequence[str]) -> list[str]:
     seen: set[str] = set()
 
     def add(file: str) -> None:
-        real = os.path.realpath(file)
+        real = os.path.normpath(os.path.abspath(file))
         if real not in seen:
             seen.add(real)
             found.append(file)
@@ -143,12 +147,64 @@ def discover_files(paths: Sequence[str]) -> list[str]:
     return found
 
 
+#: Below this many files, loading stays in one process.
+PARALLEL_FROM_FILES = 1000
+
+
 def load_paths(
-    paths: Sequence[str], *, max_file_size: int = MAX_FILE_SIZE, stdin: Any = None
+    paths: Sequence[str],
+    *,
+    max_file_size: int = MAX_FILE_SIZE,
+    stdin: Any = None,
+    workers: int | None = None,
 ) -> LoadResult:
-    """Load every manifest under `paths` (`-` is standard input)."""
+    """Load every manifest under `paths` (`-` is standard input).
+
+    Large sets are split across `workers` processes (default: one per CPU,
+    from PARALLEL_FROM_FILES files on, where `fork` exists); the result is the
+    same, in the same order.
+    """
+    files = discover_files(paths)
+    if workers is None:
+        workers = os.cpu_count() or 1 if len(files) >= PARALLEL_FROM_FILES else 1
+    with _gc_paused():
+        if workers > 1 and STDIN not in files and "fork" in mp.get_all_start_methods():
+            return _load_in_parallel(files, max_file_size, workers)
+        return _load_files(files, max_file_size, stdin)
+
+
+def _load_in_parallel(files: list[str], max_file_size: int, workers: int) -> LoadResult:
+    """Load chunks of `files` in forked processes, this one taking the first chunk."""
+    size = -(-len(files) // workers)
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    context = mp.get_context("fork")  # children inherit the imported models: no start-up
+    with ProcessPoolExecutor(max_workers=len(chunks) - 1, mp_context=context) as pool:
+        futures = [pool.submit(_load_files, chunk, max_file_size, None) for chunk in chunks[1:]]
+        result = _load_files(chunks[0], max_file_size, None)
+        for future in futures:
+            result.extend(future.result())
+    return result
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a large set is built.
+
+    Loading creates many small objects that all survive (no cycles to find);
+    each collection would rescan the growing heap, costing a third of the time.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load_files(files: list[str], max_file_size: int, stdin: Any) -> LoadResult:
     result = LoadResult()
-    for file in discover_files(paths):
+    for file in files:
         if file == STDIN:
             stream = stdin if stdin is not None else sys.stdin.buffer
             data = stream.read(max_file_size + 1)
@@ -161,7 +217,10 @@ def load_paths(
                 result.issues.append(_too_large(file, size, max_file_size))
                 continue
             with open(file, "rb") as f:
-                data = f.read(max_file_size + 1)
+                # read(n) allocates n bytes up front: ask for what stat saw, then any growth
+                data = f.read(size + 1)
+                if len(data) > size:
+                    data += f.read(max_file_size + 1 - len(data))
         except OSError as e:
             raise InvalidInput(f"{file}: cannot read: {e.strerror or e}") from e
         result.extend(load_bytes(data, file, max_file_size=max_file_size))
@@ -228,6 +287,7 @@ def load_text(text: str, file: str | None = None) -> LoadResult:
             result.issues.append(item)
         elif item.data is not None:
             _load_document(item, file, result)
+            item.data = None  # the objects hold it now; origins keep only the marks
     return result
 
 

@@ -44,8 +44,12 @@ def _graph(
     return nodes, deps
 
 
+_RANKS = dict(APPLY_RANK)
+_LAST = len(_RANKS)
+
+
 def _rank(key: Key) -> tuple[int, str, str]:
-    return (APPLY_RANK.get(key[0], len(APPLY_RANK)), key[1] or "", key[2])
+    return (_RANKS.get(key[0], _LAST), key[1] or "", key[2])
 
 
 def apply_order(manifests: Sequence[Manifest], catalog: Catalog | None = None) -> list[Manifest]:

@@ -66,10 +66,32 @@ for _tag, _regexp, _first in (
     _CoreResolver.add_implicit_resolver(_tag, _regexp, list(_first))
 
 
+#: For each first character a plain scalar may start with, the tags it may resolve to.
+_TYPED_BY_FIRST: dict[str, list[tuple[str, re.Pattern[str]]]] = {
+    first: list(resolvers) for first, resolvers in _CoreResolver.yaml_implicit_resolvers.items()
+}
+
+
 class _Composer(CParser, _CoreResolver):
     def __init__(self, stream: str) -> None:
         CParser.__init__(self, stream)
         _CoreResolver.__init__(self)
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        """BaseResolver.resolve without path resolvers: libyaml calls it for every node."""
+        if kind is ScalarNode:
+            if implicit[0]:
+                if value == "":
+                    return _NULL
+                candidates = _TYPED_BY_FIRST.get(value[0])
+                if candidates is not None:
+                    for tag, regexp in candidates:
+                        if regexp.match(value):
+                            return tag
+            return _STR
+        if kind is SequenceNode:
+            return _SEQ
+        return _MAP
 
 
 @dataclass
@@ -235,7 +257,10 @@ def _check_expansion(root: Node) -> None:
 
 
 class _Builder:
-    """Turns one document's nodes into dicts, lists and scalars, recording marks."""
+    """Turns one document's nodes into dicts, lists and scalars, recording marks.
+
+    The hot loop of `mcpctl validate`: plain strings are handled inline.
+    """
 
     def __init__(self) -> None:
         self.marks: dict[Path, tuple[int, int]] = {}
@@ -243,44 +268,59 @@ class _Builder:
     def build(self, node: Node, path: Path, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise _Abort(f"document nests deeper than {MAX_DEPTH} levels", "yaml-depth", node, path)
-        if isinstance(node, ScalarNode):
-            return _scalar(node, path)
-        if isinstance(node, SequenceNode):
+        cls = node.__class__
+        if cls is ScalarNode:
+            return _scalar(node, path)  # type: ignore[arg-type]  # checked by class
+        if cls is MappingNode:
+            if node.tag != _MAP:
+                raise _unsupported_tag(node, path)
+            return self._mapping(node, path, depth)  # type: ignore[arg-type]  # checked by class
+        if cls is SequenceNode:
             if node.tag != _SEQ:
                 raise _unsupported_tag(node, path)
-            items = []
+            marks = self.marks
+            items: list[Any] = []
             for i, child in enumerate(node.value):
                 child_path = (*path, i)
                 mark = child.start_mark
-                self.marks[child_path] = (mark.line + 1, mark.column + 1)
-                items.append(self.build(child, child_path, depth + 1))
+                marks[child_path] = (mark.line + 1, mark.column + 1)
+                if child.__class__ is ScalarNode and child.tag == _STR:
+                    items.append(child.value)
+                else:
+                    items.append(self.build(child, child_path, depth + 1))
             return items
-        if isinstance(node, MappingNode):
-            if node.tag != _MAP:
-                raise _unsupported_tag(node, path)
-            return self._mapping(node, path, depth)
         raise _Abort("unsupported YAML node", "yaml-node", node, path)  # pragma: no cover
 
     def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         merged: dict[Any, Any] = {}
+        marks = self.marks
         for key_node, value_node in node.value:
-            if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE:
-                self._merge_into(merged, value_node, path, depth)
-                continue
-            if not isinstance(key_node, ScalarNode):
+            if key_node.__class__ is not ScalarNode:
                 raise _Abort(
                     "mapping keys must be scalars (strings)", "yaml-complex-key", key_node, path
                 )
-            key = _scalar(key_node, path)
-            if key is None or isinstance(key, (list, dict)):
-                raise _Abort("mapping keys must not be null", "yaml-complex-key", key_node, path)
+            key_tag = key_node.tag
+            if key_tag == _STR:
+                key = key_node.value
+            elif key_tag == _MERGE:
+                self._merge_into(merged, value_node, path, depth)
+                continue
+            else:
+                key = _scalar(key_node, path)
+                if key is None:
+                    raise _Abort(
+                        "mapping keys must not be null", "yaml-complex-key", key_node, path
+                    )
             if key in result:
                 raise _Abort(f"duplicate key {key!r}", "yaml-duplicate-key", key_node, (*path, key))
             child_path = (*path, key)
             mark = key_node.start_mark
-            self.marks[child_path] = (mark.line + 1, mark.column + 1)
-            result[key] = self.build(value_node, child_path, depth + 1)
+            marks[child_path] = (mark.line + 1, mark.column + 1)
+            if value_node.__class__ is ScalarNode and value_node.tag == _STR:
+                result[key] = value_node.value
+            else:
+                result[key] = self.build(value_node, child_path, depth + 1)
         if merged:
             for key, value in merged.items():
                 result.setdefault(key, value)

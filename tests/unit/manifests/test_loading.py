@@ -690,3 +690,21 @@ def test_a_file_named_directly_and_through_its_directory_is_read_once(tmp_path: 
     result = load_paths([str(tmp_path), str(tmp_path / "u.yaml")])
     assert result.issues == []
     assert len(result.manifests) == 1
+
+
+def test_loading_in_several_processes_gives_the_same_result_in_the_same_order(
+    tmp_path: Path,
+) -> None:
+    for i in range(12):
+        (tmp_path / f"u{i:02}.yaml").write_text(USER.replace("ann", f"user-{i}"), encoding="utf-8")
+    (tmp_path / "bad.yaml").write_text("kind: Nope\n", encoding="utf-8")
+
+    one = load_paths([str(tmp_path)], workers=1)
+    three = load_paths([str(tmp_path)], workers=3)
+
+    assert [m.key for m in three.manifests] == [m.key for m in one.manifests]
+    assert [m.origin.locate(()) for m in three.manifests if m.origin] == [
+        m.origin.locate(()) for m in one.manifests if m.origin
+    ]
+    assert three.issues == one.issues
+    assert three.files == one.files
