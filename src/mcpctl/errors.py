@@ -86,18 +86,19 @@ class ManifestIssue:
                 where += f":{self.column}"
         return where
 
-    def __str__(self) -> str:
-        parts = [f"{self.location()}: {self.message}"]
-        context = []
+    def context(self) -> str:
+        """`` (document 2, Server/x, field spec.env[0])`` as far as known, or ``""``."""
+        parts = []
         if self.document is not None:
-            context.append(f"document {self.document + 1}")
+            parts.append(f"document {self.document + 1}")
         if self.object_ref:
-            context.append(self.object_ref)
+            parts.append(self.object_ref)
         if self.field:
-            context.append(f"field {self.field}")
-        if context:
-            parts.append(f" ({', '.join(context)})")
-        return "".join(parts)
+            parts.append(f"field {self.field}")
+        return f" ({', '.join(parts)})" if parts else ""
+
+    def __str__(self) -> str:
+        return f"{self.location()}: {self.message}{self.context()}"
 
 
 class InvalidManifest(InvalidInput):

@@ -57,14 +57,7 @@ def render_text(issues: Sequence[ManifestIssue], *, objects: int, files: int, co
     lines = []
     for issue in issues:
         label = click.style("error", fg="red", bold=True) if color else "error"
-        context = []
-        if issue.document is not None:
-            context.append(f"document {issue.document + 1}")
-        if issue.object_ref:
-            context.append(issue.object_ref)
-        if issue.field:
-            context.append(f"field {issue.field}")
-        suffix = f" ({', '.join(context)})" if context else ""
+        suffix = issue.context()
         location = click.style(issue.location(), bold=True) if color else issue.location()
         lines.append(f"{location}: {label}: {issue.message}{suffix} [{issue.code}]")
     summary = summary_line(issues, objects, files)
