@@ -1,0 +1,381 @@
+"""The starlette application of mcpd: `/api/v1`, health, OpenAPI.
+
+Routes parse the request, authenticate, and call the services; they hold no
+logic of their own. Errors are mapped once (`problems`); a denied attempt is
+an audit entry too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mcpctl.api.openapi import openapi_document
+from mcpctl.api.problems import TooLarge, problem, problem_for
+from mcpctl.errors import Forbidden, InvalidInput, McpctlError, NotFound
+from mcpctl.manifests import MISSING, ChangeSet
+from mcpctl.manifests.canonical import format_timestamp
+from mcpctl.schemas import BY_PLURAL, Resource
+from mcpctl.service import IdentityService, ObjectService, Principal, Selector
+from mcpctl.service.access import policy_of, require
+from mcpctl.service.audit import list_audit, record_audit
+from mcpctl.store import current_revision, head_revision
+
+log = logging.getLogger(__name__)
+
+#: The largest request body accepted.
+MAX_BODY = 16 * 1024 * 1024
+
+
+@dataclass
+class Services:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    objects: ObjectService
+    identity: IdentityService
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def build_app(services: Services) -> Starlette:
+    """The ASGI app over `services`."""
+    objects, identity = services.objects, services.identity
+
+    async def principal_of(request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, raw = header.partition(" ")
+        principal = await identity.authenticate(raw.strip() if scheme.lower() == "bearer" else None)
+        request.state.principal = principal
+        return principal
+
+    def endpoint(handler: Handler) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+            try:
+                return await handler(request)
+            except Forbidden as e:
+                await _audit_denied(services, request, str(e))
+                return problem_for(e)
+            except McpctlError as e:
+                return problem_for(e)
+            except Exception:
+                log.exception("unexpected error in %s %s", request.method, request.url.path)
+                return problem(
+                    500, "internal", "Internal error", "unexpected error; see mcpd's log"
+                )
+
+        return wrapped
+
+    def model_for(request: Request, *, scoped: bool) -> type[Resource]:
+        plural = request.path_params["plural"]
+        model = BY_PLURAL.get(plural)
+        if model is None:
+            raise NotFound(f"unknown resource type {plural!r}")
+        if scoped != model.PROJECT_SCOPED:
+            where = "/api/v1/projects/{project}/" if model.PROJECT_SCOPED else "/api/v1/"
+            raise NotFound(f"{plural} live under {where}{plural}")
+        if plural in ("auditevents",):
+            raise NotFound("audit entries are read at /api/v1/auditevents")
+        return model
+
+    async def list_or_create(request: Request) -> Response:
+        scoped = "project" in request.path_params
+        model = model_for(request, scoped=scoped)
+        project = request.path_params.get("project")
+        principal = await principal_of(request)
+        if request.method == "POST":
+            created = await objects.create(principal, model, project, await _json_body(request))
+            return JSONResponse(created, status_code=201)
+        query = request.query_params
+        selector = Selector.parse(query["labelSelector"]) if query.get("labelSelector") else None
+        items, token = await objects.list_page(
+            principal,
+            model,
+            project,
+            selector=selector,
+            limit=_int_param(query.get("limit"), "limit", 500),
+            continue_token=query.get("continue"),
+        )
+        page: dict[str, Any] = {
+            "apiVersion": "mcpctl/v1",
+            "kind": "List",
+            "items": items,
+            "metadata": {"continue": token} if token else {},
+        }
+        return JSONResponse(page)
+
+    async def item(request: Request) -> Response:
+        scoped = "project" in request.path_params
+        model = model_for(request, scoped=scoped)
+        project = request.path_params.get("project")
+        name = request.path_params["name"]
+        principal = await principal_of(request)
+        if request.method == "GET":
+            reveal = request.query_params.get("showSecrets", "").lower() in ("1", "true", "yes")
+            return JSONResponse(await objects.get(principal, model, project, name, reveal=reveal))
+        if request.method == "PUT":
+            body = await _json_body(request)
+            return JSONResponse(await objects.replace(principal, model, project, name, body))
+        await objects.delete(principal, model, project, name)
+        return Response(status_code=204)
+
+    async def references(request: Request) -> Response:
+        model = model_for(request, scoped=False)
+        principal = await principal_of(request)
+        return JSONResponse(
+            await objects.references(principal, model, None, request.path_params["name"])
+        )
+
+    async def apply(request: Request) -> Response:
+        principal = await principal_of(request)
+        body = await _json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise InvalidInput("the body needs items: a list of manifests")
+        unknown = set(body) - {"items", "dryRun", "prune", "selector"}
+        if unknown:
+            raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
+        flags = {k: body.get(k, False) for k in ("dryRun", "prune")}
+        if not all(isinstance(v, bool) for v in flags.values()):
+            raise InvalidInput("dryRun and prune must be booleans")
+        selector_text = body.get("selector")
+        if selector_text is not None and not isinstance(selector_text, str):
+            raise InvalidInput("selector must be a string")
+        result = await objects.apply(
+            principal,
+            body["items"],
+            dry_run=flags["dryRun"],
+            prune=flags["prune"],
+            selector=Selector.parse(selector_text) if selector_text else None,
+        )
+        return JSONResponse(_changes_json(result.changes, result.dry_run))
+
+    async def login(request: Request) -> Response:
+        body = await _json_body(request)
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("username"), str)
+            or not isinstance(body.get("password"), str)
+        ):
+            raise InvalidInput("the body needs username and password (strings)")
+        done = await identity.login(body["username"], body["password"])
+        return JSONResponse(
+            {"token": done.token, "user": done.user, "expiresAt": _ts(done.expires_at)}
+        )
+
+    async def logout(request: Request) -> Response:
+        await principal_of(request)
+        raw = request.headers.get("authorization", "").partition(" ")[2].strip()
+        await identity.logout(raw)
+        return Response(status_code=204)
+
+    async def me(request: Request) -> Response:
+        return JSONResponse(await identity.me(await principal_of(request)))
+
+    async def password(request: Request) -> Response:
+        principal = await principal_of(request)
+        body = await _json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("password"), str):
+            raise InvalidInput("the body needs password (a string)")
+        await identity.set_password(principal, request.path_params["name"], body["password"])
+        return Response(status_code=204)
+
+    async def create_token(request: Request) -> Response:
+        principal = await principal_of(request)
+        raw, created = await identity.create_mcptoken(principal, await _json_body(request))
+        return JSONResponse({"token": raw, "object": created}, status_code=201)
+
+    async def revoke_token(request: Request) -> Response:
+        principal = await principal_of(request)
+        return JSONResponse(await identity.revoke_mcptoken(principal, request.path_params["name"]))
+
+    async def introspect(request: Request) -> Response:
+        raw = request.headers.get("authorization", "").partition(" ")[2].strip()
+        return JSONResponse(await identity.introspect(raw))
+
+    async def sa_token(request: Request) -> Response:
+        principal = await principal_of(request)
+        body = await _json_body(request, optional=True)
+        expires = body.get("expiresAt") if isinstance(body, dict) else None
+        raw = await identity.create_sa_token(
+            principal, request.path_params["name"], _parse_ts(expires) if expires else None
+        )
+        return JSONResponse({"token": raw}, status_code=201)
+
+    async def audit(request: Request) -> Response:
+        principal = await principal_of(request)
+        query = request.query_params
+        async with services.sessions() as session:
+            require(await policy_of(session, principal), "view", "auditevents")
+            items = await list_audit(
+                session,
+                user=query.get("user"),
+                kind=query.get("kind"),
+                project=query.get("project"),
+                since=_parse_ts(query["since"]) if query.get("since") else None,
+                until=_parse_ts(query["until"]) if query.get("until") else None,
+                limit=_int_param(query.get("limit"), "limit", 500),
+            )
+        return JSONResponse({"apiVersion": "mcpctl/v1", "kind": "List", "items": items})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            async with services.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            revision = await current_revision(services.engine)
+        except Exception as e:  # any database failure means not ready
+            return problem(
+                503, "unavailable", "Not ready", f"database unreachable: {type(e).__name__}"
+            )
+        if revision != head_revision():
+            return problem(503, "unavailable", "Not ready", f"schema at {revision}, not at head")
+        return JSONResponse({"status": "ready", "schema": revision})
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/api/v1/openapi.json", openapi),
+        Route("/api/v1/auth/login", endpoint(login), methods=["POST"]),
+        Route("/api/v1/auth/logout", endpoint(logout), methods=["POST"]),
+        Route("/api/v1/auth/me", endpoint(me)),
+        Route("/api/v1/apply", endpoint(apply), methods=["POST"]),
+        Route("/api/v1/auditevents", endpoint(audit)),
+        Route("/api/v1/mcptokens/introspect", endpoint(introspect)),
+        Route("/api/v1/mcptokens", endpoint(create_token), methods=["POST"]),
+        Route("/api/v1/mcptokens/{name}/revoke", endpoint(revoke_token), methods=["POST"]),
+        Route("/api/v1/serviceaccounts/{name}/tokens", endpoint(sa_token), methods=["POST"]),
+        Route("/api/v1/users/{name}/password", endpoint(password), methods=["PUT"]),
+        Route(
+            "/api/v1/projects/{project}/{plural}", endpoint(list_or_create), methods=["GET", "POST"]
+        ),
+        Route(
+            "/api/v1/projects/{project}/{plural}/{name}",
+            endpoint(item),
+            methods=["GET", "PUT", "DELETE"],
+        ),
+        Route("/api/v1/{plural}/{name}/references", endpoint(references)),
+        Route("/api/v1/{plural}", endpoint(list_or_create), methods=["GET", "POST"]),
+        Route("/api/v1/{plural}/{name}", endpoint(item), methods=["GET", "PUT", "DELETE"]),
+    ]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        if status == 405:
+            return problem(
+                405,
+                "method-not-allowed",
+                "Method not allowed",
+                f"{request.method} is not allowed here",
+            )
+        return problem(404, "not-found", "Not found", f"no route {request.url.path}")
+
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+
+
+async def _json_body(request: Request, *, optional: bool = False) -> Any:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY:
+        raise TooLarge(f"the body is larger than {MAX_BODY} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise TooLarge(f"the body is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        if optional:
+            return None
+        raise InvalidInput("the request needs a JSON body")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise InvalidInput(f"the body is not valid JSON: {e}") from None
+
+
+def _int_param(value: str | None, name: str, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an integer") from None
+    if number < 1:
+        raise InvalidInput(f"{name} must be at least 1")
+    return number
+
+
+def _parse_ts(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidInput("a timestamp must be an RFC 3339 string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"invalid timestamp {value!r}") from None
+    if parsed.tzinfo is None:
+        raise InvalidInput(f"timestamp {value!r} needs a time zone (e.g. Z)")
+    return parsed
+
+
+def _ts(value: datetime) -> str:
+    return format_timestamp(value)
+
+
+def _changes_json(changes: ChangeSet, dry_run: bool) -> dict[str, Any]:
+    return {
+        "dryRun": dry_run,
+        "summary": {**changes.counts(), "unchanged": changes.unchanged},
+        "changes": [
+            {
+                "action": c.action,
+                "kind": c.key[0],
+                **({"project": c.key[1]} if c.key[1] else {}),
+                "name": c.key[2],
+                "fields": [
+                    {
+                        "path": f.path,
+                        **({} if f.old is MISSING else {"old": f.old}),
+                        **({} if f.new is MISSING else {"new": f.new}),
+                        **({"secret": True} if f.secret else {}),
+                    }
+                    for f in c.fields
+                ],
+            }
+            for c in changes.changes
+        ],
+    }
+
+
+async def _audit_denied(services: Services, request: Request, detail: str) -> None:
+    principal = getattr(request.state, "principal", None)
+    try:
+        async with services.sessions() as session, session.begin():
+            await record_audit(
+                session,
+                principal,
+                verb=request.method.lower(),
+                outcome="denied",
+                request_id=getattr(request.state, "request_id", None),
+                details={"path": request.url.path, "reason": detail},
+            )
+    except Exception:
+        log.exception("could not record a denied attempt")

@@ -1,0 +1,59 @@
+"""Errors as `application/problem+json`, mapped once from mcpctl's exception tree."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from mcpctl.errors import (
+    BackendUnavailable,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidManifest,
+    McpctlError,
+    NotFound,
+)
+from mcpctl.service import Unauthenticated
+
+
+class TooLarge(InvalidInput):
+    """The request body is larger than mcpd accepts (413)."""
+
+
+PROBLEM_BASE = "https://mcpctl.dev/problems/"
+
+#: exception class -> (status, slug, title), most specific first.
+_TABLE: tuple[tuple[type[McpctlError], int, str, str], ...] = (
+    (TooLarge, 413, "too-large", "Request too large"),
+    (Unauthenticated, 401, "unauthenticated", "Authentication required"),
+    (Forbidden, 403, "forbidden", "Forbidden"),
+    (NotFound, 404, "not-found", "Not found"),
+    (Conflict, 409, "conflict", "Conflict"),
+    (InvalidManifest, 422, "invalid", "Invalid manifest"),
+    (InvalidInput, 422, "invalid", "Invalid input"),
+    (BackendUnavailable, 503, "unavailable", "Unavailable"),
+)
+
+
+def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    body.update(extra)
+    headers = {"WWW-Authenticate": 'Bearer realm="mcpd"'} if status == 401 else None
+    return JSONResponse(
+        body, status_code=status, media_type="application/problem+json", headers=headers
+    )
+
+
+def problem_for(error: McpctlError) -> JSONResponse:
+    for cls, status, slug, title in _TABLE:
+        if isinstance(error, cls):
+            extra: dict[str, Any] = {}
+            if isinstance(error, InvalidManifest):
+                extra["issues"] = [
+                    {k: v for k, v in asdict(i).items() if v is not None} for i in error.issues
+                ]
+            return problem(status, slug, title, str(error), **extra)
+    return problem(500, "internal", "Internal error", "unexpected error")

@@ -1,0 +1,144 @@
+"""`mcpd`: the one wiring place — settings, engine, migrations, services, bootstrap, app.
+
+Embedded default with no flags: state in `$MCPCTL_HOME` (or `~/.mcpctl`, or
+`--state-dir`), a SQLite file there, listening on 127.0.0.1:7420.
+`--database-url postgresql://...` for production. At first start it creates
+the admin user and writes a CLI context for it (0600), and the admin's
+initial password to `initial-admin-password` (0600) in the state dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from mcpctl import __version__
+from mcpctl.api.app import Services, build_app
+from mcpctl.contexts import Context, load_config, mcpctl_home, save_config
+from mcpctl.errors import McpctlError
+from mcpctl.service import IdentityService, ObjectService
+from mcpctl.store import make_engine, make_sessionmaker, sqlite_url, upgrade
+
+log = logging.getLogger("mcpd")
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    host: str
+    port: int
+    database_url: str
+    log_level: str = "info"
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+def parse_settings(argv: list[str] | None = None) -> Settings:
+    parser = argparse.ArgumentParser(
+        prog="mcpd",
+        description="The mcpctl control plane: API, store and (soon) git and runtime.",
+        epilog="Example: mcpd --state-dir ./state --port 7420",
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, help="where state lives (default $MCPCTL_HOME or ~/.mcpctl)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7420, help="port to bind (default 7420)")
+    parser.add_argument(
+        "--database-url", help="e.g. postgresql://user@host/db (default: SQLite in the state dir)"
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    parser.add_argument("--version", action="version", version=f"mcpd {__version__}")
+    args = parser.parse_args(argv)
+    state_dir = (args.state_dir or mcpctl_home()).expanduser().resolve()
+    database_url = (
+        args.database_url
+        or os.environ.get("MCPD_DATABASE_URL")
+        or sqlite_url(state_dir / "mcpd.db")
+    )
+    return Settings(state_dir, args.host, args.port, database_url, args.log_level)
+
+
+async def build_services(settings: Settings) -> Services:
+    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(settings.database_url)
+    await upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    objects = ObjectService(sessions)
+    identity = IdentityService(sessions, objects)
+    return Services(engine, sessions, objects, identity)
+
+
+def _write_secret_file(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+async def bootstrap(settings: Settings, services: Services) -> None:
+    created = await services.identity.bootstrap()
+    if created is None:
+        return
+    password, token = created
+    _write_secret_file(settings.state_dir / "initial-admin-password", password + "\n")
+    config_file = settings.state_dir / "config"
+    config = load_config(config_file)
+    config.put(Context(name="local", server=settings.url, user="admin", token=token))
+    save_config(config, config_file)
+    log.info(
+        "first start: created user admin; CLI context 'local' written to %s, "
+        "initial password in %s",
+        config_file,
+        settings.state_dir / "initial-admin-password",
+    )
+
+
+async def serve(settings: Settings) -> None:
+    services = await build_services(settings)
+    try:
+        await bootstrap(settings, services)
+        app = build_app(services)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=settings.log_level == "debug",
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        log.info(
+            "mcpd %s serving %s (database %s)",
+            __version__,
+            settings.url,
+            services.engine.dialect.name,
+        )
+        await server.serve()
+    finally:
+        await services.engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = parse_settings(argv)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(serve(settings))
+    except McpctlError as e:
+        print(f"mcpd: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,105 @@
+"""Audit entries: every write and every denied attempt, who, with what token, outcome."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mcpctl.manifests.canonical import format_timestamp
+from mcpctl.service.access import Principal
+from mcpctl.store import AuditRow
+
+
+async def record_audit(
+    session: AsyncSession,
+    principal: Principal | None,
+    *,
+    verb: str,
+    outcome: str,
+    kind: str | None = None,
+    name: str | None = None,
+    project: str | None = None,
+    server: str | None = None,
+    tool: str | None = None,
+    duration_ms: float | None = None,
+    request_id: str | None = None,
+    at: datetime | None = None,
+    details: dict[str, Any] | None = None,
+    user: str | None = None,
+) -> None:
+    """Add an audit entry to `session` (committed with the write it records)."""
+    session.add(
+        AuditRow(
+            time=at or datetime.now(UTC),
+            user=user or (principal.actor if principal else "anonymous"),
+            token=principal.token if principal else None,
+            verb=verb,
+            kind=kind,
+            name=name,
+            project=project,
+            server=server,
+            tool=tool,
+            outcome=outcome,
+            duration_ms=duration_ms,
+            request_id=request_id,
+            details=details or {},
+        )
+    )
+
+
+async def list_audit(
+    session: AsyncSession,
+    *,
+    user: str | None = None,
+    kind: str | None = None,
+    project: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Audit entries, newest first, as AuditEvent objects."""
+    query = select(AuditRow)
+    if user is not None:
+        query = query.where(AuditRow.user == user)
+    if kind is not None:
+        query = query.where(AuditRow.kind == kind)
+    if project is not None:
+        query = query.where(AuditRow.project == project)
+    if since is not None:
+        query = query.where(AuditRow.time >= since)
+    if until is not None:
+        query = query.where(AuditRow.time <= until)
+    rows = await session.scalars(query.order_by(AuditRow.id.desc()).limit(limit))
+    return [audit_json(r) for r in rows]
+
+
+def audit_json(row: AuditRow) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "time": format_timestamp(row.time),
+        "user": row.user,
+        "verb": row.verb,
+        "outcome": row.outcome,
+    }
+    for key, value in (
+        ("token", row.token),
+        ("kind", row.kind),
+        ("name", row.name),
+        ("project", row.project),
+        ("server", row.server),
+        ("tool", row.tool),
+        ("durationMs", row.duration_ms),
+        ("requestId", row.request_id),
+    ):
+        if value is not None:
+            spec[key] = value
+    if row.details:
+        spec["details"] = row.details
+    return {
+        "apiVersion": "mcpctl/v1",
+        "kind": "AuditEvent",
+        "metadata": {"name": f"audit-{row.id}"},
+        "spec": spec,
+    }

@@ -1,0 +1,415 @@
+"""Identity: passwords, login sessions, McpTokens, ServiceAccount tokens, bootstrap.
+
+Raw tokens are shown once and stored only as SHA-256; a presented token is
+looked up by its hash and compared in constant time. Passwords are argon2
+hashes. At first start, `bootstrap` creates the `default` SecretBackend, an
+`admin` user with an Rbac granting everything, and a session for the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mcpctl.errors import Forbidden, InvalidInput, McpctlError, NotFound
+from mcpctl.manifests.canonical import format_timestamp
+from mcpctl.schemas import Binding, McpToken, Rbac
+from mcpctl.service.access import (
+    SYSTEM,
+    Principal,
+    grants_of,
+    missing_grants,
+    policy_of,
+    require,
+)
+from mcpctl.service.audit import record_audit
+from mcpctl.service.objects import ObjectService, utcnow
+from mcpctl.service.rbac import Grant, Permissions
+from mcpctl.store import CredentialRow, MetaRow, ObjectRow, SessionRow, TokenRow
+
+SESSION_PREFIX = "mcpctl_sess_"
+TOKEN_PREFIX = "mcpctl_pat_"
+SA_PREFIX = "mcpctl_sat_"
+SESSION_TTL = timedelta(hours=12)
+BOOTSTRAP_SESSION_TTL = timedelta(days=90)
+MIN_PASSWORD = 8
+
+_hasher = PasswordHasher()
+
+
+class Unauthenticated(McpctlError):
+    """No credentials, or credentials that are wrong, expired or revoked."""
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def new_token(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+def token_prefix(raw: str) -> str:
+    return raw[: len(raw.split("_", 2)[0]) + 1 + len(raw.split("_", 2)[1]) + 1 + 4]
+
+
+@dataclass(frozen=True)
+class Login:
+    token: str
+    user: str
+    expires_at: datetime
+
+
+class IdentityService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], objects: ObjectService) -> None:
+        self.sessions = sessions
+        self.objects = objects
+
+    # ---- authentication ----------------------------------------------------------------
+
+    async def authenticate(self, raw: str | None) -> Principal:
+        if not raw:
+            raise Unauthenticated("no credentials: log in (mcpctl login) or send a bearer token")
+        digest = token_hash(raw)
+        now = utcnow()
+        async with self.sessions() as session:
+            if raw.startswith(SESSION_PREFIX):
+                row = await session.get(SessionRow, digest)
+                if row is None or not hmac.compare_digest(row.token_hash, digest):
+                    raise Unauthenticated("the session token is not valid")
+                if row.revoked_at is not None or row.expires_at <= now:
+                    raise Unauthenticated("the session has expired or was logged out")
+                return Principal.user(row.user, token=f"session ({token_prefix(raw)})")
+            token = await session.get(TokenRow, digest)
+            if token is None or not hmac.compare_digest(token.token_hash, digest):
+                raise Unauthenticated("the token is not valid")
+            if token.revoked_at is not None:
+                raise Unauthenticated("the token was revoked")
+            if token.expires_at is not None and token.expires_at <= now:
+                raise Unauthenticated("the token has expired")
+            label = f"{token.name} ({token.prefix})"
+            if token.kind == "ServiceAccount":
+                sa = await session.scalar(
+                    select(ObjectRow).where(
+                        ObjectRow.kind == "ServiceAccount", ObjectRow.name == token.name
+                    )
+                )
+                if sa is None:
+                    raise Unauthenticated("the token's ServiceAccount no longer exists")
+                return Principal(
+                    "ServiceAccount", token.name, f"serviceaccount:{token.name}", label
+                )
+            obj = await session.scalar(
+                select(ObjectRow).where(ObjectRow.kind == "McpToken", ObjectRow.name == token.name)
+            )
+            if obj is None or obj.spec.get("revoked"):
+                raise Unauthenticated("the token was revoked")
+            frozen = (
+                Permissions.from_list(token.permissions["grants"]) if token.permissions else None
+            )
+            return Principal(
+                "McpToken",
+                token.name,
+                token.creator,
+                label,
+                creator=token.creator,
+                frozen=frozen,
+                project=token.project,
+            )
+
+    async def login(self, username: str, password: str) -> Login:
+        async with self.sessions() as session, session.begin():
+            credential = await session.get(CredentialRow, username)
+            ok = False
+            if credential is not None:
+                try:
+                    ok = _hasher.verify(credential.password_hash, password)
+                except (VerificationError, InvalidHashError):
+                    ok = False
+            else:
+                _hasher.hash(password)  # spend the same time: no user enumeration by timing
+            user = await session.scalar(
+                select(ObjectRow).where(ObjectRow.kind == "User", ObjectRow.name == username)
+            )
+            if not ok or user is None:
+                await record_audit(
+                    session,
+                    None,
+                    verb="login",
+                    outcome="denied",
+                    kind="User",
+                    name=username,
+                    user=username,
+                )
+                raise Unauthenticated("wrong user name or password")
+            raw = new_token(SESSION_PREFIX)
+            now = utcnow()
+            session.add(
+                SessionRow(
+                    token_hash=token_hash(raw),
+                    user=username,
+                    created_at=now,
+                    expires_at=now + SESSION_TTL,
+                )
+            )
+            await record_audit(
+                session,
+                Principal.user(username),
+                verb="login",
+                outcome="success",
+                kind="User",
+                name=username,
+            )
+            return Login(raw, username, now + SESSION_TTL)
+
+    async def logout(self, raw: str) -> None:
+        async with self.sessions() as session, session.begin():
+            row = await session.get(SessionRow, token_hash(raw))
+            if row is None:
+                raise InvalidInput("only a login session can be logged out")
+            row.revoked_at = utcnow()
+
+    async def set_password(self, principal: Principal, username: str, password: str) -> None:
+        if len(password) < MIN_PASSWORD:
+            raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+        async with self.sessions() as session, session.begin():
+            if not (principal.kind == "User" and principal.name == username):
+                require(await policy_of(session, principal), "edit", "users", username)
+            user = await session.scalar(
+                select(ObjectRow).where(ObjectRow.kind == "User", ObjectRow.name == username)
+            )
+            if user is None:
+                raise NotFound(f"User/{username} not found")
+            hashed = _hasher.hash(password)
+            credential = await session.get(CredentialRow, username)
+            if credential is None:
+                session.add(CredentialRow(user=username, password_hash=hashed, updated_at=utcnow()))
+            else:
+                credential.password_hash = hashed
+                credential.updated_at = utcnow()
+            await record_audit(
+                session,
+                principal,
+                verb="set-password",
+                outcome="success",
+                kind="User",
+                name=username,
+            )
+
+    async def me(self, principal: Principal) -> dict[str, Any]:
+        async with self.sessions() as session:
+            if principal.kind == "McpToken":
+                own = principal.frozen or await grants_of(session, "McpToken", principal.name)
+            else:
+                own = await grants_of(session, principal.kind, principal.name)
+        body: dict[str, Any] = {
+            "user": principal.actor,
+            "kind": principal.kind,
+            "name": principal.name,
+            "permissions": own.to_list(),
+        }
+        if principal.token:
+            body["token"] = principal.token
+        if principal.project:
+            body["project"] = principal.project
+        return body
+
+    # ---- tokens --------------------------------------------------------------------------
+
+    async def create_mcptoken(self, principal: Principal, body: Any) -> tuple[str, dict[str, Any]]:
+        """Create an McpToken (and its Rbac, when bindings are asked); the raw token once."""
+        if not isinstance(body, dict):
+            raise InvalidInput("the body must be a JSON object")
+        bindings = body.pop("bindings", None)
+        if principal.kind != "User":
+            raise Forbidden("forbidden: only users create McpTokens (a token cannot make tokens)")
+        raw = new_token(TOKEN_PREFIX)
+        digest = token_hash(raw)
+        spec = dict(body.get("spec") or {})
+        spec["tokenHash"] = f"sha256:{digest}"
+        spec.pop("revoked", None)
+        body = {**body, "spec": spec}
+        wanted: list[Grant] = []
+        if bindings is not None:
+            if not isinstance(bindings, list):
+                raise InvalidInput("bindings must be a list")
+            try:
+                wanted = [Grant.of(Binding.model_validate(b)) for b in bindings]
+            except Exception as e:  # pydantic's ValidationError: one line is enough here
+                raise InvalidInput(f"invalid bindings: {e}") from None
+        async with self.sessions() as session:
+            policy = await policy_of(session, principal)
+            missing = missing_grants(policy, wanted)
+            if missing:
+                raise Forbidden(
+                    "forbidden: a token cannot get more than its creator holds; missing: "
+                    + ", ".join(g.describe() for g in missing)
+                )
+        created = await self.objects.create(principal, McpToken, None, body)
+        name = created["metadata"]["name"]
+        resource = McpToken.model_validate(created)
+        frozen: dict[str, Any] | None = None
+        async with self.sessions() as session, session.begin():
+            if resource.spec.rbac_mode == "clone":
+                creator = await grants_of(session, "User", principal.name)
+                frozen = {"grants": creator.to_list()}
+            session.add(
+                TokenRow(
+                    token_hash=digest,
+                    kind="McpToken",
+                    name=name,
+                    prefix=token_prefix(raw),
+                    creator=principal.name,
+                    project=resource.spec.project,
+                    created_at=utcnow(),
+                    expires_at=resource.spec.expires_at,
+                    permissions=frozen,
+                )
+            )
+        if wanted:
+            await self.objects.create(
+                principal,
+                Rbac,
+                None,
+                {
+                    "apiVersion": "mcpctl/v1",
+                    "kind": "Rbac",
+                    "metadata": {"name": f"token-{name}"[:63].rstrip("-")},
+                    "spec": {
+                        "subjects": [{"kind": "McpToken", "name": name}],
+                        "bindings": [g.to_dict() for g in wanted],
+                    },
+                },
+            )
+        return raw, created
+
+    async def revoke_mcptoken(self, principal: Principal, name: str) -> dict[str, Any]:
+        current = await self.objects.get(principal, McpToken, None, name)
+        spec = {**current["spec"], "revoked": True}
+        body = {**current, "spec": spec}
+        updated = await self.objects.replace(principal, McpToken, None, name, body)
+        async with self.sessions() as session, session.begin():
+            rows = await session.scalars(
+                select(TokenRow).where(TokenRow.kind == "McpToken", TokenRow.name == name)
+            )
+            for row in rows:
+                row.revoked_at = row.revoked_at or utcnow()
+        return updated
+
+    async def create_sa_token(
+        self, principal: Principal, name: str, expires_at: datetime | None
+    ) -> str:
+        async with self.sessions() as session, session.begin():
+            require(await policy_of(session, principal), "edit", "serviceaccounts", name)
+            sa = await session.scalar(
+                select(ObjectRow).where(ObjectRow.kind == "ServiceAccount", ObjectRow.name == name)
+            )
+            if sa is None:
+                raise NotFound(f"ServiceAccount/{name} not found")
+            raw = new_token(SA_PREFIX)
+            session.add(
+                TokenRow(
+                    token_hash=token_hash(raw),
+                    kind="ServiceAccount",
+                    name=name,
+                    prefix=token_prefix(raw),
+                    creator=principal.actor,
+                    created_at=utcnow(),
+                    expires_at=expires_at,
+                )
+            )
+            await record_audit(
+                session,
+                principal,
+                verb="create-token",
+                outcome="success",
+                kind="ServiceAccount",
+                name=name,
+            )
+            return raw
+
+    async def introspect(self, raw: str) -> dict[str, Any]:
+        try:
+            principal = await self.authenticate(raw)
+        except Unauthenticated:
+            return {"active": False}
+        body: dict[str, Any] = {
+            "active": True,
+            "kind": principal.kind,
+            "name": principal.name,
+            "user": principal.actor,
+        }
+        if principal.kind == "McpToken":
+            async with self.sessions() as session:
+                row = await session.get(TokenRow, token_hash(raw))
+                assert row is not None
+                if row.project:
+                    body["project"] = row.project
+                if row.expires_at:
+                    body["expiresAt"] = format_timestamp(row.expires_at)
+        return body
+
+    # ---- bootstrap -----------------------------------------------------------------------
+
+    async def bootstrap(self) -> tuple[str, str] | None:
+        """First start: seed, create the admin; (admin password, session token), or None."""
+        async with self.sessions() as session, session.begin():
+            done = await session.get(MetaRow, "bootstrapped")
+            if done is not None:
+                return None
+            session.add(MetaRow(key="bootstrapped", value=utcnow().isoformat()))
+        seed = [
+            {
+                "apiVersion": "mcpctl/v1",
+                "kind": "SecretBackend",
+                "metadata": {"name": "default"},
+                "spec": {"type": "plaintext", "default": True},
+            },
+            {
+                "apiVersion": "mcpctl/v1",
+                "kind": "User",
+                "metadata": {"name": "admin"},
+                "spec": {"email": "admin@localhost.localdomain", "displayName": "Administrator"},
+            },
+            {
+                "apiVersion": "mcpctl/v1",
+                "kind": "Rbac",
+                "metadata": {"name": "admin"},
+                "spec": {
+                    "subjects": [{"kind": "User", "name": "admin"}],
+                    "bindings": [
+                        *(
+                            {"role": r, "resource": "*"}
+                            for r in ("view", "create", "edit", "delete")
+                        ),
+                        {"role": "run", "action": "*"},
+                    ],
+                },
+            },
+        ]
+        await self.objects.apply(SYSTEM, seed)
+        password = secrets.token_urlsafe(18)
+        raw = new_token(SESSION_PREFIX)
+        now = utcnow()
+        async with self.sessions() as session, session.begin():
+            session.add(
+                CredentialRow(user="admin", password_hash=_hasher.hash(password), updated_at=now)
+            )
+            session.add(
+                SessionRow(
+                    token_hash=token_hash(raw),
+                    user="admin",
+                    created_at=now,
+                    expires_at=now + BOOTSTRAP_SESSION_TTL,
+                )
+            )
+        return password, raw

@@ -1,0 +1,569 @@
+"""Reading and writing resource objects: validation, RBAC, audit, one transaction each.
+
+Every write (create, replace, delete, apply) runs the same path: validate
+each object alone, then the batch against the stored objects it refers to
+(`check_set`, the checks of `mcpctl validate`), then against the stored
+objects that refer to it; check RBAC per object; write in dependency order;
+record an audit entry per object and a change row per write; commit once.
+Unchanged objects are not rewritten. Anything wrong raises before commit, so a
+request changes everything it asked for or nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mcpctl.errors import Conflict, InvalidInput, InvalidManifest, ManifestIssue, NotFound
+from mcpctl.manifests import (
+    Catalog,
+    ChangeSet,
+    Manifest,
+    apply_order,
+    check_set,
+    delete_order,
+    diff_sets,
+    iter_references,
+    validate_object,
+)
+from mcpctl.manifests.references import Key, check_duplicates, check_references, format_key
+from mcpctl.schemas import BY_KIND, Resource, Secret
+from mcpctl.service.access import Policy, Principal, policy_of, require, require_run
+from mcpctl.service.audit import record_audit
+from mcpctl.service.labels import Selector
+from mcpctl.service.rows import row_json, row_key, row_resource, stored_fields
+from mcpctl.store import ChangeRow, ObjectRow, RefRow
+
+MAX_PAGE = 5000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class WriteResult:
+    """What a write did (or would do, on a dry run)."""
+
+    changes: ChangeSet
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False
+
+
+@dataclass
+class _Planned:
+    manifest: Manifest
+    row: ObjectRow | None
+    spec: dict[str, Any]
+    labels: dict[str, Any]
+    annotations: dict[str, Any]
+
+    @property
+    def changed(self) -> bool:
+        row = self.row
+        return row is None or (row.spec, row.labels, row.annotations) != (
+            self.spec,
+            self.labels,
+            self.annotations,
+        )
+
+
+class ObjectService:
+    """The operations on objects that the API (and later the git importer) call."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    # ---- reads -------------------------------------------------------------------------
+
+    async def get(
+        self,
+        principal: Principal,
+        model: type[Resource],
+        project: str | None,
+        name: str,
+        *,
+        reveal: bool = False,
+    ) -> dict[str, Any]:
+        async with self.sessions() as session:
+            policy = await policy_of(session, principal)
+            require(policy, "view", model.PLURAL, name)
+            if reveal:
+                _require_reveal(policy)
+            row = await _find(session, model.KIND, project, name)
+            if row is None:
+                raise NotFound(f"{_ref(model.KIND, project, name)} not found")
+            return row_json(row, reveal=reveal)
+
+    async def list_page(
+        self,
+        principal: Principal,
+        model: type[Resource],
+        project: str | None,
+        *,
+        selector: Selector | None = None,
+        limit: int = 500,
+        continue_token: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of objects of one kind, and the token of the next page (None at the end)."""
+        limit = max(1, min(limit, MAX_PAGE))
+        after = _decode_continue(continue_token) if continue_token else 0
+        async with self.sessions() as session:
+            policy = await policy_of(session, principal)
+            everything = policy.allows("view", model.PLURAL)
+            query = select(ObjectRow).where(ObjectRow.kind == model.KIND, ObjectRow.id > after)
+            if project is not None:
+                query = query.where(ObjectRow.project == project)
+            query = query.order_by(ObjectRow.id)
+            items: list[dict[str, Any]] = []
+            last_id = after
+            result = await session.stream_scalars(query.execution_options(yield_per=1000))
+            async for row in result:
+                if not everything and not policy.allows("view", model.PLURAL, row.name):
+                    continue
+                if selector is not None and not selector.matches(row.labels):
+                    continue
+                if len(items) == limit:
+                    await result.close()
+                    return items, _encode_continue(last_id)
+                items.append(row_json(row))
+                last_id = row.id
+            if not everything and not items and after == 0:
+                require(policy, "view", model.PLURAL)
+            return items, None
+
+    async def references(
+        self, principal: Principal, model: type[Resource], project: str | None, name: str
+    ) -> dict[str, list[str]]:
+        async with self.sessions() as session:
+            policy = await policy_of(session, principal)
+            require(policy, "view", model.PLURAL, name)
+            row = await _find(session, model.KIND, project, name)
+            if row is None:
+                raise NotFound(f"{_ref(model.KIND, project, name)} not found")
+            uses = sorted({format_key(r.target) for r in iter_references(row_resource(row))})
+            users = await _referrers(session, [row_key(row)])
+            return {"uses": uses, "usedBy": sorted(format_key(row_key(u)) for u in users)}
+
+    # ---- writes ------------------------------------------------------------------------
+
+    async def create(
+        self, principal: Principal, model: type[Resource], project: str | None, body: Any
+    ) -> dict[str, Any]:
+        manifest = _validated(body, model, project)
+        async with self.sessions() as session, session.begin():
+            if await _find(session, *manifest.key) is not None:
+                raise Conflict(f"{format_key(manifest.key)} already exists")
+            result = await self._write(session, principal, [manifest], verb="create")
+            return result.objects[0]
+
+    async def replace(
+        self,
+        principal: Principal,
+        model: type[Resource],
+        project: str | None,
+        name: str,
+        body: Any,
+    ) -> dict[str, Any]:
+        manifest = _validated(body, model, project)
+        if manifest.resource.name != name:
+            raise InvalidInput(
+                f"metadata.name {manifest.resource.name!r} does not match the URL's {name!r}"
+            )
+        async with self.sessions() as session, session.begin():
+            row = await _find(session, *manifest.key)
+            if row is None:
+                raise NotFound(f"{format_key(manifest.key)} not found")
+            wanted = manifest.resource.metadata.resource_version
+            if wanted is not None and wanted != str(row.resource_version):
+                raise Conflict(
+                    f"{format_key(manifest.key)} changed since it was read "
+                    f"(resourceVersion {wanted}, now {row.resource_version}): read it again"
+                )
+            result = await self._write(session, principal, [manifest], verb="update")
+            return result.objects[0] if result.objects else row_json(row)
+
+    async def delete(
+        self, principal: Principal, model: type[Resource], project: str | None, name: str
+    ) -> None:
+        async with self.sessions() as session, session.begin():
+            row = await _find(session, model.KIND, project, name)
+            if row is None:
+                raise NotFound(f"{_ref(model.KIND, project, name)} not found")
+            policy = await policy_of(session, principal)
+            require(policy, "delete", model.PLURAL, name)
+            await self._delete_rows(session, principal, [row], keep=set())
+
+    async def apply(
+        self,
+        principal: Principal,
+        items: Sequence[Any],
+        *,
+        dry_run: bool = False,
+        prune: bool = False,
+        selector: Selector | None = None,
+    ) -> WriteResult:
+        """Create or update every object of a batch (and prune), all or nothing."""
+        if prune and selector is None:
+            raise InvalidInput("prune needs a label selector (selector)")
+        manifests: list[Manifest] = []
+        issues: list[ManifestIssue] = []
+        for i, item in enumerate(items):
+            checked = validate_object(item)
+            if isinstance(checked, Manifest):
+                manifests.append(checked)
+            else:
+                issues.extend(_at_item(issue, i) for issue in checked)
+        if issues:
+            raise InvalidManifest(issues)
+        async with self.sessions() as session:
+            async with session.begin():
+                result = await self._write(
+                    session, principal, manifests, verb="apply", prune=selector if prune else None
+                )
+                result.dry_run = dry_run
+                if dry_run:
+                    await session.rollback()
+            return result
+
+    # ---- the write path ----------------------------------------------------------------
+
+    async def _write(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        manifests: list[Manifest],
+        *,
+        verb: str,
+        prune: Selector | None = None,
+    ) -> WriteResult:
+        policy = await policy_of(session, principal)
+        duplicates = check_set_duplicates(manifests)
+        if duplicates:
+            raise InvalidManifest(duplicates)
+        rows = await _rows_by_key(session, [m.key for m in manifests])
+        plans = [_plan(m, rows.get(m.key)) for m in manifests]
+        issues = [issue for p in plans for issue in _withheld_value_issues(p)]
+        if issues:
+            raise InvalidManifest(issues)
+        for plan in plans:
+            if plan.changed:
+                role = "create" if plan.row is None else "edit"
+                require(policy, role, plan.manifest.resource.PLURAL, plan.manifest.resource.name)
+        # the batch against what it refers to, and what refers to it against the batch
+        batch = [Manifest(_resolved(p), p.manifest.origin) for p in plans]
+        existing = await _context_for(session, batch)
+        issues = check_set(batch, existing=existing)
+        pruned: list[ObjectRow] = []
+        if prune is not None:
+            pruned = await _prunable(session, prune, {m.key for m in batch})
+            for row in pruned:
+                require(policy, "delete", BY_KIND[row.kind].PLURAL, row.name)
+        issues.extend(await _referrer_issues(session, batch, pruned))
+        if issues:
+            raise InvalidManifest(issues)
+        now = self.clock()
+        written: list[dict[str, Any]] = []
+        old: list[Resource] = []
+        new: list[Resource] = []
+        by_key = {p.manifest.key: p for p in plans}
+        for manifest in apply_order(batch):
+            plan = by_key[manifest.key]
+            if plan.row is not None:
+                old.append(row_resource(plan.row))
+            new.append(manifest.resource)
+            if not plan.changed:
+                continue
+            row = await self._store(session, principal, plan, now)
+            written.append(row_json(row))
+            await record_audit(
+                session,
+                principal,
+                verb="create" if plan.row is None else "update",
+                kind=row.kind,
+                name=row.name,
+                project=row.project or None,
+                outcome="success",
+                at=now,
+                details={"via": verb},
+            )
+        if pruned:
+            old.extend(row_resource(r) for r in pruned)
+            await self._delete_rows(session, principal, pruned, keep={m.key for m in batch})
+        changes = diff_sets(old, new)
+        return WriteResult(changes=changes, objects=written)
+
+    async def _store(
+        self, session: AsyncSession, principal: Principal, plan: _Planned, now: datetime
+    ) -> ObjectRow:
+        kind, project, name = plan.manifest.key
+        change = ChangeRow(
+            kind=kind,
+            project=project or "",
+            name=name,
+            verb="create" if plan.row is None else "update",
+            actor=principal.actor,
+            at=now,
+        )
+        session.add(change)
+        await session.flush()
+        row = plan.row
+        if row is None:
+            row = ObjectRow(
+                kind=kind,
+                project=project or "",
+                name=name,
+                spec=plan.spec,
+                labels=plan.labels,
+                annotations=plan.annotations,
+                status=None,
+                resource_version=change.seq,
+                generation=1,
+                created_at=now,
+                updated_at=now,
+                created_by=principal.actor,
+                updated_by=principal.actor,
+            )
+            session.add(row)
+            await session.flush()
+        else:
+            if row.spec != plan.spec:
+                row.generation += 1
+            row.spec = plan.spec
+            row.labels = plan.labels
+            row.annotations = plan.annotations
+            row.resource_version = change.seq
+            row.updated_at = now
+            row.updated_by = principal.actor
+            await session.execute(delete(RefRow).where(RefRow.source_id == row.id))
+        for ref in {r.target for r in iter_references(_resolved(plan))}:
+            session.add(RefRow(source_id=row.id, kind=ref[0], project=ref[1] or "", name=ref[2]))
+        await session.flush()
+        return row
+
+    async def _delete_rows(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        rows: list[ObjectRow],
+        *,
+        keep: set[Key],
+    ) -> None:
+        doomed = {row_key(r) for r in rows}
+        users = await _referrers(session, list(doomed))
+        blocking = sorted(format_key(row_key(u)) for u in users if row_key(u) not in doomed)
+        if blocking:
+            names = ", ".join(sorted(format_key(k) for k in doomed))
+            raise Conflict(f"{names} is still referenced by {', '.join(blocking)}")
+        now = self.clock()
+        manifests = [Manifest(row_resource(r)) for r in rows]
+        order = {m.key: i for i, m in enumerate(delete_order(manifests))}
+        for row in sorted(rows, key=lambda r: order[row_key(r)]):
+            session.add(
+                ChangeRow(
+                    kind=row.kind,
+                    project=row.project,
+                    name=row.name,
+                    verb="delete",
+                    actor=principal.actor,
+                    at=now,
+                )
+            )
+            await session.delete(row)
+            await record_audit(
+                session,
+                principal,
+                verb="delete",
+                kind=row.kind,
+                name=row.name,
+                project=row.project or None,
+                outcome="success",
+                at=now,
+            )
+        await session.flush()
+
+
+def check_set_duplicates(manifests: list[Manifest]) -> list[ManifestIssue]:
+    return list(check_duplicates(manifests))
+
+
+def _require_reveal(policy: Policy) -> None:
+    require_run(policy, "reveal-secrets")
+
+
+def _ref(kind: str, project: str | None, name: str) -> str:
+    return format_key((kind, project, name))
+
+
+def _validated(body: Any, model: type[Resource], project: str | None) -> Manifest:
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object (one manifest)")
+    if body.get("kind") != model.KIND:
+        raise InvalidInput(f"the body's kind must be {model.KIND!r} at this URL")
+    checked = validate_object(body)
+    if not isinstance(checked, Manifest):
+        raise InvalidManifest(checked)
+    if checked.resource.project != project:
+        raise InvalidInput(
+            f"metadata.project {checked.resource.project!r} does not match the URL's {project!r}"
+        )
+    return checked
+
+
+def _at_item(issue: ManifestIssue, index: int) -> ManifestIssue:
+    where = f"items[{index}]"
+    return replace(issue, field=f"{where}.{issue.field}" if issue.field else where)
+
+
+def _plan(manifest: Manifest, row: ObjectRow | None) -> _Planned:
+    spec, labels, annotations = stored_fields(manifest.resource)
+    if row is not None and isinstance(manifest.resource, Secret):
+        data = dict(spec.get("data", {}))
+        stored = row.spec.get("data", {})
+        for key, value in list(data.items()):
+            if value is None and key in stored:
+                data[key] = stored[key]
+        if data:
+            spec = {**spec, "data": dict(sorted(data.items()))}
+    return _Planned(manifest, row, spec, labels, annotations)
+
+
+def _withheld_value_issues(plan: _Planned) -> list[ManifestIssue]:
+    if not isinstance(plan.manifest.resource, Secret):
+        return []
+    return [
+        plan.manifest.issue(
+            f"key {key!r} has no value and none is stored: give its value",
+            "secret-value",
+            ("spec", "data", key),
+        )
+        for key, value in plan.spec.get("data", {}).items()
+        if value is None
+    ]
+
+
+def _resolved(plan: _Planned) -> Resource:
+    """The object as it will be stored (withheld secret values filled in)."""
+    resource = plan.manifest.resource
+    if not isinstance(resource, Secret) or plan.row is None:
+        return resource
+    data = plan.spec.get("data", {})
+    return resource.model_copy(update={"spec": resource.spec.model_copy(update={"data": data})})
+
+
+async def _find(
+    session: AsyncSession, kind: str, project: str | None, name: str
+) -> ObjectRow | None:
+    return await session.scalar(
+        select(ObjectRow).where(
+            ObjectRow.kind == kind, ObjectRow.project == (project or ""), ObjectRow.name == name
+        )
+    )
+
+
+async def _rows_by_key(session: AsyncSession, keys: Iterable[Key]) -> dict[Key, ObjectRow]:
+    wanted = list({(k, p or "", n) for k, p, n in keys})
+    found: dict[Key, ObjectRow] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = await session.scalars(
+            select(ObjectRow).where(
+                tuple_(ObjectRow.kind, ObjectRow.project, ObjectRow.name).in_(chunk)
+            )
+        )
+        for row in rows:
+            found[row_key(row)] = row
+    return found
+
+
+async def _context_for(session: AsyncSession, batch: list[Manifest]) -> list[Resource]:
+    """The stored objects the batch's checks need: what it refers to, and every backend."""
+    keys: set[Key] = set()
+    for manifest in batch:
+        keys.update(ref.target for ref in iter_references(manifest.resource))
+    batch_keys = {m.key for m in batch}
+    rows = await _rows_by_key(session, keys - batch_keys)
+    backends = await session.scalars(select(ObjectRow).where(ObjectRow.kind == "SecretBackend"))
+    context = {row_key(r): r for r in backends}
+    context.update(rows)
+    return [row_resource(r) for k, r in context.items() if k not in batch_keys]
+
+
+async def _referrers(session: AsyncSession, keys: list[Key]) -> list[ObjectRow]:
+    """Stored objects that refer to any of `keys`."""
+    if not keys:
+        return []
+    wanted = [(k, p or "", n) for k, p, n in keys]
+    found: dict[int, ObjectRow] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = await session.scalars(
+            select(ObjectRow)
+            .join(RefRow, RefRow.source_id == ObjectRow.id)
+            .where(tuple_(RefRow.kind, RefRow.project, RefRow.name).in_(chunk))
+        )
+        for row in rows:
+            found[row.id] = row
+    return list(found.values())
+
+
+async def _referrer_issues(
+    session: AsyncSession, batch: list[Manifest], pruned: list[ObjectRow]
+) -> list[ManifestIssue]:
+    """Stored objects outside the batch whose references the batch (or pruning) breaks."""
+    batch_keys = {m.key for m in batch}
+    touched = [m.key for m in batch] + [row_key(r) for r in pruned]
+    users = [u for u in await _referrers(session, touched) if row_key(u) not in batch_keys]
+    users = [u for u in users if row_key(u) not in {row_key(r) for r in pruned}]
+    if not users:
+        return []
+    user_resources = [row_resource(u) for u in users]
+    context = await _context_for(session, [Manifest(r) for r in user_resources])
+    pruned_keys = {row_key(r) for r in pruned}
+    catalog = Catalog(batch, [c for c in context if _key(c) not in pruned_keys])
+    issues: list[ManifestIssue] = []
+    for resource in user_resources:
+        for issue in check_references(Manifest(resource), catalog):
+            issues.append(issue)
+    return issues
+
+
+def _key(resource: Resource) -> Key:
+    return (resource.KIND, resource.project, resource.name)
+
+
+async def _prunable(session: AsyncSession, selector: Selector, keep: set[Key]) -> list[ObjectRow]:
+    rows = await session.scalars(select(ObjectRow))
+    return [
+        r
+        for r in rows
+        if BY_KIND[r.kind].IN_GIT and selector.matches(r.labels) and row_key(r) not in keep
+    ]
+
+
+def _encode_continue(last_id: int) -> str:
+    raw = json.dumps({"after": last_id}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> int:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        after = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("invalid continue token") from None
+    if not isinstance(after, int) or after < 0:
+        raise InvalidInput("invalid continue token")
+    return after

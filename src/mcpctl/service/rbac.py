@@ -1,0 +1,106 @@
+"""RBAC: what a set of Rbac objects grants a principal, deny by default.
+
+A grant is a role on a resource kind (optionally one object), or `run` on an
+operation. Users are matched directly and through their groups. A token's
+permissions are capped by its creator's: a request passes only if both allow
+it, so removing a creator's binding narrows their tokens at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from mcpctl.schemas import Binding, Group, Rbac
+
+ROLES = ("view", "create", "edit", "delete")
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    role: str
+    resource: str | None = None
+    name: str | None = None
+    action: str | None = None
+
+    @classmethod
+    def of(cls, binding: Binding) -> Grant:
+        return cls(binding.role, binding.resource, binding.name, binding.action)
+
+    def describe(self) -> str:
+        if self.role == "run":
+            return f"run {self.action}"
+        return f"{self.role} {self.resource}" + (f"/{self.name}" if self.name else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": self.role}
+        for key in ("resource", "name", "action"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
+@dataclass(frozen=True)
+class Permissions:
+    grants: frozenset[Grant]
+
+    def allows(self, role: str, resource: str, name: str | None = None) -> bool:
+        for g in self.grants:
+            if g.role != role or g.resource not in ("*", resource):
+                continue
+            if g.name is None or g.name == name:
+                return True
+        return False
+
+    def allows_run(self, action: str) -> bool:
+        return any(g.role == "run" and g.action in ("*", action) for g in self.grants)
+
+    def covers(self, grant: Grant) -> bool:
+        """Whether everything `grant` allows is allowed here (the token ceiling)."""
+        if grant.role == "run":
+            assert grant.action is not None
+            return self.allows_run(grant.action)
+        assert grant.resource is not None
+        if grant.resource == "*":
+            return any(
+                g.role == grant.role and g.resource == "*" and g.name is None for g in self.grants
+            )
+        return self.allows(grant.role, grant.resource, grant.name) and (
+            grant.name is not None
+            or any(
+                g.role == grant.role and g.resource in ("*", grant.resource) and g.name is None
+                for g in self.grants
+            )
+        )
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [g.to_dict() for g in sorted(self.grants, key=lambda g: g.describe())]
+
+    @classmethod
+    def from_list(cls, items: Iterable[dict[str, Any]]) -> Permissions:
+        return cls(
+            frozenset(
+                Grant(i["role"], i.get("resource"), i.get("name"), i.get("action")) for i in items
+            )
+        )
+
+
+NOTHING = Permissions(frozenset())
+
+
+def permissions_for(
+    subjects: set[tuple[str, str]], rbacs: Iterable[Rbac], groups: Iterable[Group]
+) -> Permissions:
+    """The grants of every Rbac naming one of `subjects` (users expand to their groups)."""
+    expanded = set(subjects)
+    users = {name for kind, name in subjects if kind == "User"}
+    for group in groups:
+        if users & set(group.spec.members):
+            expanded.add(("Group", group.name))
+    grants: set[Grant] = set()
+    for rbac in rbacs:
+        if any((s.kind, s.name) in expanded for s in rbac.spec.subjects):
+            grants.update(Grant.of(b) for b in rbac.spec.bindings)
+    return Permissions(frozenset(grants))

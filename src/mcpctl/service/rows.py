@@ -1,0 +1,81 @@
+"""Between stored rows and resources: what the API returns, what a write stores.
+
+A row keeps the canonical spec (defaults left out, secret values in plain:
+the database is where plaintext-backend values live). Output masks Secret
+values unless the caller may and asks to see them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcpctl.manifests import Manifest, to_plain
+from mcpctl.manifests.canonical import format_timestamp
+from mcpctl.schemas import API_VERSION, BY_KIND, Resource, Secret
+from mcpctl.store import ObjectRow
+
+
+def row_key(row: ObjectRow) -> tuple[str, str | None, str]:
+    return (row.kind, row.project or None, row.name)
+
+
+def row_json(row: ObjectRow, *, reveal: bool = False) -> dict[str, Any]:
+    """The API form of a stored object."""
+    metadata: dict[str, Any] = {"name": row.name}
+    if row.project:
+        metadata["project"] = row.project
+    if row.labels:
+        metadata["labels"] = dict(row.labels)
+    if row.annotations:
+        metadata["annotations"] = dict(row.annotations)
+    metadata.update(
+        {
+            "resourceVersion": str(row.resource_version),
+            "generation": row.generation,
+            "createdAt": format_timestamp(row.created_at),
+            "updatedAt": format_timestamp(row.updated_at),
+            "createdBy": row.created_by,
+            "updatedBy": row.updated_by,
+        }
+    )
+    spec = row.spec
+    if row.kind == "Secret" and not reveal:
+        spec = mask_secret_spec(spec)
+    body: dict[str, Any] = {
+        "apiVersion": API_VERSION,
+        "kind": row.kind,
+        "metadata": metadata,
+        "spec": spec,
+    }
+    if row.status is not None:
+        body["status"] = row.status
+    return body
+
+
+def mask_secret_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    keys = sorted({*spec.get("data", {}), *spec.get("sealedData", {})})
+    masked = {k: v for k, v in spec.items() if k not in ("data", "sealedData")}
+    if keys:
+        masked["data"] = dict.fromkeys(keys)
+    return masked
+
+
+def row_resource(row: ObjectRow) -> Resource:
+    """The stored object as a model (trusted: it was validated when written)."""
+    model = BY_KIND[row.kind]
+    return model.model_validate(row_json(row, reveal=True))
+
+
+def stored_fields(resource: Resource) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(spec, labels, annotations) as a row keeps them: canonical, values in plain."""
+    plain = to_plain(resource, secrets="plain")
+    metadata = plain["metadata"]
+    return plain["spec"], dict(metadata.get("labels", {})), dict(metadata.get("annotations", {}))
+
+
+def manifests_of(rows: list[ObjectRow]) -> list[Manifest]:
+    return [Manifest(row_resource(r)) for r in rows]
+
+
+def is_secret(resource: Resource) -> bool:
+    return isinstance(resource, Secret)

@@ -1,0 +1,65 @@
+"""Async engines for the embedded SQLite file and for PostgreSQL (psycopg 3).
+
+`make_engine` takes the URL a user gives (`sqlite:///path`, `postgresql://...`)
+and picks the async driver; SQLite gets WAL mode, a busy timeout and foreign
+keys on every connection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from mcpctl.errors import InvalidInput
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def async_url(url: str) -> str:
+    """The URL with an async driver: aiosqlite for SQLite, psycopg for PostgreSQL."""
+    try:
+        parsed = make_url(url)
+    except Exception as e:  # sqlalchemy raises ArgumentError and ValueError alike
+        raise InvalidInput(f"invalid database URL: {e}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    raise InvalidInput(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine for `url`."""
+    engine = create_async_engine(async_url(url), **kwargs)
+    if is_sqlite(engine):
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    return engine
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
