@@ -1,0 +1,36 @@
+"""Fixtures shared by every test folder: a PostgreSQL server and mcpd processes.
+
+`database_url` is parametrized over SQLite and PostgreSQL, so a test using it
+(or `mcpd`) runs on both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.mcpd import Mcpd, running_mcpd
+from tests.support.postgres import PostgresServer, running_postgres
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mcpd.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database()
+
+
+@pytest.fixture
+def mcpd(database_url: str, tmp_path: Path) -> Iterator[Mcpd]:
+    """A fresh mcpd (new state dir, new database) on SQLite and on PostgreSQL."""
+    with running_mcpd(tmp_path / "state", database_url) as server:
+        yield server

@@ -1,0 +1,1 @@
+"""Test harness shipped with the tests: real PostgreSQL and real mcpd processes."""

@@ -1,0 +1,84 @@
+"""A real mcpd process on a free loopback port, with its own state dir and database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+
+from tests.support.postgres import free_port
+
+START_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Mcpd:
+    url: str
+    state_dir: Path
+    admin_token: str
+    admin_password: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """An HTTP client authenticated as the admin (or with `token`; "" for none)."""
+        use = self.admin_token if token is None else token
+        headers = {"Authorization": f"Bearer {use}"} if use else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0)
+
+    def env(self) -> dict[str, str]:
+        """Environment for `mcpctl` commands that should use this mcpd's context."""
+        return {**os.environ, "MCPCTL_HOME": str(self.state_dir)}
+
+
+def mcpd_command() -> list[str]:
+    return [str(Path(sys.executable).parent / "mcpd")]
+
+
+@contextmanager
+def running_mcpd(state_dir: Path, database_url: str | None = None) -> Iterator[Mcpd]:
+    """Start mcpd; wait until it is ready; stop it (and its children) at the end."""
+    port = free_port()
+    log = state_dir.parent / f"{state_dir.name}-mcpd.log"
+    command = [*mcpd_command(), "--state-dir", str(state_dir), "--port", str(port)]
+    if database_url:
+        command += ["--database-url", database_url]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"mcpd exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mcpd not ready after {START_TIMEOUT}s:\n{log.read_text()}")
+            time.sleep(0.05)
+        config = yaml.safe_load((state_dir / "config").read_text())
+        token = next(c["token"] for c in config["contexts"] if c["server"] == url)
+        password = (state_dir / "initial-admin-password").read_text().strip()
+        yield Mcpd(url, state_dir, token, password, process, log)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
