@@ -30,7 +30,7 @@ from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.schemas import BY_PLURAL, Resource
 from mcpctl.service import IdentityService, ObjectService, Principal, Selector
 from mcpctl.service.access import policy_of, require
-from mcpctl.service.audit import list_audit, record_audit
+from mcpctl.service.audit import list_audit, list_events, record_audit
 from mcpctl.store import current_revision, head_revision
 
 log = logging.getLogger(__name__)
@@ -230,6 +230,20 @@ def build_app(services: Services) -> Starlette:
             )
         return JSONResponse({"apiVersion": "mcpctl/v1", "kind": "List", "items": items})
 
+    async def events(request: Request) -> Response:
+        principal = await principal_of(request)
+        query = request.query_params
+        async with services.sessions() as session:
+            require(await policy_of(session, principal), "view", "events")
+            items = await list_events(
+                session,
+                kind=query.get("kind"),
+                name=query.get("name"),
+                project=query.get("project"),
+                limit=min(_int_param(query.get("limit"), "limit", 100), 1000),
+            )
+        return JSONResponse({"apiVersion": "mcpctl/v1", "kind": "List", "items": items})
+
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
 
@@ -258,6 +272,7 @@ def build_app(services: Services) -> Starlette:
         Route("/api/v1/auth/me", endpoint(me)),
         Route("/api/v1/apply", endpoint(apply), methods=["POST"]),
         Route("/api/v1/auditevents", endpoint(audit)),
+        Route("/api/v1/events", endpoint(events)),
         Route("/api/v1/mcptokens/introspect", endpoint(introspect)),
         Route("/api/v1/mcptokens", endpoint(create_token), methods=["POST"]),
         Route("/api/v1/mcptokens/{name}/revoke", endpoint(revoke_token), methods=["POST"]),

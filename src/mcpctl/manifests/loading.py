@@ -166,11 +166,19 @@ def load_paths(
     """
     files = discover_files(paths)
     if workers is None:
-        workers = os.cpu_count() or 1 if len(files) >= PARALLEL_FROM_FILES else 1
+        workers = usable_cpus() if len(files) >= PARALLEL_FROM_FILES else 1
     with _gc_paused():
         if workers > 1 and STDIN not in files and "fork" in mp.get_all_start_methods():
             return _load_in_parallel(files, max_file_size, workers)
         return _load_files(files, max_file_size, stdin)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (affinity-aware, unlike os.cpu_count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _load_in_parallel(files: list[str], max_file_size: int, workers: int) -> LoadResult:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.service.access import Principal
-from mcpctl.store import AuditRow
+from mcpctl.store import AuditRow, EventRow
 
 
 async def record_audit(
@@ -103,3 +103,44 @@ def audit_json(row: AuditRow) -> dict[str, Any]:
         "metadata": {"name": f"audit-{row.id}"},
         "spec": spec,
     }
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    kind: str | None = None,
+    name: str | None = None,
+    project: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Events about objects, newest first, as Event objects."""
+    query = select(EventRow)
+    if kind is not None:
+        query = query.where(EventRow.kind == kind)
+    if name is not None:
+        query = query.where(EventRow.name == name)
+    if project is not None:
+        query = query.where(EventRow.project == project)
+    rows = await session.scalars(query.order_by(EventRow.last_timestamp.desc()).limit(limit))
+    return [
+        {
+            "apiVersion": "mcpctl/v1",
+            "kind": "Event",
+            "metadata": {"name": f"event-{row.id}"},
+            "spec": {
+                "type": row.type,
+                "reason": row.reason,
+                "message": row.message,
+                "involvedObject": {
+                    "kind": row.kind,
+                    "name": row.name,
+                    **({"project": row.project} if row.project else {}),
+                },
+                "count": row.count,
+                "firstTimestamp": format_timestamp(row.first_timestamp),
+                "lastTimestamp": format_timestamp(row.last_timestamp),
+                "source": row.source,
+            },
+        }
+        for row in rows
+    ]
