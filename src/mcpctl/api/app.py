@@ -106,6 +106,9 @@ def build_app(services: Services) -> Starlette:
             model,
             project,
             selector=selector,
+            spec_equals={"project": query["project"]}
+            if model.KIND == "McpToken" and query.get("project")
+            else None,
             limit=_int_param(query.get("limit"), "limit", 500),
             continue_token=query.get("continue"),
         )

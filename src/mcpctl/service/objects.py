@@ -114,10 +114,15 @@ class ObjectService:
         project: str | None,
         *,
         selector: Selector | None = None,
+        spec_equals: dict[str, str] | None = None,
         limit: int = 500,
         continue_token: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of objects of one kind, and the token of the next page (None at the end)."""
+        """A page of objects of one kind, and the token of the next page (None at the end).
+
+        `spec_equals` keeps objects whose top-level spec fields have these values
+        (e.g. McpTokens of one project).
+        """
         limit = max(1, min(limit, MAX_PAGE))
         after = _decode_continue(continue_token) if continue_token else 0
         async with self.sessions() as session:
@@ -134,6 +139,8 @@ class ObjectService:
                 if not everything and not policy.allows("view", model.PLURAL, row.name):
                     continue
                 if selector is not None and not selector.matches(row.labels):
+                    continue
+                if spec_equals and any(row.spec.get(k) != v for k, v in spec_equals.items()):
                     continue
                 if len(items) == limit:
                     await result.close()
