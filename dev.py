@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set-up and checks for mcpctl, from nothing but Python 3.11+ and git.
 
-    python3 dev.py up      # create .venv, install mcpctl, run the main job
+    python3 dev.py up      # create .venv, install mcpctl, run mcpd with examples/ applied
     python3 dev.py test    # create .venv with the dev tools, run every check
 
 Both create (or reuse) the virtualenv `.venv` next to this file and install
@@ -63,10 +63,60 @@ def _tool(name: str) -> str:
     return str(BIN / name)
 
 
-def up() -> int:
-    """The main job: validate the example manifests (the control plane comes next)."""
+def up(args: list[str]) -> int:
+    """The main job: mcpd on the embedded default, with the examples applied.
+
+    Starts `mcpd` (SQLite and state in $MCPCTL_HOME or ~/.mcpctl, on
+    127.0.0.1:7420, extra arguments passed on), waits until it is ready,
+    validates and applies `examples/`, then serves until Ctrl-C.
+    """
     ensure_venv()
-    return subprocess.run([_tool("mcpctl"), "validate", "examples/"], cwd=ROOT).returncode
+    if subprocess.run([_tool("mcpctl"), "validate", "examples/"], cwd=ROOT).returncode != 0:
+        return 1
+    server = subprocess.Popen([_tool("mcpd"), *args], cwd=ROOT)
+    try:
+        if not _wait_ready(server, args):
+            return 1
+        applied = subprocess.run([_tool("mcpctl"), "apply", "-f", "examples/"], cwd=ROOT)
+        if applied.returncode != 0:
+            return applied.returncode
+        print(
+            "mcpd is running with the examples applied; try `.venv/bin/mcpctl get servers`. "
+            "Ctrl-C stops it.",
+            flush=True,
+        )
+        return server.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def _wait_ready(server: subprocess.Popen[bytes], args: list[str]) -> bool:
+    import urllib.error
+    import urllib.request
+
+    port = args[args.index("--port") + 1] if "--port" in args else "7420"
+    url = f"http://127.0.0.1:{port}/readyz"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            print(f"mcpd exited with status {server.returncode}", file=sys.stderr)
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    print(f"mcpd did not become ready at {url} within 60 s", file=sys.stderr)
+    return False
 
 
 def test(pytest_args: list[str]) -> int:
@@ -97,7 +147,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     if argv[0] == "up":
-        return up()
+        return up(argv[1:])
     return test(argv[1:])
 
 
