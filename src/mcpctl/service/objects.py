@@ -286,14 +286,16 @@ class ObjectService:
         old: list[Resource] = []
         new: list[Resource] = []
         by_key = {p.manifest.key: p for p in plans}
+        to_store: list[_Planned] = []
         for manifest in apply_order(batch):
             plan = by_key[manifest.key]
             if plan.row is not None:
                 old.append(row_resource(plan.row))
             new.append(manifest.resource)
-            if not plan.changed:
-                continue
-            row = await self._store(session, principal, plan, now)
+            if plan.changed:
+                to_store.append(plan)
+        stored = await self._store(session, principal, to_store, now)
+        for plan, row in zip(to_store, stored, strict=True):
             written.append(row_json(row))
             await record_audit(
                 session,
@@ -313,52 +315,71 @@ class ObjectService:
         return WriteResult(changes=changes, objects=written)
 
     async def _store(
-        self, session: AsyncSession, principal: Principal, plan: _Planned, now: datetime
-    ) -> ObjectRow:
-        kind, project, name = plan.manifest.key
-        change = ChangeRow(
-            kind=kind,
-            project=project or "",
-            name=name,
-            verb="create" if plan.row is None else "update",
-            actor=principal.actor,
-            at=now,
-        )
-        session.add(change)
-        await session.flush()
-        row = plan.row
-        if row is None:
-            row = ObjectRow(
-                kind=kind,
-                project=project or "",
-                name=name,
-                spec=plan.spec,
-                labels=plan.labels,
-                annotations=plan.annotations,
-                status=None,
-                resource_version=change.seq,
-                generation=1,
-                created_at=now,
-                updated_at=now,
-                created_by=principal.actor,
-                updated_by=principal.actor,
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        plans: list[_Planned],
+        now: datetime,
+    ) -> list[ObjectRow]:
+        """Write the planned objects in their order, in a few batched statements."""
+        if not plans:
+            return []
+        changes = [
+            ChangeRow(
+                kind=p.manifest.key[0],
+                project=p.manifest.key[1] or "",
+                name=p.manifest.key[2],
+                verb="create" if p.row is None else "update",
+                actor=principal.actor,
+                at=now,
             )
-            session.add(row)
-            await session.flush()
-        else:
-            if row.spec != plan.spec:
-                row.generation += 1
-            row.spec = plan.spec
-            row.labels = plan.labels
-            row.annotations = plan.annotations
-            row.resource_version = change.seq
-            row.updated_at = now
-            row.updated_by = principal.actor
-            await session.execute(delete(RefRow).where(RefRow.source_id == row.id))
-        for ref in {r.target for r in iter_references(_resolved(plan))}:
-            session.add(RefRow(source_id=row.id, kind=ref[0], project=ref[1] or "", name=ref[2]))
+            for p in plans
+        ]
+        session.add_all(changes)
+        await session.flush()  # one multi-row INSERT; assigns the sequence numbers
+        rows: list[ObjectRow] = []
+        updated_ids: list[int] = []
+        for plan, change in zip(plans, changes, strict=True):
+            kind, project, name = plan.manifest.key
+            row = plan.row
+            if row is None:
+                row = ObjectRow(
+                    kind=kind,
+                    project=project or "",
+                    name=name,
+                    spec=plan.spec,
+                    labels=plan.labels,
+                    annotations=plan.annotations,
+                    status=None,
+                    resource_version=change.seq,
+                    generation=1,
+                    created_at=now,
+                    updated_at=now,
+                    created_by=principal.actor,
+                    updated_by=principal.actor,
+                )
+                session.add(row)
+            else:
+                if row.spec != plan.spec:
+                    row.generation += 1
+                row.spec = plan.spec
+                row.labels = plan.labels
+                row.annotations = plan.annotations
+                row.resource_version = change.seq
+                row.updated_at = now
+                row.updated_by = principal.actor
+                updated_ids.append(row.id)
+            rows.append(row)
+        if updated_ids:
+            await session.execute(delete(RefRow).where(RefRow.source_id.in_(updated_ids)))
+        await session.flush()  # the objects, so that new ones have ids
+        session.add_all(
+            RefRow(source_id=row.id, kind=ref[0], project=ref[1] or "", name=ref[2])
+            for plan, row in zip(plans, rows, strict=True)
+            for ref in {r.target for r in iter_references(_resolved(plan))}
+        )
         await session.flush()
-        return row
+        return rows
 
     async def _delete_rows(
         self,
