@@ -13,7 +13,15 @@ from typing import Any
 
 import click
 
-from mcpctl.manifests import MISSING, ChangeSet, Manifest, dump_object, format_key
+from mcpctl.manifests import (
+    MISSING,
+    Change,
+    ChangeSet,
+    FieldChange,
+    Manifest,
+    dump_object,
+    format_key,
+)
 
 FORMATS = ("text", "json", "unified")
 _SIGN = {"add": "+", "remove": "-", "change": "~"}
@@ -106,3 +114,31 @@ def render_unified(
                 line = click.style(line, fg="red")
             out.append(line)
     return "".join(out)
+
+
+def changes_from_api(answer: Any) -> ChangeSet:
+    """The ChangeSet of an answer of `POST /api/v1/apply` (its `changes` and `summary`)."""
+    body = answer if isinstance(answer, dict) else {}
+    changes: list[Change] = []
+    for raw in body.get("changes") or []:
+        if not isinstance(raw, dict) or raw.get("action") not in _SIGN:
+            continue
+        project = raw.get("project")
+        fields = tuple(
+            FieldChange(
+                str(f.get("path", "")),
+                f.get("old", MISSING),
+                f.get("new", MISSING),
+                secret=bool(f.get("secret")),
+            )
+            for f in raw.get("fields") or []
+            if isinstance(f, dict)
+        )
+        key = (
+            str(raw.get("kind")),
+            project if isinstance(project, str) else None,
+            str(raw.get("name")),
+        )
+        changes.append(Change(raw["action"], key, fields))
+    unchanged = (body.get("summary") or {}).get("unchanged", 0)
+    return ChangeSet(changes, unchanged if isinstance(unchanged, int) else 0)

@@ -13,6 +13,7 @@ import sys
 import click
 
 from mcpctl import __version__
+from mcpctl.cli.connection import target_options
 
 #: name -> (module:attribute, short help). The help is shown without importing.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -26,7 +27,32 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "schema": ("mcpctl.cli.schema:schema", "Export the JSON Schema of every kind."),
     "hooks": ("mcpctl.cli.hooks:hooks", "Install and run git hooks that validate manifests."),
+    "get": ("mcpctl.cli.get:get", "List objects of a kind, or show the named ones."),
+    "describe": (
+        "mcpctl.cli.get:describe",
+        "Show an object in full: spec, status, references, events.",
+    ),
+    "create": ("mcpctl.cli.create:create", "Create an object from flags."),
+    "apply": ("mcpctl.cli.apply:apply", "Create or update objects from manifests on mcpd."),
+    "delete": ("mcpctl.cli.apply:delete", "Delete objects by name or by manifest."),
+    "edit": ("mcpctl.cli.edit:edit", "Edit an object's manifest in $EDITOR and apply it."),
+    "login": ("mcpctl.cli.auth:login", "Log in to an mcpd and save a context for it."),
+    "logout": ("mcpctl.cli.auth:logout", "Log out: revoke the session and forget its token."),
+    "config": ("mcpctl.cli.config:config", "Show and switch contexts of the config file."),
+    "completion": (
+        "mcpctl.cli.completion:completion",
+        "Print the shell completion script (bash, zsh, fish).",
+    ),
 }
+
+
+class UsageLine(click.ClickException):
+    """A command used wrongly: `error: <what> (see `mcpctl CMD --help`)`, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
 
 
 class LazyGroup(click.Group):
@@ -43,6 +69,16 @@ class LazyGroup(click.Group):
         command: click.Command = getattr(importlib.import_module(module_name), attribute)
         return command
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a usage error of a command is one line, kubectl-style."""
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as e:
+            if e.ctx is None:
+                raise
+            what = e.format_message().rstrip(".")
+            raise UsageLine(f"{what} (see `{e.ctx.command_path} --help`)") from e
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
@@ -54,17 +90,21 @@ class LazyGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, "--version", prog_name="mcpctl", message="%(prog)s %(version)s")
+@target_options(envvars=True)
 def cli() -> None:
     """mcpctl: a GitOps control plane for MCP servers.
 
     Declare MCP servers, secrets, projects, prompts, LLMs, users and access
-    rules as YAML manifests; validate and diff them offline in CI.
+    rules as YAML manifests; validate and diff them offline in CI, and apply
+    them to mcpd kubectl-style.
 
     \b
     Examples:
       mcpctl validate examples/
       mcpctl diff --base origin/main manifests/
-      mcpctl schema export schemas/
+      mcpctl login http://127.0.0.1:7420 --username admin
+      mcpctl apply -f manifests/
+      mcpctl get servers
     """
 
 

@@ -7,6 +7,7 @@ colour unless asked) and stdout and stderr are captured apart.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -14,6 +15,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mcpctl.cli.main import cli
+from mcpctl.contexts import ClientConfig, Context, save_config
+
+from .fakeapi import FakeMcpd, serve
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO_ROOT / "examples"
@@ -55,3 +59,23 @@ def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Write:
         return path
 
     return write_file
+
+
+@pytest.fixture(autouse=True)
+def mcpctl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config directory of the test's own: no test reads or writes ~/.mcpctl."""
+    home = tmp_path / "mcpctl-home"
+    monkeypatch.setenv("MCPCTL_HOME", str(home))
+    for name in ("MCPCTL_CONTEXT", "MCPCTL_SERVER", "MCPCTL_TOKEN", "EDITOR", "VISUAL"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def mcpd(mcpctl_home: Path) -> Iterator[FakeMcpd]:
+    """A fake mcpd on 127.0.0.1, and a current context `test` logged in to it."""
+    with serve() as state:
+        config = ClientConfig()
+        config.put(Context(name="test", server=state.url, user="admin", token="good-token"))
+        save_config(config)
+        yield state

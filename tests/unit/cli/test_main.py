@@ -18,6 +18,36 @@ EVERY_COMMAND = [
     ["hooks"],
     ["hooks", "install"],
     ["hooks", "pre-commit"],
+    ["get"],
+    ["describe"],
+    ["create"],
+    *(
+        ["create", kind]
+        for kind in (
+            "llm",
+            "secret",
+            "server",
+            "project",
+            "prompt",
+            "user",
+            "group",
+            "serviceaccount",
+            "rbac",
+            "mcptoken",
+        )
+    ),
+    ["apply"],
+    ["delete"],
+    ["edit"],
+    ["login"],
+    ["logout"],
+    ["config"],
+    ["config", "get-contexts"],
+    ["config", "current-context"],
+    ["config", "use-context"],
+    ["config", "delete-context"],
+    ["config", "view"],
+    ["completion"],
 ]
 
 
@@ -55,3 +85,13 @@ def test_an_unknown_command_is_a_usage_error(run: Run) -> None:
 
     assert result.exit_code == 2
     assert "No such command 'valdate'" in result.stderr
+
+
+def test_a_usage_error_of_a_command_is_one_line_naming_its_help(run: Run) -> None:
+    result = run("create", "llm", "x", "--type", "openai", "--model", "m", "--extra", "oops")
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: Invalid value for --extra: expected KEY=VALUE, got 'oops'"
+        " (see `mcpctl create llm --help`)\n"
+    )

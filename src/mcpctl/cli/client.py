@@ -1,0 +1,264 @@
+"""The CLI's HTTP client of mcpd's `/api/v1`: retries, timeouts, one error per answer.
+
+Every command that talks to mcpd goes through `ApiClient.request`, which
+
+- sends the bearer token of the context (or of `--token`);
+- retries HTTP 429 and 503, honouring `Retry-After`, with exponential backoff
+  and full jitter, at most `RetryPolicy.attempts` times within a total
+  deadline (a request never waits longer than the deadline in all);
+- turns `application/problem+json` answers into mcpctl's errors, once::
+
+      401 -> NotLoggedIn        403 -> Forbidden (naming the permission)
+      404 -> NotFound           409 -> Conflict
+      422 -> InvalidManifest (the answer's `issues`) or InvalidInput
+      400, 413 -> InvalidInput  429, 503, 5xx, network -> BackendUnavailable
+
+Imported only by commands that run (httpx costs a tenth of a second).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from mcpctl import __version__
+from mcpctl.errors import (
+    BackendUnavailable,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidManifest,
+    ManifestIssue,
+    McpctlError,
+    NotFound,
+)
+
+#: Statuses that mean "not now": the request was not processed and may be sent again.
+RETRYABLE = frozenset({429, 503})
+PROBLEM_TYPE_PREFIX = "https://mcpctl.dev/problems/"
+_ISSUE_FIELDS = (
+    "message",
+    "code",
+    "file",
+    "line",
+    "column",
+    "document",
+    "kind",
+    "name",
+    "project",
+    "field",
+)
+
+
+class NotLoggedIn(Forbidden):
+    """mcpd refused the credentials (HTTP 401): none given, expired or revoked."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        #: mcpd's own words (the problem's `detail`).
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how long to retry a 429 or 503.
+
+    The n-th retry (0-based) waits a uniformly random time in
+    ``[0, min(cap, base * 2**n)]`` ("full jitter"), or the server's
+    `Retry-After` when that is longer. No wait crosses `deadline` seconds after
+    the first attempt: the last answer is reported instead.
+    """
+
+    attempts: int = 5
+    base: float = 0.5
+    cap: float = 8.0
+    deadline: float = 60.0
+
+    def backoff(self, retry: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds to wait before retry number `retry` (0-based)."""
+        jittered = rng.uniform(0.0, min(self.cap, self.base * 2**retry))
+        return max(jittered, retry_after) if retry_after is not None else jittered
+
+
+#: One attempt only: for shell completion, which must answer at once or not at all.
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
+@dataclass
+class ApiClient:
+    """A connection to one mcpd: base URL, bearer token, timeouts and retry policy."""
+
+    server: str
+    token: str | None = None
+    context: str | None = None
+    timeout: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    rng: random.Random = field(default_factory=random.Random)
+    _http: httpx.Client | None = field(default=None, init=False, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.rstrip("/")
+
+    def _client(self) -> httpx.Client:
+        if self._http is None:
+            headers = {"User-Agent": f"mcpctl/{__version__}", "Accept": "application/json"}
+            if self.token:
+                headers["Authorization"] = f"Bearer {self.token}"
+            self._http = httpx.Client(
+                base_url=self.base_url,
+                headers=headers,
+                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+                follow_redirects=False,
+            )
+        return self._http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> Any:
+        """Send one request (retrying 429/503) and return the decoded JSON answer (or None)."""
+        started = self.clock()
+        retry = 0
+        while True:
+            response = self._send(method, path, params, body)
+            if response.status_code not in RETRYABLE or retry + 1 >= self.retry.attempts:
+                break
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            delay = self.retry.backoff(retry, retry_after, self.rng)
+            if self.clock() - started + delay > self.retry.deadline:
+                break
+            self.sleep(delay)
+            retry += 1
+        if response.is_success:
+            return _decode(response, self.base_url) if response.content else None
+        raise self.error_for(response, attempts=retry + 1)
+
+    def _send(
+        self, method: str, path: str, params: Mapping[str, str] | None, body: Any
+    ) -> httpx.Response:
+        url = self.base_url + path
+        try:
+            return self._client().request(
+                method, path, params=params, json=body if body is not None else None
+            )
+        except httpx.ConnectError as e:
+            raise BackendUnavailable(f"cannot reach mcpd at {self.base_url}: is it running?") from e
+        except httpx.TimeoutException as e:
+            raise BackendUnavailable(
+                f"mcpd at {self.base_url} did not answer {method} {path} within {self.timeout:g} s"
+            ) from e
+        except httpx.HTTPError as e:
+            raise BackendUnavailable(f"cannot talk to mcpd at {url}: {e}") from e
+
+    def error_for(self, response: httpx.Response, *, attempts: int = 1) -> McpctlError:
+        """The mcpctl error for a failed answer, in one line."""
+        problem = _problem(response)
+        status = response.status_code
+        detail = str(problem.get("detail") or problem.get("title") or response.reason_phrase)
+        if status == 401:
+            where = f"context {self.context!r}" if self.context else self.base_url
+            if not self.token:
+                return NotLoggedIn(
+                    f"not logged in to {self.base_url}: run `mcpctl login {self.base_url}`",
+                    detail,
+                )
+            return NotLoggedIn(
+                f"the token of {where} was rejected ({detail}): "
+                f"log in again with `mcpctl login {self.base_url}`",
+                detail,
+            )
+        if status == 403:
+            return Forbidden(f"forbidden: {detail}")
+        if status == 404:
+            return NotFound(detail)
+        if status == 409:
+            return Conflict(detail)
+        if status == 422:
+            issues = _issues(problem.get("issues"))
+            return InvalidManifest(issues) if issues else InvalidInput(detail)
+        if 400 <= status < 500 and status not in RETRYABLE:
+            return InvalidInput(f"{detail} (HTTP {status})")
+        if status in RETRYABLE:
+            tries = f" after {attempts} attempts" if attempts > 1 else ""
+            return BackendUnavailable(f"mcpd is busy (HTTP {status}){tries}: {detail}")
+        return BackendUnavailable(f"mcpd failed (HTTP {status}): {detail}")
+
+
+def _decode(response: httpx.Response, base_url: str) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BackendUnavailable(
+            f"unexpected answer from {base_url}{response.request.url.path}: not JSON "
+            f"(is {base_url} an mcpd?)"
+        ) from e
+
+
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    """The problem+json body, or {} when the answer is not one."""
+    try:
+        data = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _issues(raw: Any) -> list[ManifestIssue]:
+    """ManifestIssues from the `issues` of a 422 answer (unknown fields ignored)."""
+    if not isinstance(raw, list):
+        return []
+    issues = []
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("message"), str):
+            continue
+        values: dict[str, Any] = {k: item.get(k) for k in _ISSUE_FIELDS}
+        values["code"] = str(values["code"] or "invalid")
+        for number in ("line", "column", "document"):
+            if not isinstance(values[number], int) or isinstance(values[number], bool):
+                values[number] = None
+        for text in ("file", "kind", "name", "project", "field"):
+            if not isinstance(values[text], str):
+                values[text] = None
+        issues.append(ManifestIssue(**values))
+    return issues

@@ -1,0 +1,151 @@
+"""Building, checking and sending the object of a `mcpctl create KIND` subcommand.
+
+Shared by `create.py` (servers, secrets, LLMs, projects, prompts) and
+`create_identity.py` (users, groups, service accounts, Rbacs, tokens): the
+manifest is validated with the schema `mcpctl validate` uses, and an issue is
+reported with the flag that set the field, before anything is sent.
+
+Like every command module, it imports pydantic (through schemas and
+manifests) and httpx inside the functions that need them, so that
+`mcpctl create --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from mcpctl.cli.connection import ValidationFailed, api_errors, connect, target_options
+from mcpctl.cli.flags import explain, parse_binding, parse_pairs
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Flags every subcommand names the same way.
+COMMON_FLAGS = {
+    "metadata.name": "NAME",
+    "metadata.labels": "--label",
+    "metadata.project": "--project",
+}
+
+
+def create_options(f: F) -> F:
+    """`--label`, `--dry-run`, `-o` and the target options every subcommand takes."""
+    f = click.option(
+        "--label", "labels", multiple=True, metavar="K=V", help="A label (repeatable)."
+    )(f)
+    f = click.option("--dry-run", is_flag=True, help="Check and print the object; send nothing.")(f)
+    f = click.option(
+        "-o",
+        "--output",
+        "fmt",
+        type=click.Choice(("name", "yaml", "json")),
+        default=None,
+        help="Print the created object (yaml, json) or only kind/name.",
+    )(f)
+    return target_options()(f)
+
+
+def send_object(
+    kind: str,
+    name: str,
+    spec: dict[str, Any],
+    *,
+    labels: tuple[str, ...],
+    flags: Mapping[str, str],
+    fmt: str | None,
+    dry_run: bool,
+    project: str | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+    confirm_on_stderr: bool = False,
+) -> dict[str, Any] | None:
+    """Validate the manifest, then print it (dry run) or create it; the API's answer."""
+    from mcpctl.cli.output import render
+    from mcpctl.cli.resources import collection_path, short_ref
+    from mcpctl.manifests import validate_object
+    from mcpctl.schemas import API_VERSION, BY_KIND
+
+    metadata: dict[str, Any] = {"name": name}
+    if project is not None:
+        metadata["project"] = project
+    if labels:
+        metadata["labels"] = parse_pairs(labels, "--label")
+    manifest = {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
+    checked = validate_object(manifest)
+    all_flags = {**COMMON_FLAGS, **flags}
+    if isinstance(checked, list):
+        spec_model = BY_KIND[kind].model_fields["spec"].annotation
+        fields = [
+            info.alias or field for field, info in getattr(spec_model, "model_fields", {}).items()
+        ]
+        for issue in checked:
+            data = manifest if kind != "Secret" else None  # never echo a secret value
+            click.echo(f"error: {explain(issue, all_flags, fields, data)}", err=True)
+        raise ValidationFailed(f"cannot create {kind} {name!r}: nothing was sent")
+    model = BY_KIND[kind]
+    ref = short_ref(model, name, project)
+    if dry_run:
+        if fmt in ("yaml", "json"):
+            click.echo(render(fmt, kind, [manifest], single=True), nl=False)
+        else:
+            click.echo(f"{ref} created (dry run)")
+        return None
+    with api_errors(), connect() as client:
+        body = {**manifest, **(extra_body or {})}
+        answer = client.request("POST", collection_path(model, project), body=body)
+    stored = answer.get("object", answer) if isinstance(answer, dict) else manifest
+    if fmt == "json" or (fmt == "yaml" and stored is not answer):
+        # the whole answer when it holds more than the object (an McpToken's raw token)
+        click.echo(render_answer(fmt, answer if stored is not answer else stored), nl=False)
+    elif fmt == "yaml":
+        click.echo(render(fmt, kind, [stored], single=True), nl=False)
+    elif fmt == "name":
+        click.echo(ref)
+    else:
+        click.echo(f"{ref} created", err=confirm_on_stderr)
+    return answer if isinstance(answer, dict) else None
+
+
+def binding_flags(bindings: tuple[str, ...], operations: tuple[str, ...]) -> dict[str, str]:
+    """Which flag set each binding: --binding ones first, then --operation ones."""
+    flags = {"spec.subjects": "--subject", "spec.bindings": "--binding/--operation"}
+    for i in range(len(bindings) + len(operations)):
+        flags[f"spec.bindings[{i}]"] = "--binding" if i < len(bindings) else "--operation"
+    return flags
+
+
+def parse_bindings(bindings: tuple[str, ...], operations: tuple[str, ...]) -> list[dict[str, str]]:
+    """`--binding ROLE:RESOURCE[/NAME]` and `--operation OP` values as Rbac bindings."""
+    return [parse_binding(b) for b in bindings] + [
+        {"role": "run", "action": op} for op in operations
+    ]
+
+
+def render_answer(fmt: str, answer: Any) -> str:
+    """An API answer as indented JSON or plain YAML."""
+    import json
+
+    from mcpctl.manifests.canonical import dump_plain
+
+    if fmt == "json":
+        return json.dumps(answer, indent=2, ensure_ascii=False) + "\n"
+    return dump_plain(answer)
+
+
+def set_given(target: dict[str, Any], **values: Any) -> None:
+    """Set the values that were given (not None)."""
+    target.update({k: v for k, v in values.items() if v is not None})
+
+
+def read_text(path: str, flag: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise click.BadParameter(f"{path}: {e.strerror or e}", param_hint=flag) from e
+    except UnicodeDecodeError as e:
+        raise click.BadParameter(f"{path}: not UTF-8 text", param_hint=flag) from e

@@ -1,0 +1,334 @@
+"""`mcpctl create KIND NAME --flags`: the manifests built, and bad flags named before sending."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcpctl.cli.flags import parse_expiry
+
+from .conftest import Run
+from .fakeapi import FakeMcpd, problem
+
+
+def built(run: Run, *args: str, input: str | None = None) -> dict[str, Any]:
+    """The manifest `create ... --dry-run -o json` prints (no server involved)."""
+    kind, *rest = args
+    result = run("create", kind, "--dry-run", "-o", "json", *rest, input=input)
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def test_create_llm_builds_the_manifest(run: Run) -> None:
+    manifest = built(
+        run,
+        "llm",
+        "haiku",
+        "--type",
+        "anthropic",
+        "--model",
+        "claude-haiku-4-5",
+        "--tier",
+        "fast",
+        "--api-key-ref",
+        "ai/KEY",
+        "--extra",
+        "temperature=0.2",
+        "--extra",
+        "style=terse",
+        "--label",
+        "team=ml",
+    )
+
+    assert manifest == {
+        "apiVersion": "mcpctl/v1",
+        "kind": "Llm",
+        "metadata": {"name": "haiku", "labels": {"team": "ml"}},
+        "spec": {
+            "type": "anthropic",
+            "model": "claude-haiku-4-5",
+            "tier": "fast",
+            "apiKeyRef": {"name": "ai", "key": "KEY"},
+            "extra": {"temperature": 0.2, "style": "terse"},
+        },
+    }
+
+
+def test_create_server_from_a_command_after_double_dash(run: Run) -> None:
+    manifest = built(
+        run,
+        "server",
+        "time",
+        "--env",
+        "TZ=UTC",
+        "--env-secret",
+        "TOKEN=gh/TOKEN",
+        "--",
+        "uvx",
+        "mcp-server-time",
+        "--local-timezone=UTC",
+    )
+
+    assert manifest["spec"] == {
+        "command": ["uvx", "mcp-server-time", "--local-timezone=UTC"],
+        "env": [
+            {"name": "TZ", "value": "UTC"},
+            {"name": "TOKEN", "valueFrom": {"secretRef": {"name": "gh", "key": "TOKEN"}}},
+        ],
+    }
+
+
+def test_create_project_prompt_user_group_and_serviceaccount(run: Run) -> None:
+    project = built(run, "project", "demo", "--servers", "a,b", "--servers", "c", "--gated")
+    prompt = built(run, "prompt", "intro", "-p", "demo", "--content", "hi", "--priority", "8")
+    user = built(run, "user", "alice", "--email", "alice@example.com")
+    group = built(run, "group", "ops", "--member", "alice")
+    account = built(run, "serviceaccount", "ci", "--description", "CI")
+
+    assert project["spec"] == {"servers": ["a", "b", "c"], "gated": True}
+    assert prompt["metadata"] == {"name": "intro", "project": "demo"}
+    assert prompt["spec"] == {"content": "hi", "priority": 8}
+    assert user["spec"] == {"email": "alice@example.com"}
+    assert group["spec"] == {"members": ["alice"]}
+    assert account["spec"] == {"description": "CI"}
+
+
+def test_create_rbac_reads_subjects_bindings_and_operations(run: Run) -> None:
+    manifest = built(
+        run,
+        "rbac",
+        "ops",
+        "--subject",
+        "user:alice",
+        "--subject",
+        "Group/ops",
+        "--binding",
+        "edit:servers",
+        "--binding",
+        "view:secrets/gh",
+        "--operation",
+        "logs",
+    )
+
+    assert manifest["spec"] == {
+        "subjects": [{"kind": "User", "name": "alice"}, {"kind": "Group", "name": "ops"}],
+        "bindings": [
+            {"role": "edit", "resource": "servers"},
+            {"role": "view", "resource": "secrets", "name": "gh"},
+            {"role": "run", "action": "logs"},
+        ],
+    }
+
+
+def test_create_secret_reads_literals_files_and_env_files_without_printing_values(
+    run: Run, tmp_path: Path, mcpd: FakeMcpd
+) -> None:
+    (tmp_path / "ca.pem").write_text("PEM")
+    (tmp_path / ".env").write_text("# comment\nexport A=1\nB=two words\n")
+
+    result = run(
+        "create",
+        "secret",
+        "bundle",
+        "--from-literal",
+        "TOKEN=s3cret",
+        "--from-file",
+        str(tmp_path / "ca.pem"),
+        "--from-file",
+        f"key={tmp_path / 'ca.pem'}",
+        "--from-env-file",
+        str(tmp_path / ".env"),
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "secret/bundle created\n"
+    assert mcpd.requests[0].path == "/api/v1/secrets"
+    assert mcpd.requests[0].body["spec"]["data"] == {
+        "TOKEN": "s3cret",
+        "ca.pem": "PEM",
+        "key": "PEM",
+        "A": "1",
+        "B": "two words",
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            [
+                "llm",
+                "x",
+                "--type",
+                "anthropic",
+                "--model",
+                "m",
+                "--api-key-ref",
+                "a/b",
+                "--tier",
+                "slow",
+            ],
+            "error: --tier: 'slow': Input should be 'fast' or 'heavy'",
+        ),
+        (
+            ["llm", "x", "--type", "anthropic", "--model", "m"],
+            "error: an anthropic Llm needs apiKeyRef (--api-key-ref)",
+        ),
+        (
+            ["llm", "x", "--type", "vllm", "--model", "m", "--url", "ftp://x"],
+            "error: --url: 'ftp://x': String should match pattern",
+        ),
+        (
+            ["server", "x", "--image", "img", "--port", "99999", "--transport", "sse"],
+            "error: --port: 99999: Input should be less than or equal to 65535",
+        ),
+        (["server", "x"], "error: set one of template / image / command / externalUrl"),
+        (
+            ["rbac", "r", "--subject", "user:a", "--binding", "view:serverz"],
+            "error: --binding: 'serverz': Input should be '*', 'secretbackends'",
+        ),
+        (
+            ["rbac", "r", "--subject", "user:a", "--operation", "nuke"],
+            "error: --operation: 'nuke': Input should be '*', 'backup'",
+        ),
+        (["user", "Bob", "--email", "bob@example.com"], "error: NAME: invalid name 'Bob'"),
+        (["user", "bob", "--email", "bob"], "error: --email: 'bob': String should match"),
+        (
+            ["project", "p", "--servers", "a,a"],
+            "error: servers lists 'a' more than once (--servers)",
+        ),
+        (["mcptoken", "t", "--rbac-mode", "copy"], "error: --rbac-mode: 'copy': Input should be"),
+    ],
+)
+def test_bad_values_name_the_flag_and_send_nothing(
+    run: Run, mcpd: FakeMcpd, args: list[str], line: str
+) -> None:
+    result = run("create", *args)
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0].startswith(line), result.stderr
+    assert result.stderr.splitlines()[-1].startswith("error: cannot create")
+    assert "Traceback" not in result.output
+    assert mcpd.requests == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["llm", "x", "--type", "openai", "--model", "m", "--api-key-ref", "nokey"], "SECRET/KEY"),
+        (["llm", "x", "--type", "openai", "--model", "m", "--extra", "k"], "KEY=VALUE"),
+        (["rbac", "r", "--subject", "robot:x", "--binding", "view:*"], "KIND:NAME"),
+        (["rbac", "r", "--subject", "user:x", "--binding", "view"], "ROLE:RESOURCE"),
+        (["mcptoken", "t", "--expires", "tomorrow"], "a duration (30d, 12h, 2w)"),
+        (["secret", "s", "--from-literal", "A=1", "--from-literal", "A=2"], "'A' is given twice"),
+        (["secret", "s", "--from-file", "/nonexistent/file"], "/nonexistent/file"),
+    ],
+)
+def test_flags_in_the_wrong_shape_are_usage_errors(
+    run: Run, mcpd: FakeMcpd, args: list[str], message: str
+) -> None:
+    result = run("create", *args)
+
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert mcpd.requests == []
+
+
+def test_a_secret_value_is_never_echoed_in_an_error(run: Run, mcpd: FakeMcpd) -> None:
+    result = run("create", "secret", "s", "--from-literal", "bad key=hunter2")
+
+    assert result.exit_code == 1
+    assert "hunter2" not in result.output
+
+
+def test_create_sends_the_object_and_says_created(run: Run, mcpd: FakeMcpd) -> None:
+    result = run("create", "server", "docs", "--url", "https://x.example/mcp", "--transport", "sse")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "server/docs created\n"
+    assert mcpd.requests[0].method == "POST"
+    assert mcpd.requests[0].body["spec"] == {
+        "externalUrl": "https://x.example/mcp",
+        "transport": "sse",
+    }
+
+
+def test_create_of_an_existing_object_is_one_line(run: Run, mcpd: FakeMcpd) -> None:
+    run("create", "user", "alice", "--email", "alice@example.com")
+
+    result = run("create", "user", "alice", "--email", "alice@example.com")
+
+    assert result.exit_code == 2
+    assert result.stderr == "error: User 'alice' exists\n"
+
+
+def test_create_prompt_posts_under_its_project(run: Run, mcpd: FakeMcpd) -> None:
+    result = run("create", "prompt", "intro", "-p", "demo", "--content", "hi")
+
+    assert result.stdout == "prompt/demo/intro created\n"
+    assert mcpd.requests[0].path == "/api/v1/projects/demo/prompts"
+
+
+def test_create_user_can_set_the_password_from_stdin(run: Run, mcpd: FakeMcpd) -> None:
+    result = run(
+        "create", "user", "bob", "--email", "bob@example.com", "--password-stdin", input="pw\n"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert [(r.method, r.path) for r in mcpd.requests] == [
+        ("POST", "/api/v1/users"),
+        ("PUT", "/api/v1/users/bob/password"),
+    ]
+    assert mcpd.requests[1].body == {"password": "pw"}
+
+
+def test_create_mcptoken_prints_the_token_alone_on_stdout(run: Run, mcpd: FakeMcpd) -> None:
+    result = run(
+        "create",
+        "mcptoken",
+        "ci",
+        "--project",
+        "demo",
+        "--binding",
+        "view:servers",
+        "--expires",
+        "2w",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "mcpctl_pat_abc\n"
+    assert "mcptoken/ci created" in result.stderr
+    body = mcpd.requests[0].body
+    assert body["bindings"] == [{"role": "view", "resource": "servers"}]
+    assert body["spec"]["project"] == "demo"
+    assert body["spec"]["expiresAt"].endswith("Z")
+
+
+def test_a_422_from_mcpd_prints_its_issues_and_exits_1(run: Run, mcpd: FakeMcpd) -> None:
+    issue = {
+        "message": "unknown Template 'nope'",
+        "code": "reference",
+        "kind": "Server",
+        "name": "x",
+        "field": "spec.template",
+    }
+    mcpd.script = [problem(422, "invalid", "1 issue", issues=[issue])]
+
+    result = run("create", "server", "x", "--template", "nope")
+
+    assert result.exit_code == 1
+    assert "unknown Template 'nope' (Server/x, field spec.template)" in result.stderr
+    assert result.stderr.splitlines()[-1] == ("error: nothing was changed (see the issues above)")
+
+
+def test_expiry_durations_and_times() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    assert parse_expiry("30d", now=now) == "2026-01-31T00:00:00Z"
+    assert parse_expiry("12h", now=now) == "2026-01-01T12:00:00Z"
+    assert parse_expiry("2026-02-01T10:00:00+02:00", now=now) == "2026-02-01T08:00:00Z"

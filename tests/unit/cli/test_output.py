@@ -1,0 +1,257 @@
+"""What `get` and `describe` print: tables per kind, ages, YAML, JSON, names, descriptions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import yaml
+
+from mcpctl.cli.describing import render_describe
+from mcpctl.cli.output import format_age, render, render_table
+
+NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+CREATED = "2026-03-01T11:55:00Z"  # five minutes before NOW
+
+
+def obj(kind: str, name: str, spec: dict[str, Any], **meta: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "mcpctl/v1",
+        "kind": kind,
+        "metadata": {"name": name, "createdAt": CREATED, "resourceVersion": "7", **meta},
+        "spec": spec,
+    }
+
+
+SERVERS = [
+    obj("Server", "github", {"template": "github"}),
+    {
+        **obj("Server", "time", {"command": ["uvx", "mcp-server-time"], "replicas": 2}),
+        "status": {"readyReplicas": 1, "health": "Healthy"},
+    },
+    obj("Server", "docs", {"externalUrl": "https://docs.example.com/mcp", "transport": "sse"}),
+    obj("Server", "web", {"image": "ghcr.io/x/web:1", "transport": "sse", "containerPort": 80}),
+]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "age"),
+    [
+        (5, "5s"),
+        (119, "119s"),
+        (150, "2m30s"),
+        (600, "10m"),
+        (3 * 3600 + 60, "3h1m"),
+        (20 * 3600, "20h"),
+        (3 * 86400 + 3600, "3d1h"),
+        (40 * 86400, "40d"),
+        (3 * 365 * 86400 + 86400, "3y1d"),
+        (-30, "0s"),
+    ],
+)
+def test_ages_read_like_kubectl(seconds: int, age: str) -> None:
+    assert format_age(NOW - timedelta(seconds=seconds), NOW) == age
+
+
+def test_server_table_shows_source_transport_and_replicas() -> None:
+    assert render_table("Server", SERVERS, now=NOW).splitlines() == [
+        "NAME     SOURCE                             TRANSPORT    REPLICAS   AGE",
+        "github   template/github                    <template>   1          5m",
+        "time     command/uvx mcp-server-time        stdio        1/2        5m",
+        "docs     url/https://docs.example.com/mcp   sse          -          5m",
+        "web      image/ghcr.io/x/web:1              sse          1          5m",
+    ]
+
+
+def test_wide_adds_columns_and_labels() -> None:
+    server = {**obj("Server", "time", {"command": ["t"]}, labels={"team": "infra", "a": "b"})}
+
+    header, row = render_table("Server", [server], wide=True, now=NOW).splitlines()
+
+    assert header.split() == [
+        "NAME",
+        "SOURCE",
+        "TRANSPORT",
+        "REPLICAS",
+        "AGE",
+        "PORT",
+        "ENV",
+        "HEALTH",
+        "LABELS",
+    ]
+    assert row.split()[-1] == "a=b,team=infra"
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "meta", "columns"),
+    [
+        ("Project", {"servers": ["a", "b"], "gated": True}, {}, ["SERVERS", "GATED"]),
+        ("Llm", {"type": "openai", "model": "gpt", "tier": "heavy"}, {}, ["TYPE", "MODEL", "TIER"]),
+        ("Secret", {"data": {"A": None, "B": None}}, {}, ["BACKEND", "KEYS"]),
+        ("Prompt", {"content": "x", "priority": 8}, {"project": "demo"}, ["PROJECT", "PRIORITY"]),
+        ("User", {"email": "a@example.com"}, {}, ["EMAIL"]),
+        ("McpToken", {"project": "demo"}, {}, ["PROJECT", "EXPIRES", "REVOKED"]),
+        (
+            "Rbac",
+            {
+                "subjects": [{"kind": "User", "name": "alice"}],
+                "bindings": [
+                    {"role": "view", "resource": "servers"},
+                    {"role": "run", "action": "logs"},
+                ],
+            },
+            {},
+            ["SUBJECTS", "BINDINGS"],
+        ),
+    ],
+)
+def test_each_kind_has_its_columns(
+    kind: str, spec: dict[str, Any], meta: dict[str, Any], columns: list[str]
+) -> None:
+    header, row = render_table(kind, [obj(kind, "x", spec, **meta)], now=NOW).splitlines()
+
+    assert header.split() == ["NAME", *columns, "AGE"]
+    expected = {
+        "Project": ["x", "a,b", "true", "5m"],
+        "Llm": ["x", "openai", "gpt", "heavy", "5m"],
+        "Secret": ["x", "<default>", "2", "5m"],
+        "Prompt": ["x", "demo", "8", "5m"],
+        "User": ["x", "a@example.com", "5m"],
+        "McpToken": ["x", "demo", "never", "false", "5m"],
+        "Rbac": ["x", "User/alice", "view:servers,run:logs", "5m"],
+    }
+    assert row.split() == expected[kind]
+
+
+def test_a_secret_table_never_shows_values() -> None:
+    secret = obj("Secret", "gh", {"data": {"TOKEN": "ghp_supersecret"}})
+
+    for fmt in ("table", "wide"):
+        assert "ghp_supersecret" not in render(fmt, "Secret", [secret], now=NOW)
+
+
+def test_yaml_is_canonical_with_server_metadata_and_status() -> None:
+    text = render("yaml", "Server", [SERVERS[1]], single=True)
+
+    assert text == (
+        "apiVersion: mcpctl/v1\n"
+        "kind: Server\n"
+        "metadata:\n"
+        "  name: time\n"
+        "  resourceVersion: '7'\n"
+        "  createdAt: '2026-03-01T11:55:00Z'\n"
+        "spec:\n"
+        "  command:\n"
+        "  - uvx\n"
+        "  - mcp-server-time\n"
+        "  replicas: 2\n"
+        "status:\n"
+        "  health: Healthy\n"
+        "  readyReplicas: 1\n"
+    )
+
+
+def test_yaml_of_a_list_is_one_document_per_object() -> None:
+    docs = list(yaml.safe_load_all(render("yaml", "Server", SERVERS[:2])))
+
+    assert [d["metadata"]["name"] for d in docs] == ["github", "time"]
+
+
+def test_yaml_masks_secret_values_unless_asked() -> None:
+    secret = obj("Secret", "gh", {"data": {"TOKEN": "ghp_x"}})
+
+    assert "ghp_x" not in render("yaml", "Secret", [secret], single=True)
+    assert "TOKEN: ghp_x" in render("yaml", "Secret", [secret], single=True, show_secrets=True)
+
+
+def test_an_object_this_mcpctl_cannot_read_still_prints() -> None:
+    future = obj("Server", "x", {"template": "t", "newField": 1})
+
+    assert "newField: 1" in render("yaml", "Server", [future], single=True)
+    assert render("name", "Server", [future]) == "server/x\n"
+
+
+def test_json_is_the_object_for_one_name_and_a_list_otherwise() -> None:
+    assert json.loads(render("json", "Server", SERVERS[:1], single=True)) == SERVERS[0]
+    listed = json.loads(render("json", "Server", SERVERS[:1]))
+    assert listed == {"apiVersion": "mcpctl/v1", "kind": "List", "items": SERVERS[:1]}
+
+
+def test_names_are_kind_slash_name() -> None:
+    prompt = obj("Prompt", "intro", {"content": "x"}, project="demo")
+
+    assert render("name", "Server", SERVERS[:2]) == "server/github\nserver/time\n"
+    assert render("name", "Prompt", [prompt]) == "prompt/demo/intro\n"
+
+
+EVENT = {
+    "apiVersion": "mcpctl/v1",
+    "kind": "Event",
+    "metadata": {"name": "e1"},
+    "spec": {
+        "type": "Warning",
+        "reason": "Unhealthy",
+        "message": "tools/list timed out",
+        "involvedObject": {"kind": "Server", "name": "time"},
+        "count": 3,
+        "firstTimestamp": "2026-03-01T11:00:00Z",
+        "lastTimestamp": "2026-03-01T11:58:00Z",
+        "source": "reconciler",
+    },
+}
+
+
+def test_describe_shows_spec_status_references_and_events() -> None:
+    server = {**SERVERS[1], "metadata": {**SERVERS[1]["metadata"], "createdBy": "admin"}}
+
+    text = render_describe(
+        server,
+        references={"uses": ["Secret/gh"], "usedBy": ["Project/demo"]},
+        events=[EVENT],
+        now=NOW,
+    )
+
+    assert text == (
+        "Name:             time\n"
+        "Kind:             Server\n"
+        "Labels:           <none>\n"
+        "Created:          2026-03-01T11:55:00Z (5m ago) by admin\n"
+        "Resource Version: 7\n"
+        "Spec:\n"
+        "  command:\n"
+        "  - uvx\n"
+        "  - mcp-server-time\n"
+        "  replicas: 2\n"
+        "Status:\n"
+        "  health: Healthy\n"
+        "  readyReplicas: 1\n"
+        "Uses:\n"
+        "  Secret/gh\n"
+        "Used By:\n"
+        "  Project/demo\n"
+        "Events:\n"
+        "  TYPE      REASON      AGE       FROM         MESSAGE\n"
+        "  Warning   Unhealthy   2m (x3)   reconciler   tools/list timed out\n"
+    )
+
+
+def test_describe_says_why_a_section_is_missing() -> None:
+    text = render_describe(
+        SERVERS[0], references="cannot tell: forbidden", events="cannot list: forbidden", now=NOW
+    )
+
+    assert "Uses: <cannot tell: forbidden>" in text
+    assert "Events: <cannot list: forbidden>" in text
+
+
+def test_describe_secret_lists_keys_and_shows_values_only_when_asked() -> None:
+    secret = obj("Secret", "gh", {"data": {"TOKEN": "ghp_x", "USER": None}})
+
+    hidden = render_describe(secret, now=NOW)
+    shown = render_describe(secret, show_values=True, now=NOW)
+
+    assert "Data:\n  TOKEN: (hidden)\n  USER: (hidden)\n" in hidden
+    assert "ghp_x" not in hidden
+    assert "Data:\n  TOKEN: ghp_x\n  USER: (hidden)\n" in shown
