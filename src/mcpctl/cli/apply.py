@@ -9,6 +9,7 @@ back at the file and line the object came from.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -66,12 +67,15 @@ def locator(manifests: list[Manifest]) -> Any:
     by_key = {object_key(m.resource): m for m in manifests}
 
     def locate(issue: ManifestIssue) -> ManifestIssue:
-        if issue.file is not None or issue.kind is None or issue.name is None:
+        if issue.file is not None:
             return issue
-        manifest = by_key.get((issue.kind, issue.project, issue.name))
-        if manifest is None or manifest.origin is None:
-            return issue
-        return manifest.issue(issue.message, issue.code, parse_field(issue.field))
+        manifest = None
+        if issue.kind is not None and issue.name is not None:
+            manifest = by_key.get((issue.kind, issue.project, issue.name))
+        if manifest is not None and manifest.origin is not None:
+            return manifest.issue(issue.message, issue.code, parse_field(issue.field))
+        # not from a file here (a stored object, say): mcpd's positions mean nothing
+        return replace(issue, file="mcpd", line=None, column=None, document=None)
 
     return locate
 

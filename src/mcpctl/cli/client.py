@@ -209,7 +209,7 @@ class ApiClient:
                 detail,
             )
         if status == 403:
-            return Forbidden(f"forbidden: {detail}")
+            return Forbidden(detail if detail.startswith("forbidden") else f"forbidden: {detail}")
         if status == 404:
             return NotFound(detail)
         if status == 409:

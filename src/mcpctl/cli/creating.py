@@ -13,7 +13,7 @@ manifests) and httpx inside the functions that need them, so that
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +21,7 @@ import click
 
 from mcpctl.cli.connection import ValidationFailed, api_errors, connect, target_options
 from mcpctl.cli.flags import explain, parse_binding, parse_pairs
+from mcpctl.errors import InvalidManifest, ManifestIssue
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,16 +77,20 @@ def send_object(
     manifest = {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
     checked = validate_object(manifest)
     all_flags = {**COMMON_FLAGS, **flags}
-    if isinstance(checked, list):
-        spec_model = BY_KIND[kind].model_fields["spec"].annotation
+    model = BY_KIND[kind]
+
+    def refuse(issues: Sequence[ManifestIssue], what: str) -> ValidationFailed:
+        spec_model = model.model_fields["spec"].annotation
         fields = [
             info.alias or field for field, info in getattr(spec_model, "model_fields", {}).items()
         ]
-        for issue in checked:
-            data = manifest if kind != "Secret" else None  # never echo a secret value
+        data = manifest if kind != "Secret" else None  # never echo a secret value
+        for issue in issues:
             click.echo(f"error: {explain(issue, all_flags, fields, data)}", err=True)
-        raise ValidationFailed(f"cannot create {kind} {name!r}: nothing was sent")
-    model = BY_KIND[kind]
+        return ValidationFailed(f"cannot create {kind} {name!r}: {what}")
+
+    if isinstance(checked, list):
+        raise refuse(checked, "nothing was sent")
     ref = short_ref(model, name, project)
     if dry_run:
         if fmt in ("yaml", "json"):
@@ -95,7 +100,10 @@ def send_object(
         return None
     with api_errors(), connect() as client:
         body = {**manifest, **(extra_body or {})}
-        answer = client.request("POST", collection_path(model, project), body=body)
+        try:
+            answer = client.request("POST", collection_path(model, project), body=body)
+        except InvalidManifest as e:  # e.g. a reference to an object mcpd does not have
+            raise refuse(e.issues, "mcpd refused it") from e
     stored = answer.get("object", answer) if isinstance(answer, dict) else manifest
     if fmt == "json" or (fmt == "yaml" and stored is not answer):
         # the whole answer when it holds more than the object (an McpToken's raw token)

@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "diff": (
         "mcpctl.cli.diff:diff",
-        "Show what changes between two sets of manifests (or a git revision).",
+        "Show what changes: manifests vs mcpd (-f), two sets, or a git revision.",
     ),
     "schema": ("mcpctl.cli.schema:schema", "Export the JSON Schema of every kind."),
     "hooks": ("mcpctl.cli.hooks:hooks", "Install and run git hooks that validate manifests."),

@@ -88,7 +88,17 @@ def format_age(then: datetime | None, now: datetime) -> str:
 
 
 def _age(now: datetime) -> Getter:
-    return lambda obj: format_age(parse_time(_get(obj, "metadata", "createdAt")), now)
+    """Since creation; for events (which may carry no createdAt), since they last happened."""
+
+    def age(obj: JsonObject) -> str:
+        when = (
+            _get(obj, "metadata", "createdAt")
+            or _get(obj, "spec", "lastTimestamp")
+            or _get(obj, "spec", "time")
+        )
+        return format_age(parse_time(when), now)
+
+    return age
 
 
 def server_source(obj: JsonObject) -> str:

@@ -298,3 +298,26 @@ def test_delete_needs_something_to_delete(run: Run, mcpd: FakeMcpd) -> None:
         result = run(*args)
         assert result.exit_code == 2
     assert mcpd.requests == []
+
+
+def test_issues_about_objects_not_in_the_files_say_mcpd_found_them(
+    run: Run, write: Write, mcpd: FakeMcpd
+) -> None:
+    write("m/set.yaml", SET)
+    issue = {
+        "message": "Project 'other' would lose Server 'time'",
+        "code": "reference",
+        "file": None,
+        "line": 1,
+        "column": 1,
+        "document": 0,
+        "kind": "Project",
+        "name": "other",
+    }
+    mcpd.script = [problem(422, "invalid", "1 issue", issues=[issue])]
+
+    result = run("apply", "-f", "m")
+
+    assert result.stderr.splitlines()[0] == (
+        "mcpd: error: Project 'other' would lose Server 'time' (Project/other) [reference]"
+    )

@@ -173,6 +173,11 @@ def test_the_bearer_token_and_user_agent_are_sent(server: FakeMcpd) -> None:
             Forbidden,
             "forbidden: needs edit on servers/github",
         ),
+        (
+            problem(403, "forbidden", "forbidden: needs view on events"),
+            Forbidden,
+            "forbidden: needs view on events",
+        ),
         (problem(404, "not-found", "Server 'x' not found"), NotFound, "Server 'x' not found"),
         (
             problem(409, "conflict", "Secret 'gh' is used by Server/github"),

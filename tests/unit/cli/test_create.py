@@ -309,7 +309,7 @@ def test_create_mcptoken_prints_the_token_alone_on_stdout(run: Run, mcpd: FakeMc
     assert body["spec"]["expiresAt"].endswith("Z")
 
 
-def test_a_422_from_mcpd_prints_its_issues_and_exits_1(run: Run, mcpd: FakeMcpd) -> None:
+def test_issues_mcpd_finds_name_the_flag_and_exit_1(run: Run, mcpd: FakeMcpd) -> None:
     issue = {
         "message": "unknown Template 'nope'",
         "code": "reference",
@@ -322,8 +322,10 @@ def test_a_422_from_mcpd_prints_its_issues_and_exits_1(run: Run, mcpd: FakeMcpd)
     result = run("create", "server", "x", "--template", "nope")
 
     assert result.exit_code == 1
-    assert "unknown Template 'nope' (Server/x, field spec.template)" in result.stderr
-    assert result.stderr.splitlines()[-1] == ("error: nothing was changed (see the issues above)")
+    assert result.stderr.splitlines() == [
+        "error: --template: unknown Template 'nope'",
+        "error: cannot create Server 'x': mcpd refused it",
+    ]
 
 
 def test_expiry_durations_and_times() -> None:

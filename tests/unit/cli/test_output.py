@@ -255,3 +255,30 @@ def test_describe_secret_lists_keys_and_shows_values_only_when_asked() -> None:
     assert "Data:\n  TOKEN: (hidden)\n  USER: (hidden)\n" in hidden
     assert "ghp_x" not in hidden
     assert "Data:\n  TOKEN: ghp_x\n  USER: (hidden)\n" in shown
+
+
+def test_audit_events_and_events_age_from_their_own_times() -> None:
+    audit = {
+        "apiVersion": "mcpctl/v1",
+        "kind": "AuditEvent",
+        "metadata": {"name": "audit-1"},
+        "spec": {
+            "time": "2026-03-01T11:59:00Z",
+            "user": "carol",
+            "verb": "create",
+            "kind": "Project",
+            "name": "x",
+            "outcome": "denied",
+        },
+    }
+
+    assert render_table("AuditEvent", [audit], now=NOW).splitlines()[1].split() == [
+        "audit-1",
+        "carol",
+        "create",
+        "Project",
+        "x",
+        "denied",
+        "60s",
+    ]
+    assert render_table("Event", [EVENT], now=NOW).splitlines()[1].split()[-1] == "2m"
