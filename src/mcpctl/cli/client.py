@@ -13,20 +13,26 @@ Every command that talks to mcpd goes through `ApiClient.request`, which
       422 -> InvalidManifest (the answer's `issues`) or InvalidInput
       400, 413 -> InvalidInput  429, 503, 5xx, network -> BackendUnavailable
 
-Imported only by commands that run (httpx costs a tenth of a second).
+It speaks HTTP/1.1 with the standard library's `http.client` rather than httpx:
+`mcpctl get servers` must start within 2x `python -c pass` + 150 ms, and
+importing httpx alone costs about 150 ms. One keep-alive connection serves
+every request of a command.
 """
 
 from __future__ import annotations
 
 import email.utils
+import http.client
+import json
 import random
+import socket
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-import httpx
+from urllib.parse import urlencode, urlsplit
 
 from mcpctl import __version__
 from mcpctl.errors import (
@@ -55,6 +61,24 @@ _ISSUE_FIELDS = (
     "project",
     "field",
 )
+
+
+@dataclass(frozen=True)
+class Response:
+    """An HTTP answer: status, headers (case-insensitive), body."""
+
+    status_code: int
+    reason_phrase: str
+    headers: http.client.HTTPMessage
+    content: bytes
+    path: str
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    def json(self) -> Any:
+        return json.loads(self.content)
 
 
 class NotLoggedIn(Forbidden):
@@ -119,23 +143,28 @@ class ApiClient:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
-    _http: httpx.Client | None = field(default=None, init=False, repr=False)
+    _http: http.client.HTTPConnection | None = field(default=None, init=False, repr=False)
 
     @property
     def base_url(self) -> str:
         return self.server.rstrip("/")
 
-    def _client(self) -> httpx.Client:
+    def _connection(self) -> http.client.HTTPConnection:
         if self._http is None:
-            headers = {"User-Agent": f"mcpctl/{__version__}", "Accept": "application/json"}
-            if self.token:
-                headers["Authorization"] = f"Bearer {self.token}"
-            self._http = httpx.Client(
-                base_url=self.base_url,
-                headers=headers,
-                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
-                follow_redirects=False,
-            )
+            parts = urlsplit(self.base_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise InvalidInput(f"invalid server URL {self.server!r}: use http(s)://host[:port]")
+            if parts.scheme == "https":
+                self._http = http.client.HTTPSConnection(
+                    parts.hostname,
+                    parts.port,
+                    timeout=self.timeout,
+                    context=ssl.create_default_context(),
+                )
+            else:
+                self._http = http.client.HTTPConnection(
+                    parts.hostname, parts.port, timeout=self.timeout
+                )
         return self._http
 
     def close(self) -> None:
@@ -176,22 +205,49 @@ class ApiClient:
 
     def _send(
         self, method: str, path: str, params: Mapping[str, str] | None, body: Any
-    ) -> httpx.Response:
-        url = self.base_url + path
-        try:
-            return self._client().request(
-                method, path, params=params, json=body if body is not None else None
-            )
-        except httpx.ConnectError as e:
-            raise BackendUnavailable(f"cannot reach mcpd at {self.base_url}: is it running?") from e
-        except httpx.TimeoutException as e:
-            raise BackendUnavailable(
-                f"mcpd at {self.base_url} did not answer {method} {path} within {self.timeout:g} s"
-            ) from e
-        except httpx.HTTPError as e:
-            raise BackendUnavailable(f"cannot talk to mcpd at {url}: {e}") from e
+    ) -> Response:
+        prefix = urlsplit(self.base_url).path.rstrip("/")
+        target = prefix + path + (("?" + urlencode(params)) if params else "")
+        headers = {"User-Agent": f"mcpctl/{__version__}", "Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        payload: bytes | None = None
+        if body is not None:
+            payload = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        for attempt in (1, 2):  # a kept-alive connection the server closed: reconnect once
+            connection = self._connection()
+            try:
+                connection.request(method, target, body=payload, headers=headers)
+                answer = connection.getresponse()
+                content = answer.read()
+            except (ConnectionRefusedError, socket.gaierror) as e:
+                self.close()
+                raise BackendUnavailable(
+                    f"cannot reach mcpd at {self.base_url}: is it running?"
+                ) from e
+            except TimeoutError as e:
+                self.close()
+                raise BackendUnavailable(
+                    f"mcpd at {self.base_url} did not answer {method} {path} "
+                    f"within {self.timeout:g} s"
+                ) from e
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
+                self.close()
+                if attempt == 2:
+                    raise BackendUnavailable(
+                        f"mcpd at {self.base_url} closed the connection: {e}"
+                    ) from e
+                continue
+            except (OSError, http.client.HTTPException) as e:
+                self.close()
+                raise BackendUnavailable(f"cannot talk to mcpd at {self.base_url}: {e}") from e
+            if answer.getheader("Connection", "").lower() == "close":
+                self.close()
+            return Response(answer.status, answer.reason, answer.headers, content, path)
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def error_for(self, response: httpx.Response, *, attempts: int = 1) -> McpctlError:
+    def error_for(self, response: Response, *, attempts: int = 1) -> McpctlError:
         """The mcpctl error for a failed answer, in one line."""
         problem = _problem(response)
         status = response.status_code
@@ -225,17 +281,16 @@ class ApiClient:
         return BackendUnavailable(f"mcpd failed (HTTP {status}): {detail}")
 
 
-def _decode(response: httpx.Response, base_url: str) -> Any:
+def _decode(response: Response, base_url: str) -> Any:
     try:
         return response.json()
     except (ValueError, UnicodeDecodeError) as e:
         raise BackendUnavailable(
-            f"unexpected answer from {base_url}{response.request.url.path}: not JSON "
-            f"(is {base_url} an mcpd?)"
+            f"unexpected answer from {base_url}{response.path}: not JSON (is {base_url} an mcpd?)"
         ) from e
 
 
-def _problem(response: httpx.Response) -> dict[str, Any]:
+def _problem(response: Response) -> dict[str, Any]:
     """The problem+json body, or {} when the answer is not one."""
     try:
         data = response.json()

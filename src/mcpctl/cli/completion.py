@@ -22,7 +22,7 @@ def complete_kinds(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """Kinds by plural, the way `get` lists them."""
-    from mcpctl.schemas import KINDS
+    from mcpctl.kindnames import KIND_NAMES as KINDS
 
     return [CompletionItem(m.PLURAL) for m in KINDS if m.PLURAL.startswith(incomplete.lower())]
 

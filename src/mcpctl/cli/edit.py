@@ -21,9 +21,9 @@ from mcpctl.cli.errors import CliError
 
 if TYPE_CHECKING:
     from mcpctl.cli.client import ApiClient
+    from mcpctl.cli.resources import Kind
     from mcpctl.errors import ManifestIssue
     from mcpctl.manifests import Manifest
-    from mcpctl.schemas import Resource
 
 HEADER = """\
 # Edit the object below; it is applied when you save and close the editor.
@@ -47,7 +47,7 @@ def with_errors(text: str, errors: list[str]) -> str:
 
 
 def parse_edit(
-    text: str, model: type[Resource], name: str, project: str | None
+    text: str, model: Kind, name: str, project: str | None
 ) -> tuple[dict[str, Any], Manifest]:
     """The edited object as the API's JSON (and as read), or EditRefused naming every problem."""
     from mcpctl.manifests import load_text, to_plain
@@ -128,7 +128,7 @@ def edit(kind: str, name: str, project: str | None) -> None:
                 return
 
 
-def _put(client: ApiClient, model: type[Resource], name: str, scope: str | None, text: str) -> None:
+def _put(client: ApiClient, model: Kind, name: str, scope: str | None, text: str) -> None:
     """Send the edited text; what another round in the editor can fix becomes EditRefused."""
     from mcpctl.cli.flags import parse_field
     from mcpctl.cli.resources import object_path

@@ -13,8 +13,7 @@ from mcpctl.cli.errors import EXIT_ERROR
 
 if TYPE_CHECKING:
     from mcpctl.cli.client import ApiClient
-    from mcpctl.cli.resources import JsonObject
-    from mcpctl.schemas import Resource
+    from mcpctl.cli.resources import JsonObject, Kind
 
 OUTPUTS = ("table", "wide", "yaml", "json", "name")
 
@@ -132,16 +131,15 @@ def get(
 
 
 def _scopes(
-    client: ApiClient, model: type[Resource], project: str | None, all_projects: bool
+    client: ApiClient, model: Kind, project: str | None, all_projects: bool
 ) -> list[str | None]:
     """The projects to list a kind in: none for cluster-wide kinds."""
-    from mcpctl.cli.resources import list_objects, name_of, need_project
-    from mcpctl.schemas import Project
+    from mcpctl.cli.resources import list_objects, name_of, need_project, resolve_kind
 
     if not model.PROJECT_SCOPED:
         return [project if model.KIND == "McpToken" else None]
     if all_projects:
-        return [name_of(p) for p in list_objects(client, Project)]
+        return [name_of(p) for p in list_objects(client, resolve_kind("projects"))]
     return [need_project(model, project)]
 
 

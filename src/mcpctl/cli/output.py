@@ -12,11 +12,13 @@ import json
 import shlex
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcpctl.cli.resources import JsonObject, name_of, project_of, ref_of, to_resource
-from mcpctl.manifests.canonical import dump_plain
-from mcpctl.schemas import API_VERSION, Resource
+from mcpctl.kindnames import API_VERSION
+
+if TYPE_CHECKING:
+    from mcpctl.schemas import Resource
 
 FORMATS = ("table", "wide", "yaml", "json", "name")
 
@@ -290,7 +292,12 @@ def render_yaml(
     docs = []
     for obj in objects:
         resource = to_resource(obj)
-        docs.append(_dump(resource, show_secrets) if resource is not None else dump_plain(obj))
+        if resource is not None:
+            docs.append(_dump(resource, show_secrets))
+        else:
+            from mcpctl.manifests.canonical import dump_plain
+
+            docs.append(dump_plain(obj))
     if single and len(docs) == 1:
         return docs[0]
     return "".join("---\n" + doc for doc in docs)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from mcpctl.cli.client import ApiClient
 from mcpctl.errors import BackendUnavailable, InvalidInput
-from mcpctl.manifests import validate_object
-from mcpctl.schemas import KINDS, Resource, lookup_kind
+from mcpctl.kindnames import KIND_NAMES, KindName, lookup_kind_name
+
+if TYPE_CHECKING:
+    from mcpctl.schemas import Resource
 
 API = "/api/v1"
 #: Items asked for per page when listing.
@@ -25,19 +27,35 @@ PAGE_SIZE = 500
 JsonObject = dict[str, Any]
 
 
-def resolve_kind(word: str) -> type[Resource]:
-    """The model for a kind as typed (`server`, `servers`, `Server`), or a one-line error."""
-    model = lookup_kind(word)
+class Kind(Protocol):
+    """What commands need of a kind: its names and scope (a KindName, or a model class)."""
+
+    @property
+    def KIND(self) -> str: ...  # the models name these class attributes in capitals
+
+    @property
+    def PLURAL(self) -> str: ...
+
+    @property
+    def PROJECT_SCOPED(self) -> bool: ...
+
+
+def resolve_kind(word: str) -> KindName:
+    """The kind as typed (`server`, `servers`, `Server`), or a one-line error.
+
+    Answers names only, without importing pydantic: `get` must start fast.
+    """
+    model = lookup_kind_name(word)
     if model is not None:
         return model
-    names = [m.PLURAL for m in KINDS] + [m.KIND.lower() for m in KINDS]
+    names = [m.PLURAL for m in KIND_NAMES] + [m.KIND.lower() for m in KIND_NAMES]
     close = difflib.get_close_matches(word.lower(), names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    known = ", ".join(m.PLURAL for m in KINDS)
+    known = ", ".join(m.PLURAL for m in KIND_NAMES)
     raise InvalidInput(f"unknown kind {word!r}{hint}; known kinds: {known}")
 
 
-def need_project(model: type[Resource], project: str | None) -> str | None:
+def need_project(model: Kind, project: str | None) -> str | None:
     """The project for a project-scoped kind (required), None for the others."""
     if not model.PROJECT_SCOPED:
         return None
@@ -46,7 +64,7 @@ def need_project(model: type[Resource], project: str | None) -> str | None:
     return project
 
 
-def collection_path(model: type[Resource], project: str | None = None) -> str:
+def collection_path(model: Kind, project: str | None = None) -> str:
     if model.PROJECT_SCOPED:
         if project is None:
             raise InvalidInput(f"{model.PLURAL} belong to a project: give --project/-p NAME")
@@ -54,13 +72,13 @@ def collection_path(model: type[Resource], project: str | None = None) -> str:
     return f"{API}/{model.PLURAL}"
 
 
-def object_path(model: type[Resource], name: str, project: str | None = None) -> str:
+def object_path(model: Kind, name: str, project: str | None = None) -> str:
     return f"{collection_path(model, project)}/{quote(name, safe='')}"
 
 
 def iter_objects(
     client: ApiClient,
-    model: type[Resource],
+    model: Kind,
     *,
     project: str | None = None,
     selector: str | None = None,
@@ -87,7 +105,7 @@ def iter_objects(
 
 def list_objects(
     client: ApiClient,
-    model: type[Resource],
+    model: Kind,
     *,
     project: str | None = None,
     selector: str | None = None,
@@ -97,7 +115,7 @@ def list_objects(
 
 def get_object(
     client: ApiClient,
-    model: type[Resource],
+    model: Kind,
     name: str,
     *,
     project: str | None = None,
@@ -112,13 +130,15 @@ def get_object(
 
 def to_resource(data: JsonObject) -> Resource | None:
     """The API object as its model, or None when this mcpctl cannot read it (version skew)."""
+    from mcpctl.manifests import validate_object  # pydantic: only for output that needs models
+
     result = validate_object(data)
     return None if isinstance(result, list) else result.resource
 
 
-def kind_of(data: JsonObject) -> type[Resource] | None:
+def kind_of(data: JsonObject) -> Kind | None:
     kind = data.get("kind")
-    return lookup_kind(kind) if isinstance(kind, str) else None
+    return lookup_kind_name(kind) if isinstance(kind, str) else None
 
 
 def name_of(data: JsonObject) -> str:
@@ -131,7 +151,7 @@ def project_of(data: JsonObject) -> str | None:
     return project if isinstance(project, str) else None
 
 
-def short_ref(model: type[Resource], name: str, project: str | None = None) -> str:
+def short_ref(model: Kind, name: str, project: str | None = None) -> str:
     """kubectl-style `server/github`, or `prompt/demo/intro` for a project-scoped object."""
     kind = model.KIND.lower()
     return f"{kind}/{project}/{name}" if project else f"{kind}/{name}"
