@@ -95,7 +95,10 @@ def load_config(path: Path | None = None) -> ClientConfig:
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
-        raise InvalidInput(f"{path}: not valid YAML: {e}") from e
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise InvalidInput(f"{path}{where}: not valid YAML: {problem}") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{path}: expected a mapping with currentContext and contexts")
     contexts = []
