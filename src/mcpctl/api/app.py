@@ -136,10 +136,11 @@ def build_app(services: Services) -> Starlette:
         return Response(status_code=204)
 
     async def references(request: Request) -> Response:
-        model = model_for(request, scoped=False)
+        project = request.path_params.get("project")
+        model = model_for(request, scoped=project is not None)
         principal = await principal_of(request)
         return JSONResponse(
-            await objects.references(principal, model, None, request.path_params["name"])
+            await objects.references(principal, model, project, request.path_params["name"])
         )
 
     async def apply(request: Request) -> Response:
@@ -281,6 +282,9 @@ def build_app(services: Services) -> Starlette:
         Route("/api/v1/mcptokens/{name}/revoke", endpoint(revoke_token), methods=["POST"]),
         Route("/api/v1/serviceaccounts/{name}/tokens", endpoint(sa_token), methods=["POST"]),
         Route("/api/v1/users/{name}/password", endpoint(password), methods=["PUT"]),
+        # before the project-scoped routes: /api/v1/projects/NAME/references is a Project's
+        Route("/api/v1/{plural}/{name}/references", endpoint(references)),
+        Route("/api/v1/projects/{project}/{plural}/{name}/references", endpoint(references)),
         Route(
             "/api/v1/projects/{project}/{plural}", endpoint(list_or_create), methods=["GET", "POST"]
         ),
@@ -289,7 +293,6 @@ def build_app(services: Services) -> Starlette:
             endpoint(item),
             methods=["GET", "PUT", "DELETE"],
         ),
-        Route("/api/v1/{plural}/{name}/references", endpoint(references)),
         Route("/api/v1/{plural}", endpoint(list_or_create), methods=["GET", "POST"]),
         Route("/api/v1/{plural}/{name}", endpoint(item), methods=["GET", "PUT", "DELETE"]),
     ]
