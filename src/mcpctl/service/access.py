@@ -103,7 +103,7 @@ async def policy_of(session: AsyncSession, principal: Principal) -> Policy:
             return NOTHING
         ceiling = await grants_of(session, "User", principal.creator)
         if principal.frozen is not None:
-            return Capped(principal.frozen, principal.frozen)
+            return Capped(principal.frozen, ceiling)
         return Capped(await grants_of(session, "McpToken", principal.name), ceiling)
     return await grants_of(session, principal.kind, principal.name)
 

@@ -171,6 +171,9 @@ class ObjectService:
     ) -> dict[str, Any]:
         manifest = _validated(body, model, project)
         async with self.sessions() as session, session.begin():
+            require(
+                await policy_of(session, principal), "create", model.PLURAL, manifest.resource.name
+            )
             if await _find(session, *manifest.key) is not None:
                 raise Conflict(f"{format_key(manifest.key)} already exists")
             result = await self._write(session, principal, [manifest], verb="create")
@@ -190,6 +193,7 @@ class ObjectService:
                 f"metadata.name {manifest.resource.name!r} does not match the URL's {name!r}"
             )
         async with self.sessions() as session, session.begin():
+            require(await policy_of(session, principal), "edit", model.PLURAL, name)
             row = await _find(session, *manifest.key)
             if row is None:
                 raise NotFound(f"{format_key(manifest.key)} not found")
@@ -206,11 +210,10 @@ class ObjectService:
         self, principal: Principal, model: type[Resource], project: str | None, name: str
     ) -> None:
         async with self.sessions() as session, session.begin():
+            require(await policy_of(session, principal), "delete", model.PLURAL, name)
             row = await _find(session, model.KIND, project, name)
             if row is None:
                 raise NotFound(f"{_ref(model.KIND, project, name)} not found")
-            policy = await policy_of(session, principal)
-            require(policy, "delete", model.PLURAL, name)
             await self._delete_rows(session, principal, [row], keep=set())
 
     async def apply(
@@ -265,10 +268,10 @@ class ObjectService:
         issues = [issue for p in plans for issue in _withheld_value_issues(p)]
         if issues:
             raise InvalidManifest(issues)
+        # unchanged objects too: else the answer would confirm a guess of their content
         for plan in plans:
-            if plan.changed:
-                role = "create" if plan.row is None else "edit"
-                require(policy, role, plan.manifest.resource.PLURAL, plan.manifest.resource.name)
+            role = "create" if plan.row is None else "edit"
+            require(policy, role, plan.manifest.resource.PLURAL, plan.manifest.resource.name)
         # the batch against what it refers to, and what refers to it against the batch
         batch = [Manifest(_resolved(p), p.manifest.origin) for p in plans]
         existing = await _context_for(session, batch)
