@@ -32,7 +32,7 @@ from mcpctl.service.access import (
     require,
 )
 from mcpctl.service.audit import record_audit
-from mcpctl.service.objects import ObjectService, utcnow
+from mcpctl.service.objects import ObjectService, utcnow, validated
 from mcpctl.service.rbac import Grant, Permissions
 from mcpctl.store import CredentialRow, MetaRow, ObjectRow, SessionRow, TokenRow
 
@@ -246,7 +246,7 @@ class IdentityService:
                 wanted = [Grant.of(Binding.model_validate(b)) for b in bindings]
             except Exception as e:  # pydantic's ValidationError: one line is enough here
                 raise InvalidInput(f"invalid bindings: {e}") from None
-        async with self.sessions() as session:
+        async with self.sessions() as session, session.begin():
             policy = await policy_of(session, principal)
             missing = missing_grants(policy, wanted)
             if missing:
@@ -254,11 +254,33 @@ class IdentityService:
                     "forbidden: a token cannot get more than its creator holds; missing: "
                     + ", ".join(g.describe() for g in missing)
                 )
-        created = await self.objects.create(principal, McpToken, None, body)
-        name = created["metadata"]["name"]
-        resource = McpToken.model_validate(created)
-        frozen: dict[str, Any] | None = None
-        async with self.sessions() as session, session.begin():
+            token = validated(body, McpToken, None)
+            name = token.resource.name
+            manifests = [token]
+            if wanted:
+                # the token's own Rbac: authorized by the ceiling check above, not by
+                # `create rbacs`, and written in the same transaction as the token
+                manifests.append(
+                    validated(
+                        {
+                            "apiVersion": "mcpctl/v1",
+                            "kind": "Rbac",
+                            "metadata": {"name": f"token-{name}"[:63].rstrip("-")},
+                            "spec": {
+                                "subjects": [{"kind": "McpToken", "name": name}],
+                                "bindings": [g.to_dict() for g in wanted],
+                            },
+                        },
+                        Rbac,
+                        None,
+                    )
+                )
+            written = await self.objects.create_in(
+                session, principal, manifests, granted=frozenset(m.key for m in manifests[1:])
+            )
+            created = next(o for o in written if o["kind"] == "McpToken")
+            resource = McpToken.model_validate(created)
+            frozen: dict[str, Any] | None = None
             if resource.spec.rbac_mode == "clone":
                 creator = await grants_of(session, "User", principal.name)
                 frozen = {"grants": creator.to_list()}
@@ -274,21 +296,6 @@ class IdentityService:
                     expires_at=resource.spec.expires_at,
                     permissions=frozen,
                 )
-            )
-        if wanted:
-            await self.objects.create(
-                principal,
-                Rbac,
-                None,
-                {
-                    "apiVersion": "mcpctl/v1",
-                    "kind": "Rbac",
-                    "metadata": {"name": f"token-{name}"[:63].rstrip("-")},
-                    "spec": {
-                        "subjects": [{"kind": "McpToken", "name": name}],
-                        "bindings": [g.to_dict() for g in wanted],
-                    },
-                },
             )
         return raw, created
 

@@ -169,15 +169,33 @@ class ObjectService:
     async def create(
         self, principal: Principal, model: type[Resource], project: str | None, body: Any
     ) -> dict[str, Any]:
-        manifest = _validated(body, model, project)
+        manifest = validated(body, model, project)
         async with self.sessions() as session, session.begin():
-            require(
-                await policy_of(session, principal), "create", model.PLURAL, manifest.resource.name
-            )
+            written = await self.create_in(session, principal, [manifest])
+            return written[0]
+
+    async def create_in(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        manifests: list[Manifest],
+        *,
+        granted: frozenset[Key] = frozenset(),
+    ) -> list[dict[str, Any]]:
+        """Create objects that must not exist yet, in the caller's transaction.
+
+        `granted`: objects whose creation the caller has already authorized (an
+        McpToken's Rbac, bounded by its creator's permissions).
+        """
+        policy = await policy_of(session, principal)
+        for manifest in manifests:
+            if manifest.key not in granted:
+                require(policy, "create", manifest.resource.PLURAL, manifest.resource.name)
+        for manifest in manifests:
             if await _find(session, *manifest.key) is not None:
                 raise Conflict(f"{format_key(manifest.key)} already exists")
-            result = await self._write(session, principal, [manifest], verb="create")
-            return result.objects[0]
+        result = await self._write(session, principal, manifests, verb="create", granted=granted)
+        return result.objects
 
     async def replace(
         self,
@@ -187,7 +205,7 @@ class ObjectService:
         name: str,
         body: Any,
     ) -> dict[str, Any]:
-        manifest = _validated(body, model, project)
+        manifest = validated(body, model, project)
         if manifest.resource.name != name:
             raise InvalidInput(
                 f"metadata.name {manifest.resource.name!r} does not match the URL's {name!r}"
@@ -258,6 +276,7 @@ class ObjectService:
         *,
         verb: str,
         prune: Selector | None = None,
+        granted: frozenset[Key] = frozenset(),
     ) -> WriteResult:
         policy = await policy_of(session, principal)
         duplicates = check_set_duplicates(manifests)
@@ -270,6 +289,8 @@ class ObjectService:
             raise InvalidManifest(issues)
         # unchanged objects too: else the answer would confirm a guess of their content
         for plan in plans:
+            if plan.manifest.key in granted:
+                continue
             role = "create" if plan.row is None else "edit"
             require(policy, role, plan.manifest.resource.PLURAL, plan.manifest.resource.name)
         # the batch against what it refers to, and what refers to it against the batch
@@ -438,7 +459,7 @@ def _ref(kind: str, project: str | None, name: str) -> str:
     return format_key((kind, project, name))
 
 
-def _validated(body: Any, model: type[Resource], project: str | None) -> Manifest:
+def validated(body: Any, model: type[Resource], project: str | None) -> Manifest:
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object (one manifest)")
     if body.get("kind") != model.KIND:
