@@ -61,9 +61,12 @@ def build_app(services: Services) -> Starlette:
         request.state.principal = principal
         return principal
 
-    def endpoint(handler: Handler) -> Handler:
+    def endpoint(handler: Handler, operation: str | None = None) -> Handler:
+        """`handler` with errors mapped; `operation` names it in denied audit entries."""
+
         async def wrapped(request: Request) -> Response:
             request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+            request.state.operation = operation
             try:
                 return await handler(request)
             except Forbidden as e:
@@ -97,7 +100,9 @@ def build_app(services: Services) -> Starlette:
         project = request.path_params.get("project")
         principal = await principal_of(request)
         if request.method == "POST":
-            created = await objects.create(principal, model, project, await _json_body(request))
+            body = await _json_body(request)
+            request.state.target = _name_in(body)
+            created = await objects.create(principal, model, project, body)
             return JSONResponse(created, status_code=201)
         query = request.query_params
         selector = Selector.parse(query["labelSelector"]) if query.get("labelSelector") else None
@@ -198,7 +203,9 @@ def build_app(services: Services) -> Starlette:
 
     async def create_token(request: Request) -> Response:
         principal = await principal_of(request)
-        raw, created = await identity.create_mcptoken(principal, await _json_body(request))
+        body = await _json_body(request)
+        request.state.target = _name_in(body)
+        raw, created = await identity.create_mcptoken(principal, body)
         return JSONResponse({"token": raw, "object": created}, status_code=201)
 
     async def revoke_token(request: Request) -> Response:
@@ -274,17 +281,26 @@ def build_app(services: Services) -> Starlette:
         Route("/api/v1/auth/login", endpoint(login), methods=["POST"]),
         Route("/api/v1/auth/logout", endpoint(logout), methods=["POST"]),
         Route("/api/v1/auth/me", endpoint(me)),
-        Route("/api/v1/apply", endpoint(apply), methods=["POST"]),
+        Route("/api/v1/apply", endpoint(apply, "apply"), methods=["POST"]),
         Route("/api/v1/auditevents", endpoint(audit)),
         Route("/api/v1/events", endpoint(events)),
         Route("/api/v1/mcptokens/introspect", endpoint(introspect)),
         Route("/api/v1/mcptokens", endpoint(create_token), methods=["POST"]),
-        Route("/api/v1/mcptokens/{name}/revoke", endpoint(revoke_token), methods=["POST"]),
-        Route("/api/v1/serviceaccounts/{name}/tokens", endpoint(sa_token), methods=["POST"]),
-        Route("/api/v1/users/{name}/password", endpoint(password), methods=["PUT"]),
+        Route(
+            "/api/v1/mcptokens/{name}/revoke", endpoint(revoke_token, "revoke"), methods=["POST"]
+        ),
+        Route(
+            "/api/v1/serviceaccounts/{name}/tokens",
+            endpoint(sa_token, "create-token"),
+            methods=["POST"],
+        ),
+        Route("/api/v1/users/{name}/password", endpoint(password, "set-password"), methods=["PUT"]),
         # before the project-scoped routes: /api/v1/projects/NAME/references is a Project's
-        Route("/api/v1/{plural}/{name}/references", endpoint(references)),
-        Route("/api/v1/projects/{project}/{plural}/{name}/references", endpoint(references)),
+        Route("/api/v1/{plural}/{name}/references", endpoint(references, "get")),
+        Route(
+            "/api/v1/projects/{project}/{plural}/{name}/references",
+            endpoint(references, "get"),
+        ),
         Route(
             "/api/v1/projects/{project}/{plural}", endpoint(list_or_create), methods=["GET", "POST"]
         ),
@@ -386,14 +402,45 @@ def _changes_json(changes: ChangeSet, dry_run: bool) -> dict[str, Any]:
     }
 
 
+#: The audit verb of a request to an object route, as its success entry names it.
+_VERBS = {"POST": "create", "PUT": "update", "DELETE": "delete"}
+
+
+def _name_in(body: Any) -> str | None:
+    """metadata.name of a request body, for the audit entry of a denied create."""
+    metadata = body.get("metadata") if isinstance(body, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _denied_target(request: Request) -> tuple[str, str | None, str | None, str | None]:
+    """(verb, kind, name, project) of a request, for the audit entry of its denial."""
+    params = request.path_params
+    # /api/v1/PLURAL/...: the third segment of every route about a kind names it
+    segments = request.url.path.strip("/").split("/")
+    model = BY_PLURAL.get(params.get("plural") or (segments[2] if len(segments) > 2 else ""))
+    name = params.get("name") or getattr(request.state, "target", None)
+    project = params.get("project")
+    verb = request.state.operation
+    if verb is None and request.method == "GET":
+        verb = "get" if "name" in params else "list"
+    elif verb is None:
+        verb = _VERBS.get(request.method, request.method.lower())
+    return verb, model.KIND if model else None, name, project
+
+
 async def _audit_denied(services: Services, request: Request, detail: str) -> None:
     principal = getattr(request.state, "principal", None)
+    verb, kind, name, project = _denied_target(request)
     try:
         async with services.sessions() as session, session.begin():
             await record_audit(
                 session,
                 principal,
-                verb=request.method.lower(),
+                verb=verb,
+                kind=kind,
+                name=name,
+                project=project,
                 outcome="denied",
                 request_id=getattr(request.state, "request_id", None),
                 details={"path": request.url.path, "reason": detail},

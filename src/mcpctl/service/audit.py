@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl.manifests.canonical import format_timestamp
+from mcpctl.schemas._base import NAME_RE
 from mcpctl.service.access import Principal
 from mcpctl.store import AuditRow, EventRow
 
@@ -30,17 +31,21 @@ async def record_audit(
     details: dict[str, Any] | None = None,
     user: str | None = None,
 ) -> None:
-    """Add an audit entry to `session` (committed with the write it records)."""
+    """Add an audit entry to `session` (committed with the write it records).
+
+    Names that are not DNS labels (from a denied request's URL or a failed
+    login) are left out: an entry names only objects that could exist.
+    """
     session.add(
         AuditRow(
             time=at or datetime.now(UTC),
-            user=user or (principal.actor if principal else "anonymous"),
+            user=(user or (principal.actor if principal else "anonymous"))[:253],
             token=principal.token if principal else None,
             verb=verb,
             kind=kind,
-            name=name,
-            project=project,
-            server=server,
+            name=_label(name),
+            project=_label(project),
+            server=_label(server),
             tool=tool,
             outcome=outcome,
             duration_ms=duration_ms,
@@ -48,6 +53,10 @@ async def record_audit(
             details=details or {},
         )
     )
+
+
+def _label(name: str | None) -> str | None:
+    return name if name is not None and NAME_RE.fullmatch(name) and len(name) <= 63 else None
 
 
 async def list_audit(

@@ -141,6 +141,7 @@ class IdentityService:
                 select(ObjectRow).where(ObjectRow.kind == "User", ObjectRow.name == username)
             )
             if not ok or user is None:
+                # committed with the block, not rolled back by the error: raised below
                 await record_audit(
                     session,
                     None,
@@ -150,26 +151,30 @@ class IdentityService:
                     name=username,
                     user=username,
                 )
-                raise Unauthenticated("wrong user name or password")
-            raw = new_token(SESSION_PREFIX)
-            now = utcnow()
-            session.add(
-                SessionRow(
-                    token_hash=token_hash(raw),
-                    user=username,
-                    created_at=now,
-                    expires_at=now + SESSION_TTL,
+                denied = True
+            else:
+                denied = False
+                raw = new_token(SESSION_PREFIX)
+                now = utcnow()
+                session.add(
+                    SessionRow(
+                        token_hash=token_hash(raw),
+                        user=username,
+                        created_at=now,
+                        expires_at=now + SESSION_TTL,
+                    )
                 )
-            )
-            await record_audit(
-                session,
-                Principal.user(username),
-                verb="login",
-                outcome="success",
-                kind="User",
-                name=username,
-            )
-            return Login(raw, username, now + SESSION_TTL)
+                await record_audit(
+                    session,
+                    Principal.user(username),
+                    verb="login",
+                    outcome="success",
+                    kind="User",
+                    name=username,
+                )
+        if denied:
+            raise Unauthenticated("wrong user name or password")
+        return Login(raw, username, now + SESSION_TTL)
 
     async def logout(self, raw: str) -> None:
         async with self.sessions() as session, session.begin():
