@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -68,6 +68,7 @@ def build_app(services: Services) -> Starlette:
             request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
             request.state.operation = operation
             try:
+                _reject_nul(request)
                 return await handler(request)
             except Forbidden as e:
                 await _audit_denied(services, request, str(e))
@@ -179,6 +180,8 @@ def build_app(services: Services) -> Starlette:
             or not isinstance(body.get("password"), str)
         ):
             raise InvalidInput("the body needs username and password (strings)")
+        if "\x00" in body["username"]:
+            raise InvalidInput("a user name cannot contain NUL characters")
         done = await identity.login(body["username"], body["password"])
         return JSONResponse(
             {"token": done.token, "user": done.user, "expiresAt": _ts(done.expires_at)}
@@ -237,7 +240,7 @@ def build_app(services: Services) -> Starlette:
                 project=query.get("project"),
                 since=_parse_ts(query["since"]) if query.get("since") else None,
                 until=_parse_ts(query["until"]) if query.get("until") else None,
-                limit=_int_param(query.get("limit"), "limit", 500),
+                limit=min(_int_param(query.get("limit"), "limit", 500), 5000),
             )
         return JSONResponse({"apiVersion": "mcpctl/v1", "kind": "List", "items": items})
 
@@ -316,12 +319,14 @@ def build_app(services: Services) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
         if status == 405:
-            return problem(
+            response = problem(
                 405,
                 "method-not-allowed",
                 "Method not allowed",
                 f"{request.method} is not allowed here",
             )
+            response.headers.update(getattr(exc, "headers", None) or {})  # Allow (RFC 9110)
+            return response
         return problem(404, "not-found", "Not found", f"no route {request.url.path}")
 
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
@@ -349,6 +354,13 @@ async def _json_body(request: Request, *, optional: bool = False) -> Any:
         raise InvalidInput(f"the body is not valid JSON: {e}") from None
 
 
+def _reject_nul(request: Request) -> None:
+    """No name or query value holds NUL, and PostgreSQL cannot compare text with one."""
+    query = (text for pair in request.query_params.multi_items() for text in pair)
+    if any("\x00" in str(text) for text in (*request.path_params.values(), *query)):
+        raise InvalidInput("the URL cannot contain NUL characters (%00)")
+
+
 def _int_param(value: str | None, name: str, default: int) -> int:
     if value is None:
         return default
@@ -370,7 +382,10 @@ def _parse_ts(value: Any) -> datetime:
         raise InvalidInput(f"invalid timestamp {value!r}") from None
     if parsed.tzinfo is None:
         raise InvalidInput(f"timestamp {value!r} needs a time zone (e.g. Z)")
-    return parsed
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00
+        raise InvalidInput(f"timestamp {value!r} is out of range") from None
 
 
 def _ts(value: datetime) -> str:

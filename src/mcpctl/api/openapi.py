@@ -1,4 +1,10 @@
-"""The OpenAPI 3.1 document of `/api/v1`, built from the kind registry and the schemas."""
+"""The OpenAPI 3.1 document of `/api/v1`, built from the kind registry and the schemas.
+
+It describes every route of `app.py` as it behaves: the statuses each can
+answer, problem bodies as `application/problem+json`, and the shapes of the
+answers (stored objects validate against `Manifest`), so that a client, or
+schemathesis, can check the API against it.
+"""
 
 from __future__ import annotations
 
@@ -8,107 +14,227 @@ from mcpctl import __version__
 from mcpctl.schemas import KINDS
 from mcpctl.schemas.jsonschema import manifest_schema
 
+#: What a JSON body of each list page or object looks like.
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+#: Routes of their own that shadow `/api/v1/{plural}` for some methods.
+_OWN_LIST_ROUTES = ("events", "auditevents")  # GET
+_OWN_CREATE_ROUTES = ("auditevents", "mcptokens")  # POST: auditevents is never written
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
 
 def _problem_responses(*codes: int) -> dict[str, Any]:
     return {
-        str(c): {
-            "description": "a problem",
-            "content": {
-                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-            },
-        }
+        str(c): {"description": "a problem", "content": {PROBLEM: {"schema": _ref("Problem")}}}
         for c in codes
     }
 
 
-def openapi_document() -> dict[str, Any]:
+def _answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _json_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {JSON: {"schema": schema}}}
+
+
+def _object(required: list[str], properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties, **extra}
+
+
+def _query(name: str, schema: dict[str, Any], description: str | None = None) -> dict[str, Any]:
+    param: dict[str, Any] = {"name": name, "in": "query", "schema": schema}
+    if description:
+        param["description"] = description
+    return param
+
+
+def _component_schemas() -> dict[str, Any]:
     manifest = manifest_schema()
     defs = manifest.pop("$defs")
     manifest.pop("$schema", None)
 
     def rewrite(node: Any) -> Any:
         if isinstance(node, dict):
-            return {
-                k: (
-                    v.replace("#/$defs/", "#/components/schemas/")
-                    if k == "$ref" and isinstance(v, str)
-                    else rewrite(v)
-                )
-                for k, v in node.items()
-            }
+            return {k: rewrite_ref(v) if k == "$ref" else rewrite(v) for k, v in node.items()}
         if isinstance(node, list):
             return [rewrite(v) for v in node]
         return node
 
+    def rewrite_ref(value: Any) -> Any:
+        if not isinstance(value, str):
+            return rewrite(value)
+        if value == "#":  # the manifest schema itself (a List's items)
+            return "#/components/schemas/Manifest"
+        return value.replace("#/$defs/", "#/components/schemas/")
+
     schemas = {name: rewrite(body) for name, body in defs.items()}
     schemas["Manifest"] = rewrite(manifest)
-    schemas["Manifest"]["allOf"] = [
-        {**branch, "then": {"$ref": branch["then"]["$ref"].replace("#", "#", 1)}}
-        for branch in schemas["Manifest"]["allOf"]
-    ]
-    for branch in schemas["Manifest"]["allOf"]:
-        if branch["then"]["$ref"] == "#":
-            branch["then"]["$ref"] = "#/components/schemas/Manifest"
-    schemas["Problem"] = {
-        "type": "object",
-        "required": ["type", "title", "status", "detail"],
-        "properties": {
+    schemas["Problem"] = _object(
+        ["type", "title", "status", "detail"],
+        {
             "type": {"type": "string"},
             "title": {"type": "string"},
             "status": {"type": "integer"},
             "detail": {"type": "string"},
             "issues": {"type": "array", "items": {"type": "object"}},
         },
+    )
+    schemas["ObjectList"] = _object(
+        ["apiVersion", "kind", "items", "metadata"],
+        {
+            "apiVersion": {"const": "mcpctl/v1"},
+            "kind": {"const": "List"},
+            "items": {"type": "array", "items": _ref("Manifest")},
+            "metadata": {
+                "type": "object",
+                "properties": {
+                    "continue": {
+                        "type": "string",
+                        "description": "the next page's `continue`; absent at the end",
+                    }
+                },
+                "additionalProperties": False,
+            },
+        },
+        additionalProperties=False,
+    )
+    for kind in ("Event", "AuditEvent"):
+        schemas[f"{kind}List"] = _object(
+            ["apiVersion", "kind", "items"],
+            {
+                "apiVersion": {"const": "mcpctl/v1"},
+                "kind": {"const": "List"},
+                "items": {"type": "array", "items": _ref(kind)},
+            },
+            additionalProperties=False,
+        )
+    schemas["ApplyResult"] = _object(
+        ["changes", "summary", "dryRun"],
+        {
+            "dryRun": {"type": "boolean"},
+            "summary": _object(
+                ["add", "change", "remove", "unchanged"],
+                {
+                    k: {"type": "integer", "minimum": 0}
+                    for k in ("add", "change", "remove", "unchanged")
+                },
+            ),
+            "changes": {
+                "type": "array",
+                "items": _object(
+                    ["action", "kind", "name", "fields"],
+                    {
+                        "action": {"enum": ["add", "change", "remove"]},
+                        "kind": {"type": "string"},
+                        "project": {"type": "string"},
+                        "name": {"type": "string"},
+                        "fields": {
+                            "type": "array",
+                            "items": _object(
+                                ["path"], {"path": {"type": "string"}, "secret": {"const": True}}
+                            ),
+                        },
+                    },
+                ),
+            },
+        },
+    )
+    schemas["Login"] = _object(
+        ["token", "user", "expiresAt"],
+        {
+            "token": {"type": "string"},
+            "user": {"type": "string"},
+            "expiresAt": {"type": "string", "format": "date-time"},
+        },
+    )
+    schemas["Me"] = _object(
+        ["user", "kind", "name", "permissions"],
+        {
+            "user": {"type": "string"},
+            "kind": {"enum": ["User", "ServiceAccount", "McpToken", "System"]},
+            "name": {"type": "string"},
+            "permissions": {"type": "array", "items": _ref("Binding")},
+            "token": {"type": "string"},
+            "project": {"type": "string"},
+        },
+    )
+    token_request = dict(schemas["McpToken"])
+    token_request["properties"] = {
+        **token_request["properties"],
+        "bindings": {
+            "type": "array",
+            "items": _ref("Binding"),
+            "description": "become the Rbac `token-<name>`; no more than the creator holds",
+        },
     }
+    schemas["McpTokenRequest"] = token_request
+    schemas["McpTokenCreated"] = _object(
+        ["token", "object"], {"token": {"type": "string"}, "object": _ref("McpToken")}
+    )
+    schemas["Introspection"] = _object(
+        ["active"],
+        {
+            "active": {"type": "boolean"},
+            "kind": {"type": "string"},
+            "name": {"type": "string"},
+            "user": {"type": "string"},
+            "project": {"type": "string"},
+            "expiresAt": {"type": "string", "format": "date-time"},
+        },
+    )
+    schemas["References"] = _object(
+        ["uses", "usedBy"],
+        {
+            "uses": {"type": "array", "items": {"type": "string"}},
+            "usedBy": {"type": "array", "items": {"type": "string"}},
+        },
+    )
+    return schemas
+
+
+def openapi_document() -> dict[str, Any]:
+    schemas = _component_schemas()
     cluster = [m.PLURAL for m in KINDS if not m.PROJECT_SCOPED]
     scoped = [m.PLURAL for m in KINDS if m.PROJECT_SCOPED]
-    name = {
-        "name": "name",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
-    }
+    name_schema = {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}
+    name = {"name": "name", "in": "path", "required": True, "schema": name_schema}
     project = {**name, "name": "project"}
-    plural = {"name": "plural", "in": "path", "required": True, "schema": {"enum": cluster}}
-    scoped_plural = {**plural, "schema": {"enum": scoped}}
-    body = {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Manifest"}}},
-    }
-    obj = {
-        "200": {
-            "description": "the object",
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
-    }
-    listing = {
-        "parameters": [
-            {"name": "labelSelector", "in": "query", "schema": {"type": "string"}},
-            {
-                "name": "limit",
-                "in": "query",
-                "schema": {"type": "integer", "minimum": 1, "maximum": 5000},
-            },
-            {"name": "continue", "in": "query", "schema": {"type": "string"}},
-        ]
-    }
 
-    def collection(params: list[dict[str, Any]]) -> dict[str, Any]:
+    def plural(choices: list[str]) -> dict[str, Any]:
+        return {"name": "plural", "in": "path", "required": True, "schema": {"enum": choices}}
+
+    items = [p for p in cluster if p != "auditevents"]  # audit entries: /api/v1/auditevents
+    listable = [p for p in cluster if p not in _OWN_LIST_ROUTES]
+    creatable = [p for p in cluster if p not in _OWN_CREATE_ROUTES]
+    manifest = _json_body(_ref("Manifest"))
+    stored = _answer("the stored object", _ref("Manifest"))
+    limit = {"type": "integer", "minimum": 1}
+
+    def listing(extra: list[dict[str, Any]]) -> dict[str, Any]:
         return {
+            "summary": "list, in creation order, a page at a time",
+            "parameters": [
+                *extra,
+                _query("labelSelector", {"type": "string"}, "e.g. `team=infra,tier!=db,canary`"),
+                _query("limit", limit, "page size: default 500; above 5000 reads as 5000"),
+                _query("continue", {"type": "string"}, "the token of the previous page"),
+            ],
+            "responses": {
+                "200": _answer("a page", _ref("ObjectList")),
+                **_problem_responses(401, 403, 404, 422),
+            },
+        }
+
+    def creating(params: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "summary": "create",
             "parameters": params,
-            "get": {
-                "summary": "list",
-                **listing,
-                "responses": {**obj, **_problem_responses(400, 401, 403, 404, 422)},
-            },
-            "post": {
-                "summary": "create",
-                "requestBody": body,
-                "responses": {
-                    "201": obj["200"],
-                    **_problem_responses(400, 401, 403, 404, 409, 413, 422),
-                },
-            },
+            "requestBody": manifest,
+            "responses": {"201": stored, **_problem_responses(401, 403, 404, 409, 413, 422)},
         }
 
     def item(params: list[dict[str, Any]]) -> dict[str, Any]:
@@ -116,12 +242,19 @@ def openapi_document() -> dict[str, Any]:
             "parameters": params,
             "get": {
                 "summary": "get",
-                "responses": {**obj, **_problem_responses(401, 403, 404, 422)},
+                "parameters": [
+                    _query(
+                        "showSecrets",
+                        {"type": "boolean"},
+                        "Secret values in plain (needs `run reveal-secrets`)",
+                    )
+                ],
+                "responses": {"200": stored, **_problem_responses(401, 403, 404, 422)},
             },
             "put": {
                 "summary": "replace",
-                "requestBody": body,
-                "responses": {**obj, **_problem_responses(400, 401, 403, 404, 409, 413, 422)},
+                "requestBody": manifest,
+                "responses": {"200": stored, **_problem_responses(401, 403, 404, 409, 413, 422)},
             },
             "delete": {
                 "summary": "delete",
@@ -132,35 +265,191 @@ def openapi_document() -> dict[str, Any]:
             },
         }
 
-    apply_body = {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["items"],
-                    "properties": {
-                        "items": {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/Manifest"},
-                        },
-                        "dryRun": {"type": "boolean"},
-                        "prune": {"type": "boolean"},
-                        "selector": {"type": "string"},
-                    },
-                }
+    def references(params: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "get": {
+                "summary": "what the object refers to, and what refers to it",
+                "parameters": params,
+                "responses": {
+                    "200": _answer("references as Kind/name", _ref("References")),
+                    **_problem_responses(401, 403, 404, 422),
+                },
+            }
+        }
+
+    apply_body = _json_body(
+        _object(
+            ["items"],
+            {
+                "items": {"type": "array", "items": _ref("Manifest")},
+                "dryRun": {"type": "boolean"},
+                "prune": {"type": "boolean"},
+                "selector": {"type": "string"},
+            },
+            additionalProperties=False,
+        )
+    )
+    login_body = _json_body(
+        _object(
+            ["username", "password"],
+            {"username": {"type": "string"}, "password": {"type": "string"}},
+        )
+    )
+    password_body = _json_body(
+        _object(["password"], {"password": {"type": "string", "minLength": 1}})
+    )
+    sa_token_body = _json_body(
+        _object([], {"expiresAt": {"type": "string", "format": "date-time"}}), required=False
+    )
+    no_content = {"description": "done"}
+    status = _object(["status"], {"status": {"type": "string"}, "schema": {"type": "string"}})
+    public: list[dict[str, list[str]]] = []
+    paths: dict[str, Any] = {
+        "/healthz": {
+            "get": {
+                "summary": "the process is up",
+                "security": public,
+                "responses": {"200": _answer("up", status)},
             }
         },
-    }
-    login_body = {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["username", "password"],
-                    "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
-                }
+        "/readyz": {
+            "get": {
+                "summary": "the database is reachable and its schema at head",
+                "security": public,
+                "responses": {"200": _answer("ready", status), **_problem_responses(503)},
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "summary": "this document",
+                "security": public,
+                "responses": {"200": _answer("the OpenAPI document", {"type": "object"})},
+            }
+        },
+        "/api/v1/{plural}": {
+            "get": listing([plural(listable)]),
+            "post": creating([plural(creatable)]),
+        },
+        "/api/v1/{plural}/{name}": item([plural(items), name]),
+        "/api/v1/{plural}/{name}/references": references([plural(items), name]),
+        "/api/v1/projects/{project}/{plural}": {
+            "parameters": [project, plural(scoped)],
+            "get": listing([]),
+            "post": creating([]),
+        },
+        "/api/v1/projects/{project}/{plural}/{name}": item([project, plural(scoped), name]),
+        "/api/v1/projects/{project}/{plural}/{name}/references": references(
+            [project, plural(scoped), name]
+        ),
+        "/api/v1/apply": {
+            "post": {
+                "summary": "apply a batch, all or nothing",
+                "requestBody": apply_body,
+                "responses": {
+                    "200": _answer("the changes", _ref("ApplyResult")),
+                    **_problem_responses(401, 403, 409, 413, 422),
+                },
+            }
+        },
+        "/api/v1/auth/login": {
+            "post": {
+                "summary": "log in",
+                "security": public,
+                "requestBody": login_body,
+                "responses": {
+                    "200": _answer("a session", _ref("Login")),
+                    **_problem_responses(401, 413, 422),
+                },
+            }
+        },
+        "/api/v1/auth/logout": {
+            "post": {
+                "summary": "revoke the session token used",
+                "responses": {"204": no_content, **_problem_responses(401, 422)},
+            }
+        },
+        "/api/v1/auth/me": {
+            "get": {
+                "summary": "who am I",
+                "responses": {"200": _answer("the caller", _ref("Me")), **_problem_responses(401)},
+            }
+        },
+        "/api/v1/users/{name}/password": {
+            "put": {
+                "summary": "set a password (one's own, or with `edit users`)",
+                "parameters": [name],
+                "requestBody": password_body,
+                "responses": {"204": no_content, **_problem_responses(401, 403, 404, 413, 422)},
+            }
+        },
+        "/api/v1/mcptokens": {
+            "post": {
+                "summary": "create an McpToken; the raw token is in the answer, once",
+                "requestBody": _json_body(_ref("McpTokenRequest")),
+                "responses": {
+                    "201": _answer("the token and the object", _ref("McpTokenCreated")),
+                    **_problem_responses(401, 403, 404, 409, 413, 422),
+                },
+            }
+        },
+        "/api/v1/mcptokens/introspect": {
+            "get": {
+                "summary": "about the bearer token; inactive without one",
+                "security": [{"bearer": []}, {}],
+                "responses": {"200": _answer("the token", _ref("Introspection"))},
+            }
+        },
+        "/api/v1/mcptokens/{name}/revoke": {
+            "post": {
+                "summary": "revoke an McpToken",
+                "parameters": [name],
+                "responses": {
+                    "200": _answer("the revoked McpToken", _ref("McpToken")),
+                    **_problem_responses(401, 403, 404, 409, 422),
+                },
+            }
+        },
+        "/api/v1/serviceaccounts/{name}/tokens": {
+            "post": {
+                "summary": "a token for a ServiceAccount, shown once",
+                "parameters": [name],
+                "requestBody": sa_token_body,
+                "responses": {
+                    "201": _answer(
+                        "the raw token", _object(["token"], {"token": {"type": "string"}})
+                    ),
+                    **_problem_responses(401, 403, 404, 413, 422),
+                },
+            }
+        },
+        "/api/v1/auditevents": {
+            "get": {
+                "summary": "audit entries, newest first",
+                "parameters": [
+                    *(_query(k, {"type": "string"}) for k in ("user", "kind", "project")),
+                    *(
+                        _query(k, {"type": "string", "format": "date-time"})
+                        for k in ("since", "until")
+                    ),
+                    _query("limit", limit, "default 500; above 5000 reads as 5000"),
+                ],
+                "responses": {
+                    "200": _answer("audit entries", _ref("AuditEventList")),
+                    **_problem_responses(401, 403, 422),
+                },
+            }
+        },
+        "/api/v1/events": {
+            "get": {
+                "summary": "events about objects, newest first",
+                "parameters": [
+                    *(_query(k, {"type": "string"}) for k in ("kind", "name", "project")),
+                    _query("limit", limit, "default 100; above 1000 reads as 1000"),
+                ],
+                "responses": {
+                    "200": _answer("events", _ref("EventList")),
+                    **_problem_responses(401, 403, 422),
+                },
             }
         },
     }
@@ -176,38 +465,5 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
-        "paths": {
-            "/api/v1/{plural}": collection([plural]),
-            "/api/v1/{plural}/{name}": item([plural, name]),
-            "/api/v1/projects/{project}/{plural}": collection([project, scoped_plural]),
-            "/api/v1/projects/{project}/{plural}/{name}": item([project, scoped_plural, name]),
-            "/api/v1/apply": {
-                "post": {
-                    "summary": "apply a batch",
-                    "requestBody": apply_body,
-                    "responses": {**obj, **_problem_responses(400, 401, 403, 409, 413, 422)},
-                }
-            },
-            "/api/v1/auth/login": {
-                "post": {
-                    "summary": "log in",
-                    "security": [],
-                    "requestBody": login_body,
-                    "responses": {**obj, **_problem_responses(400, 401, 413, 422)},
-                }
-            },
-            "/api/v1/auth/me": {
-                "get": {"summary": "who am I", "responses": {**obj, **_problem_responses(401)}}
-            },
-            "/api/v1/auditevents": {
-                "get": {
-                    "summary": "audit entries",
-                    "parameters": [
-                        {"name": k, "in": "query", "schema": {"type": "string"}}
-                        for k in ("user", "kind", "project", "since", "until")
-                    ],
-                    "responses": {**obj, **_problem_responses(400, 401, 403, 422)},
-                }
-            },
-        },
+        "paths": paths,
     }

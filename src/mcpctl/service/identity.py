@@ -239,7 +239,10 @@ class IdentityService:
             raise Forbidden("forbidden: only users create McpTokens (a token cannot make tokens)")
         raw = new_token(TOKEN_PREFIX)
         digest = token_hash(raw)
-        spec = dict(body.get("spec") or {})
+        spec = body.get("spec") or {}
+        if not isinstance(spec, dict):
+            raise InvalidInput("spec must be an object")
+        spec = dict(spec)
         spec["tokenHash"] = f"sha256:{digest}"
         spec.pop("revoked", None)
         body = {**body, "spec": spec}

@@ -616,6 +616,6 @@ def _decode_continue(token: str) -> int:
         after = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
     except (ValueError, KeyError, TypeError):
         raise InvalidInput("invalid continue token") from None
-    if not isinstance(after, int) or after < 0:
+    if not isinstance(after, int) or not 0 <= after < 2**63:  # ids are 64-bit
         raise InvalidInput("invalid continue token")
     return after
