@@ -62,6 +62,12 @@ def token_prefix(raw: str) -> str:
     return raw[: len(raw.split("_", 2)[0]) + 1 + len(raw.split("_", 2)[1]) + 1 + 4]
 
 
+def _object_expiry(obj: ObjectRow) -> datetime | None:
+    """spec.expiresAt of a stored McpToken (canonical RFC 3339, UTC)."""
+    value = obj.spec.get("expiresAt")
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
 @dataclass(frozen=True)
 class Login:
     token: str
@@ -113,6 +119,10 @@ class IdentityService:
             )
             if obj is None or obj.spec.get("revoked"):
                 raise Unauthenticated("the token was revoked")
+            # the object as edited, applied or pushed since may end the token earlier
+            ends = _object_expiry(obj)
+            if ends is not None and ends <= now:
+                raise Unauthenticated("the token has expired")
             frozen = (
                 Permissions.from_list(token.permissions["grants"]) if token.permissions else None
             )
@@ -367,10 +377,20 @@ class IdentityService:
             async with self.sessions() as session:
                 row = await session.get(TokenRow, token_hash(raw))
                 assert row is not None
+                obj = await session.scalar(
+                    select(ObjectRow).where(
+                        ObjectRow.kind == "McpToken", ObjectRow.name == row.name
+                    )
+                )
                 if row.project:
                     body["project"] = row.project
-                if row.expires_at:
-                    body["expiresAt"] = format_timestamp(row.expires_at)
+                ends = [
+                    e
+                    for e in (row.expires_at, _object_expiry(obj) if obj else None)
+                    if e is not None
+                ]
+                if ends:
+                    body["expiresAt"] = format_timestamp(min(ends))
         return body
 
     # ---- bootstrap -----------------------------------------------------------------------

@@ -328,3 +328,24 @@ def test_a_token_reads_secrets_only_masked_unless_it_may_reveal(api: Api) -> Non
     assert_problem(
         token.get(path("secrets", key), params={"showSecrets": "true"}), 403, "forbidden"
     )
+
+
+def test_an_expiry_written_to_the_token_object_later_ends_the_token(api: Api) -> None:
+    name = api.name("tok")
+    created = _create(api.admin, _token(name))
+    token = api.client(created["token"])
+    assert token.get("/api/v1/auth/me").status_code == 200
+    past = _rfc3339(datetime.now(UTC) - timedelta(minutes=1))
+    edited = {**created["object"], "spec": {**created["object"]["spec"], "expiresAt": past}}
+    assert api.admin.put(path("mcptokens", name), json=edited).status_code == 200
+    assert_problem(token.get("/api/v1/auth/me"), 401, "unauthenticated")
+    assert token.get("/api/v1/mcptokens/introspect").json() == {"active": False}
+
+
+def test_revoked_written_to_the_token_object_ends_the_token(api: Api) -> None:
+    name = api.name("tok")
+    created = _create(api.admin, _token(name))
+    token = api.client(created["token"])
+    revoked = {**created["object"], "spec": {**created["object"]["spec"], "revoked": True}}
+    assert api.apply([revoked])["summary"]["change"] == 1
+    assert_problem(token.get("/api/v1/auth/me"), 401, "unauthenticated")
