@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -128,25 +128,32 @@ class ObjectService:
         async with self.sessions() as session:
             policy = await policy_of(session, principal)
             everything = policy.allows("view", model.PLURAL)
-            query = select(ObjectRow).where(ObjectRow.kind == model.KIND, ObjectRow.id > after)
+            # plain rows, not ORM instances (~20% of a long list's time); `row_json`
+            # reads the same attributes from either
+            query = select(*ObjectRow.__table__.columns).where(
+                ObjectRow.kind == model.KIND, ObjectRow.id > after
+            )
             if project is not None:
                 query = query.where(ObjectRow.project == project)
             query = query.order_by(ObjectRow.id)
             items: list[dict[str, Any]] = []
             last_id = after
-            result = await session.stream_scalars(query.execution_options(yield_per=1000))
-            async for row in result:
-                if not everything and not policy.allows("view", model.PLURAL, row.name):
-                    continue
-                if selector is not None and not selector.matches(row.labels):
-                    continue
-                if spec_equals and any(row.spec.get(k) != v for k, v in spec_equals.items()):
-                    continue
-                if len(items) == limit:
-                    await result.close()
-                    return items, _encode_continue(last_id)
-                items.append(row_json(row))
-                last_id = row.id
+            result = await session.stream(query.execution_options(yield_per=1000))
+            # a partition (yield_per rows) at a time: `async for row` would cost a
+            # greenlet switch per row (another ~20%)
+            async for partition in result.partitions():
+                for row in partition:
+                    if not everything and not policy.allows("view", model.PLURAL, row.name):
+                        continue
+                    if selector is not None and not selector.matches(row.labels):
+                        continue
+                    if spec_equals and any(row.spec.get(k) != v for k, v in spec_equals.items()):
+                        continue
+                    if len(items) == limit:
+                        await result.close()
+                        return items, _encode_continue(last_id)
+                    items.append(row_json(cast(ObjectRow, row)))
+                    last_id = row.id
             if not everything and not items and after == 0:
                 require(policy, "view", model.PLURAL)
             return items, None
