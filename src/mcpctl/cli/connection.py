@@ -105,10 +105,12 @@ def connect(ctx: click.Context | None = None, *, quick: bool = False) -> ApiClie
         server = server or context.server
     if server is None:  # pragma: no cover - config.get() raises first
         raise NotFound("no server: give --server URL or run `mcpctl login SERVER`")
+    # a rejected token is blamed on the context only if it is the context's (not --token's)
+    owner = context.name if context is not None and token and token == context.token else None
     return ApiClient(
         server=server,
         token=token,
-        context=context.name if context is not None else None,
+        context=owner,
         timeout=COMPLETION_TIMEOUT if quick else 30.0,
         retry=NO_RETRY if quick else RetryPolicy(),
     )

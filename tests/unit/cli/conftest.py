@@ -1,13 +1,14 @@
-"""Fixtures for the CLI tests: run `mcpctl` in-process, write manifests into a temp dir.
+"""Fixtures for the CLI's unit tests: run `mcpctl` in-process, write manifests into a temp dir.
 
 Commands run through click's `CliRunner`, so stdout is not a terminal (no
-colour unless asked) and stdout and stderr are captured apart.
+colour unless asked) and stdout and stderr are captured apart. No mcpd runs
+here: commands that talk to one are tested against the real mcpd in
+tests/integration/cli.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -15,9 +16,6 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mcpctl.cli.main import cli
-from mcpctl.contexts import ClientConfig, Context, save_config
-
-from .fakeapi import FakeMcpd, serve
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO_ROOT / "examples"
@@ -69,13 +67,3 @@ def mcpctl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("MCPCTL_CONTEXT", "MCPCTL_SERVER", "MCPCTL_TOKEN", "EDITOR", "VISUAL"):
         monkeypatch.delenv(name, raising=False)
     return home
-
-
-@pytest.fixture
-def mcpd(mcpctl_home: Path) -> Iterator[FakeMcpd]:
-    """A fake mcpd on 127.0.0.1, and a current context `test` logged in to it."""
-    with serve() as state:
-        config = ClientConfig()
-        config.put(Context(name="test", server=state.url, user="admin", token="good-token"))
-        save_config(config)
-        yield state
