@@ -8,6 +8,7 @@ hashes. At first start, `bootstrap` creates the `default` SecretBackend, an
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -44,6 +45,14 @@ BOOTSTRAP_SESSION_TTL = timedelta(days=90)
 MIN_PASSWORD = 8
 
 _hasher = PasswordHasher()
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    """argon2 verification (about 0.1 s of CPU: callers run it in a worker thread)."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 class Unauthenticated(McpctlError):
@@ -141,12 +150,10 @@ class IdentityService:
             credential = await session.get(CredentialRow, username)
             ok = False
             if credential is not None:
-                try:
-                    ok = _hasher.verify(credential.password_hash, password)
-                except (VerificationError, InvalidHashError):
-                    ok = False
+                ok = await asyncio.to_thread(_verify, credential.password_hash, password)
             else:
-                _hasher.hash(password)  # spend the same time: no user enumeration by timing
+                # spend the same time: no user enumeration by timing
+                await asyncio.to_thread(_hasher.hash, password)
             user = await session.scalar(
                 select(ObjectRow).where(ObjectRow.kind == "User", ObjectRow.name == username)
             )
@@ -204,7 +211,7 @@ class IdentityService:
             )
             if user is None:
                 raise NotFound(f"User/{username} not found")
-            hashed = _hasher.hash(password)
+            hashed = await asyncio.to_thread(_hasher.hash, password)
             credential = await session.get(CredentialRow, username)
             if credential is None:
                 session.add(CredentialRow(user=username, password_hash=hashed, updated_at=utcnow()))
@@ -334,12 +341,24 @@ class IdentityService:
         self, principal: Principal, name: str, expires_at: datetime | None
     ) -> str:
         async with self.sessions() as session, session.begin():
-            require(await policy_of(session, principal), "edit", "serviceaccounts", name)
+            policy = await policy_of(session, principal)
+            require(policy, "edit", "serviceaccounts", name)
             sa = await session.scalar(
                 select(ObjectRow).where(ObjectRow.kind == "ServiceAccount", ObjectRow.name == name)
             )
             if sa is None:
                 raise NotFound(f"ServiceAccount/{name} not found")
+            missing = missing_grants(
+                policy,
+                sorted(
+                    (await grants_of(session, "ServiceAccount", name)).grants, key=Grant.describe
+                ),
+            )
+            if missing:
+                raise Forbidden(
+                    f"forbidden: ServiceAccount {name!r} holds what you do not: "
+                    + ", ".join(g.describe() for g in missing)
+                )
             raw = new_token(SA_PREFIX)
             session.add(
                 TokenRow(
@@ -437,7 +456,11 @@ class IdentityService:
         now = utcnow()
         async with self.sessions() as session, session.begin():
             session.add(
-                CredentialRow(user="admin", password_hash=_hasher.hash(password), updated_at=now)
+                CredentialRow(
+                    user="admin",
+                    password_hash=await asyncio.to_thread(_hasher.hash, password),
+                    updated_at=now,
+                )
             )
             session.add(
                 SessionRow(

@@ -21,7 +21,14 @@ from typing import Any, cast
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mcpctl.errors import Conflict, InvalidInput, InvalidManifest, ManifestIssue, NotFound
+from mcpctl.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidManifest,
+    ManifestIssue,
+    NotFound,
+)
 from mcpctl.manifests import (
     Catalog,
     ChangeSet,
@@ -34,10 +41,18 @@ from mcpctl.manifests import (
     validate_object,
 )
 from mcpctl.manifests.references import Key, check_duplicates, check_references, format_key
-from mcpctl.schemas import BY_KIND, Resource, Secret
-from mcpctl.service.access import Policy, Principal, policy_of, require, require_run
+from mcpctl.schemas import BY_KIND, Rbac, Resource, Secret
+from mcpctl.service.access import (
+    Policy,
+    Principal,
+    missing_grants,
+    policy_of,
+    require,
+    require_run,
+)
 from mcpctl.service.audit import record_audit
 from mcpctl.service.labels import Selector
+from mcpctl.service.rbac import Grant
 from mcpctl.service.rows import row_json, row_key, row_resource, stored_fields
 from mcpctl.store import ChangeRow, ObjectRow, RefRow
 
@@ -300,6 +315,8 @@ class ObjectService:
                 continue
             role = "create" if plan.row is None else "edit"
             require(policy, role, plan.manifest.resource.PLURAL, plan.manifest.resource.name)
+        for plan in plans:
+            _require_no_escalation(policy, plan.manifest.resource)
         # the batch against what it refers to, and what refers to it against the batch
         batch = [Manifest(_resolved(p), p.manifest.origin) for p in plans]
         existing = await _context_for(session, batch)
@@ -456,6 +473,19 @@ class ObjectService:
 
 def check_set_duplicates(manifests: list[Manifest]) -> list[ManifestIssue]:
     return list(check_duplicates(manifests))
+
+
+def _require_no_escalation(policy: Policy, resource: Resource) -> None:
+    """Nobody grants through an Rbac more than they hold themselves (like Kubernetes RBAC)."""
+    if not isinstance(resource, Rbac):
+        return
+    wanted = [Grant.of(b) for b in resource.spec.bindings]
+    missing = missing_grants(policy, wanted)
+    if missing:
+        raise Forbidden(
+            f"forbidden: Rbac {resource.name!r} would grant what you do not hold: "
+            + ", ".join(g.describe() for g in missing)
+        )
 
 
 def _require_reveal(policy: Policy) -> None:

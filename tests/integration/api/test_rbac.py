@@ -272,3 +272,34 @@ def test_a_user_object_without_rbac_is_not_an_admin(api: Api) -> None:
     me = api.admin.get("/api/v1/auth/me").json()
     assert me["user"] == "admin"
     assert {"role": "run", "action": "*"} in me["permissions"]
+
+
+def test_an_rbac_cannot_grant_more_than_its_writer_holds(api: Api) -> None:
+    who, client = api.user_client([binding("create", "rbacs"), binding("view", "servers")])
+    mine = api.name("grant")
+
+    wider = client.post(path("rbacs"), json=rbac(mine, [("User", who)], [binding("delete", "*")]))
+    within = client.post(
+        path("rbacs"), json=rbac(api.name("grant"), [("User", who)], [binding("view", "servers")])
+    )
+
+    problem = assert_problem(wider, 403, "forbidden")
+    assert "delete *" in problem["detail"]
+    assert not api.exists("rbacs", mine)
+    assert within.status_code == 201, within.text
+
+
+def test_a_serviceaccount_token_needs_everything_the_account_holds(api: Api) -> None:
+    account = api.name("sa")
+    api.apply(
+        [
+            {"apiVersion": "mcpctl/v1", "kind": "ServiceAccount", "metadata": {"name": account}},
+            rbac(account, [("ServiceAccount", account)], [binding("delete", "*")]),
+        ]
+    )
+    _, client = api.user_client([binding("edit", "serviceaccounts")])
+
+    response = client.post(f"/api/v1/serviceaccounts/{account}/tokens", json={})
+
+    problem = assert_problem(response, 403, "forbidden")
+    assert "delete *" in problem["detail"]
