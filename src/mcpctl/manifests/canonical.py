@@ -112,13 +112,38 @@ def _secret_spec(
     return result
 
 
+_NO_DEFAULT = object()
+#: Per model class: (attribute, output key, default or _NO_DEFAULT) for every field.
+_FIELDS: dict[type[BaseModel], tuple[tuple[str, str, Any], ...]] = {}
+
+
+def _fields_of(cls: type[BaseModel]) -> tuple[tuple[str, str, Any], ...]:
+    """The fields of a model with their defaults, computed once per class.
+
+    Defaults from factories are built once here and only compared against, never
+    handed out, so sharing them is safe; pydantic's get_default is slow per call.
+    """
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = tuple(
+            (
+                name,
+                info.alias or name,
+                _NO_DEFAULT if info.is_required() else info.get_default(call_default_factory=True),
+            )
+            for name, info in cls.model_fields.items()
+        )
+        _FIELDS[cls] = fields
+    return fields
+
+
 def _model_plain(model: BaseModel) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, info in type(model).model_fields.items():
+    for name, key, default in _fields_of(type(model)):
         value = getattr(model, name)
-        if not info.is_required() and value == info.get_default(call_default_factory=True):
+        if default is not _NO_DEFAULT and value == default:
             continue
-        out[info.alias or name] = _plain(value)
+        out[key] = _plain(value)
     return out
 
 
