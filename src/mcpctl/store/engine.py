@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -20,6 +21,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from mcpctl.errors import InvalidInput
+
+
+def _dumps(value: Any) -> str:
+    """JSON columns through orjson: listing 10,000 objects decodes 40,000 of them."""
+    return orjson.dumps(value).decode("utf-8")
 
 
 def sqlite_url(path: Path) -> str:
@@ -46,6 +52,8 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for `url`."""
+    kwargs.setdefault("json_serializer", _dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     engine = create_async_engine(async_url(url), **kwargs)
     if is_sqlite(engine):
 

@@ -82,7 +82,8 @@ class Matrix:
             return self.client.get(path(plural, project=scope))
         if verb == "create":
             return self.client.post(
-                path(plural, project=scope), json=self.api.sample(plural, self.api.name("new"))
+                path(plural, project=scope),
+                json=self._within_reach(plural, self.api.sample(plural, self.api.name("new"))),
             )
         if verb == "delete" and fresh:
             doomed = self.api.create(self.api.sample(plural, self.api.name("doomed")))
@@ -97,7 +98,15 @@ class Matrix:
         metadata = {"name": target["metadata"]["name"], "labels": {"case": str(next(self._labels))}}
         if scope is not None:
             metadata["project"] = scope
-        return self.client.put(url, json={**target, "metadata": metadata})
+        return self.client.put(
+            url, json=self._within_reach(plural, {**target, "metadata": metadata})
+        )
+
+    def _within_reach(self, plural: str, body: JSON) -> JSON:
+        """An Rbac the user writes grants only what the user holds (no escalation)."""
+        if plural != "rbacs" or self.held is None:
+            return body
+        return {**body, "spec": {**body["spec"], "bindings": [binding(*self.held)]}}
 
 
 @pytest.fixture(scope="module")
