@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mcpctl.api.openapi import openapi_document
-from mcpctl.api.problems import TooLarge, problem, problem_for
+from mcpctl.api.problems import ReadOnly, TooLarge, problem, problem_for
 from mcpctl.errors import Forbidden, InvalidInput, McpctlError, NotFound
 from mcpctl.manifests import MISSING, ChangeSet
 from mcpctl.manifests.canonical import format_timestamp
@@ -103,6 +103,8 @@ def build_app(services: Services) -> Starlette:
             raise NotFound(f"{plural} live under {where}{plural}")
         if plural in ("auditevents",):
             raise NotFound("audit entries are read at /api/v1/auditevents")
+        if plural == "events" and request.method != "GET":
+            raise ReadOnly("events are written by mcpd only; read them at /api/v1/events")
         return model
 
     async def list_or_create(request: Request) -> Response:

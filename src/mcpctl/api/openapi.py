@@ -19,7 +19,11 @@ JSON = "application/json"
 PROBLEM = "application/problem+json"
 #: Routes of their own that shadow `/api/v1/{plural}` for some methods.
 _OWN_LIST_ROUTES = ("events", "auditevents")  # GET
-_OWN_CREATE_ROUTES = ("auditevents", "mcptokens")  # POST: auditevents is never written
+_OWN_CREATE_ROUTES = (
+    "auditevents",
+    "mcptokens",
+    "events",
+)  # POST: only mcpd writes events and audit
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -207,7 +211,8 @@ def openapi_document() -> dict[str, Any]:
     def plural(choices: list[str]) -> dict[str, Any]:
         return {"name": "plural", "in": "path", "required": True, "schema": {"enum": choices}}
 
-    items = [p for p in cluster if p != "auditevents"]  # audit entries: /api/v1/auditevents
+    # audit entries and events are read at their own routes, and written by mcpd only
+    items = [p for p in cluster if p not in ("auditevents", "events")]
     listable = [p for p in cluster if p not in _OWN_LIST_ROUTES]
     creatable = [p for p in cluster if p not in _OWN_CREATE_ROUTES]
     manifest = _json_body(_ref("Manifest"))

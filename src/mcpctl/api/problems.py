@@ -19,6 +19,10 @@ from mcpctl.errors import (
 from mcpctl.service import Unauthenticated
 
 
+class ReadOnly(InvalidInput):
+    """A resource only mcpd writes (405)."""
+
+
 class TooLarge(InvalidInput):
     """The request body is larger than mcpd accepts (413)."""
 
@@ -28,6 +32,7 @@ PROBLEM_BASE = "https://mcpctl.dev/problems/"
 #: exception class -> (status, slug, title), most specific first.
 _TABLE: tuple[tuple[type[McpctlError], int, str, str], ...] = (
     (TooLarge, 413, "too-large", "Request too large"),
+    (ReadOnly, 405, "method-not-allowed", "Method not allowed"),
     (Unauthenticated, 401, "unauthenticated", "Authentication required"),
     (Forbidden, 403, "forbidden", "Forbidden"),
     (NotFound, 404, "not-found", "Not found"),

@@ -213,3 +213,22 @@ def test_the_events_route_lists_events(api: Api) -> None:
     assert response.status_code == 200, response.text
     body: JSON = response.json()
     assert (body["kind"], body["items"]) == ("List", [])
+
+
+def test_events_are_read_only_through_the_api(api: Api) -> None:
+    body = {
+        "apiVersion": "mcpctl/v1",
+        "kind": "Event",
+        "metadata": {"name": api.name("ev")},
+        "spec": {
+            "reason": "Tried",
+            "message": "m",
+            "involvedObject": {"kind": "Server", "name": "x"},
+            "firstTimestamp": "2026-01-01T00:00:00Z",
+            "lastTimestamp": "2026-01-01T00:00:00Z",
+        },
+    }
+
+    response = api.admin.post("/api/v1/events", json=body)
+
+    assert_problem(response, 405, "method-not-allowed")
