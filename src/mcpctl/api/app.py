@@ -27,7 +27,7 @@ from starlette.routing import Route
 from mcpctl.api.openapi import openapi_document
 from mcpctl.api.problems import ReadOnly, TooLarge, problem, problem_for
 from mcpctl.errors import Forbidden, InvalidInput, McpctlError, NotFound
-from mcpctl.manifests import MISSING, ChangeSet
+from mcpctl.manifests import ChangeSet
 from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.schemas import BY_PLURAL, Resource
 from mcpctl.service import IdentityService, ObjectService, Principal, Selector
@@ -405,28 +405,7 @@ def _ts(value: datetime) -> str:
 
 
 def _changes_json(changes: ChangeSet, dry_run: bool) -> dict[str, Any]:
-    return {
-        "dryRun": dry_run,
-        "summary": {**changes.counts(), "unchanged": changes.unchanged},
-        "changes": [
-            {
-                "action": c.action,
-                "kind": c.key[0],
-                **({"project": c.key[1]} if c.key[1] else {}),
-                "name": c.key[2],
-                "fields": [
-                    {
-                        "path": f.path,
-                        **({} if f.old is MISSING else {"old": f.old}),
-                        **({} if f.new is MISSING else {"new": f.new}),
-                        **({"secret": True} if f.secret else {}),
-                    }
-                    for f in c.fields
-                ],
-            }
-            for c in changes.changes
-        ],
-    }
+    return {"dryRun": dry_run, **changes.to_json()}
 
 
 #: The audit verb of a request to an object route, as its success entry names it.

@@ -63,28 +63,7 @@ def render_text(changes: ChangeSet, *, color: bool) -> str:
 
 
 def render_json(changes: ChangeSet) -> str:
-    body = {
-        "changed": bool(changes),
-        "summary": changes.counts() | {"unchanged": changes.unchanged},
-        "changes": [
-            {
-                "action": c.action,
-                "kind": c.key[0],
-                **({"project": c.key[1]} if c.key[1] else {}),
-                "name": c.key[2],
-                "fields": [
-                    {
-                        "path": f.path,
-                        **({} if f.old is MISSING else {"old": f.old}),
-                        **({} if f.new is MISSING else {"new": f.new}),
-                        **({"secret": True} if f.secret else {}),
-                    }
-                    for f in c.fields
-                ],
-            }
-            for c in changes.changes
-        ],
-    }
+    body = {"changed": bool(changes), **changes.to_json()}
     return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
 

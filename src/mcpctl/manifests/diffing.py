@@ -79,6 +79,30 @@ class ChangeSet:
             out[change.action] += 1
         return out
 
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form the API answers and `diff -o json` prints (no secret value in it)."""
+        return {
+            "summary": {**self.counts(), "unchanged": self.unchanged},
+            "changes": [
+                {
+                    "action": c.action,
+                    "kind": c.key[0],
+                    **({"project": c.key[1]} if c.key[1] else {}),
+                    "name": c.key[2],
+                    "fields": [
+                        {
+                            "path": f.path,
+                            **({} if f.old is MISSING else {"old": f.old}),
+                            **({} if f.new is MISSING else {"new": f.new}),
+                            **({"secret": True} if f.secret else {}),
+                        }
+                        for f in c.fields
+                    ],
+                }
+                for c in self.changes
+            ],
+        }
+
 
 def diff_sets(old: Iterable[Resource | Manifest], new: Iterable[Resource | Manifest]) -> ChangeSet:
     """What turning the set `old` into the set `new` changes."""
