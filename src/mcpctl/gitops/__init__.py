@@ -1,0 +1,32 @@
+"""The state repo (pygit2): layout, commits without a work tree, export.
+
+Import of pushed commits, conflicts, restore, timelines and the mirror build
+on these pieces (DESIGN.md, "The four flows and the one invariant").
+"""
+
+from mcpctl.gitops.exporting import (
+    CHANGE_TRAILER,
+    differences,
+    export_all,
+    export_changes,
+    render_object,
+    render_tree,
+)
+from mcpctl.gitops.layout import README_PATH, key_for, path_for
+from mcpctl.gitops.repo import BRANCH, REF, Author, StateRepo
+
+__all__ = [
+    "BRANCH",
+    "CHANGE_TRAILER",
+    "README_PATH",
+    "REF",
+    "Author",
+    "StateRepo",
+    "differences",
+    "export_all",
+    "export_changes",
+    "key_for",
+    "path_for",
+    "render_object",
+    "render_tree",
+]
