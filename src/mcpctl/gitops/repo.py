@@ -93,13 +93,7 @@ class StateRepo:
     ) -> pygit2.Oid | None:
         """Commit `changes` (path -> content, None to delete) on main; None if nothing changed."""
         head = self.head()
-        files = self.files(head) if head is not None else {}
-        for path, content in changes.items():
-            if content is None:
-                files.pop(path, None)
-            else:
-                files[path] = content
-        tree = self._write_tree(files)
+        tree = self._updated_tree(head.tree if head is not None else None, changes)
         if head is not None and head.tree_id == tree:
             return None
         stamp = int(when.timestamp()) if when else None
@@ -119,25 +113,32 @@ class StateRepo:
         except pygit2.GitError as e:
             raise BackendUnavailable(f"cannot commit to the state repo: {e}") from e
 
-    def _write_tree(self, files: Mapping[str, bytes]) -> pygit2.Oid:
-        root: dict[str, object] = {}
-        for path, content in files.items():
-            node = root
-            parts = path.split("/")
-            for part in parts[:-1]:
-                child = node.setdefault(part, {})
-                assert isinstance(child, dict)
-                node = child
-            node[parts[-1]] = content
-        return self._build(root)
-
-    def _build(self, node: Mapping[str, object]) -> pygit2.Oid:
-        builder = self.repo.TreeBuilder()
-        for name in sorted(node):
-            value = node[name]
-            if isinstance(value, bytes):
-                builder.insert(name, self.repo.create_blob(value), pygit2.enums.FileMode.BLOB)
+    def _updated_tree(
+        self, base: pygit2.Tree | None, changes: Mapping[str, bytes | None]
+    ) -> pygit2.Oid:
+        """The tree `base` with `changes` applied, rewriting only the directories they touch."""
+        here: dict[str, bytes | None] = {}
+        below: dict[str, dict[str, bytes | None]] = {}
+        for path, content in changes.items():
+            head, sep, rest = path.partition("/")
+            if sep:
+                below.setdefault(head, {})[rest] = content
             else:
-                assert isinstance(value, dict)
-                builder.insert(name, self._build(value), pygit2.enums.FileMode.TREE)
+                here[head] = content
+        builder = self.repo.TreeBuilder(base) if base is not None else self.repo.TreeBuilder()
+        for name, content in here.items():
+            if content is None:
+                if builder.get(name) is not None:
+                    builder.remove(name)
+            else:
+                builder.insert(name, self.repo.create_blob(content), pygit2.enums.FileMode.BLOB)
+        for name, sub in below.items():
+            entry = builder.get(name)
+            subtree = self.repo[entry.id].peel(pygit2.Tree) if entry is not None else None
+            oid = self._updated_tree(subtree, sub)
+            if len(self.repo[oid].peel(pygit2.Tree)) == 0:
+                if entry is not None:
+                    builder.remove(name)
+            else:
+                builder.insert(name, oid, pygit2.enums.FileMode.TREE)
         return builder.write()

@@ -176,3 +176,22 @@ def test_only_files_of_the_layout_name_objects(
 def test_runtime_kinds_have_no_place_in_the_repo() -> None:
     with pytest.raises(ValueError, match="not kept"):
         path_for("Instance", None, "x")
+
+
+def test_deleting_the_last_file_of_a_directory_removes_the_directory(
+    repo: StateRepo, tmp_path: Path
+) -> None:
+    export_all(repo, examples(), SEAL)
+
+    export_changes(
+        repo,
+        [],
+        [("Prompt", "demo", "on-call"), ("Prompt", "demo", "code-review")],
+        SEAL,
+        author=Author.of("alice"),
+        summary="delete the prompts",
+    )
+
+    tree = git(tmp_path / "state.git", "ls-tree", "--name-only", "main").split()
+    assert "prompts" not in tree
+    assert "servers" in tree
