@@ -71,7 +71,9 @@ def running_mcpd(state_dir: Path, database_url: str | None = None) -> Iterator[M
                 raise RuntimeError(f"mcpd not ready after {START_TIMEOUT}s:\n{log.read_text()}")
             time.sleep(0.05)
         config = yaml.safe_load((state_dir / "config").read_text())
-        token = next(c["token"] for c in config["contexts"] if c["server"] == url)
+        # a restarted mcpd keeps the context of its first start (another port, here)
+        contexts = config["contexts"]
+        token = next((c["token"] for c in contexts if c["server"] == url), contexts[0]["token"])
         password = (state_dir / "initial-admin-password").read_text().strip()
         yield Mcpd(url, state_dir, token, password, process, log)
     finally:

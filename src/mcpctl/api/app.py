@@ -31,8 +31,9 @@ from mcpctl.manifests import ChangeSet
 from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.schemas import BY_PLURAL, Resource
 from mcpctl.service import IdentityService, ObjectService, Principal, Selector
-from mcpctl.service.access import policy_of, require
+from mcpctl.service.access import policy_of, require, require_run
 from mcpctl.service.audit import list_audit, list_events, record_audit
+from mcpctl.service.replication import GitReplica
 from mcpctl.store import current_revision, head_revision
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     objects: ObjectService
     identity: IdentityService
+    replica: GitReplica
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -270,6 +272,19 @@ def build_app(services: Services) -> Starlette:
             )
         return JSONResponse({"apiVersion": "mcpctl/v1", "kind": "List", "items": items})
 
+    async def gitops_status(request: Request) -> Response:
+        principal = await principal_of(request)
+        async with services.sessions() as session:
+            require_run(await policy_of(session, principal), "sync")
+        return JSONResponse((await services.replica.status()).to_json())
+
+    async def gitops_verify(request: Request) -> Response:
+        principal = await principal_of(request)
+        async with services.sessions() as session:
+            require_run(await policy_of(session, principal), "sync")
+        different = await services.replica.verify()
+        return JSONResponse({"inSync": not different, "differences": different})
+
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
 
@@ -299,6 +314,8 @@ def build_app(services: Services) -> Starlette:
         Route("/api/v1/apply", endpoint(apply, "apply"), methods=["POST"]),
         Route("/api/v1/auditevents", endpoint(audit)),
         Route("/api/v1/events", endpoint(events)),
+        Route("/api/v1/gitops/status", endpoint(gitops_status)),
+        Route("/api/v1/gitops/verify", endpoint(gitops_verify)),
         Route("/api/v1/mcptokens/introspect", endpoint(introspect)),
         Route("/api/v1/mcptokens", endpoint(create_token), methods=["POST"]),
         Route(

@@ -23,7 +23,10 @@ from mcpctl import __version__
 from mcpctl.api.app import Services, build_app
 from mcpctl.contexts import Context, load_config, mcpctl_home, save_config
 from mcpctl.errors import McpctlError
+from mcpctl.gitops import StateRepo
+from mcpctl.secrets import load_sealer
 from mcpctl.service import IdentityService, ObjectService
+from mcpctl.service.replication import GitReplica
 from mcpctl.store import make_engine, make_sessionmaker, sqlite_url, upgrade
 
 log = logging.getLogger("mcpd")
@@ -75,10 +78,15 @@ async def build_services(settings: Settings) -> Services:
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = make_engine(settings.database_url)
     await upgrade(engine)
-    sessions = make_sessionmaker(engine)
+    repo = await asyncio.to_thread(StateRepo.open_or_init, settings.state_dir / "state.git")
+    sealer = load_sealer(settings.state_dir, create=True)
+    wake: list[GitReplica] = []
+    sessions = make_sessionmaker(engine, after_write=lambda: wake[0].notify() if wake else None)
+    replica = GitReplica(sessions, repo, sealer.seal)
+    wake.append(replica)
     objects = ObjectService(sessions)
     identity = IdentityService(sessions, objects)
-    return Services(engine, sessions, objects, identity)
+    return Services(engine, sessions, objects, identity, replica)
 
 
 def _write_secret_file(path: Path, text: str) -> None:
@@ -109,6 +117,7 @@ async def serve(settings: Settings) -> None:
     services = await build_services(settings)
     try:
         await bootstrap(settings, services)
+        await services.replica.start()
         app = build_app(services)
         config = uvicorn.Config(
             app,
@@ -127,6 +136,7 @@ async def serve(settings: Settings) -> None:
         )
         await server.serve()
     finally:
+        await services.replica.stop()
         await services.engine.dispose()
 
 

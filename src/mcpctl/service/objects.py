@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -380,6 +381,7 @@ class ObjectService:
                 verb="create" if p.row is None else "update",
                 actor=principal.actor,
                 at=now,
+                write_id=_write_id(session),
             )
             for p in plans
         ]
@@ -455,6 +457,7 @@ class ObjectService:
                     verb="delete",
                     actor=principal.actor,
                     at=now,
+                    write_id=_write_id(session),
                 )
             )
             await session.delete(row)
@@ -490,6 +493,14 @@ def _require_no_escalation(policy: Policy, resource: Resource) -> None:
 
 def _require_reveal(policy: Policy) -> None:
     require_run(policy, "reveal-secrets")
+
+
+def _write_id(session: AsyncSession) -> str:
+    """One id per session, i.e. per write: its changes become one git commit."""
+    value = session.info.get("write_id")
+    if value is None:
+        value = session.info["write_id"] = uuid.uuid4().hex
+    return str(value)
 
 
 def _ref(kind: str, project: str | None, name: str) -> str:

@@ -7,6 +7,7 @@ keys on every connection.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from mcpctl.errors import InvalidInput
 
@@ -69,5 +71,19 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(
+    engine: AsyncEngine, *, after_write: Callable[[], None] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine`; `after_write` runs after each commit that recorded changes."""
+    if after_write is None:
+        return async_sessionmaker(engine, expire_on_commit=False)
+
+    class WriteSession(Session):
+        """A session that reports its committed writes (they carry a write id)."""
+
+    def committed(session: Session) -> None:
+        if "write_id" in session.info:
+            after_write()
+
+    event.listen(WriteSession, "after_commit", committed)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=WriteSession)

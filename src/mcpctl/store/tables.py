@@ -111,6 +111,8 @@ class ChangeRow(Base):
     verb: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(253))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
+    #: The write (one API request, one transaction) the change belongs to: one git commit.
+    write_id: Mapped[str] = mapped_column(String(32), default="")
 
 
 class AuditRow(Base):

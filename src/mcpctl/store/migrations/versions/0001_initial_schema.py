@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("verb", sa.String(length=16), nullable=False),
         sa.Column("actor", sa.String(length=253), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("write_id", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
     )
     op.create_table(

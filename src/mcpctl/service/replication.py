@@ -1,0 +1,233 @@
+"""The git replica: every committed write becomes one commit in the state repo.
+
+Writes record change rows (with the id of their write) in the same
+transaction as the objects; this module follows that log. After each commit
+it wakes up, takes the changes since the last exported one, and for each write
+commits the current state of the objects it touched, authored by the acting
+user, with a trailer naming the last change. The export is a function of the
+database, so replaying a write after a crash (between the DB commit and the
+git commit, or between the git commit and the bookkeeping) commits nothing
+twice and loses nothing (DESIGN.md, flow 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mcpctl.errors import BackendUnavailable
+from mcpctl.gitops import Author, StateRepo, differences, export_all, export_changes, key_for
+from mcpctl.manifests import Sealer
+from mcpctl.manifests.references import Key, format_key
+from mcpctl.schemas import GIT_KINDS, Resource
+from mcpctl.service.rows import row_resource
+from mcpctl.store import ChangeRow, MetaRow, ObjectRow
+
+log = logging.getLogger(__name__)
+
+EXPORTED = "exported_change"
+_GIT_KIND_NAMES = tuple(m.KIND for m in GIT_KINDS)
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    head: str | None
+    exported_change: int
+    last_change: int
+
+    @property
+    def pending(self) -> bool:
+        return self.exported_change < self.last_change
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "head": self.head,
+            "exportedChange": self.exported_change,
+            "lastChange": self.last_change,
+            "pending": self.pending,
+        }
+
+
+class GitReplica:
+    """Keeps `main` of the state repo equal to the canonical export of the database."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], repo: StateRepo, seal: Sealer
+    ) -> None:
+        self.sessions = sessions
+        self.repo = repo
+        self.seal = seal
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        """A write committed: export it soon (called from the session's after-commit hook)."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Export what the database has that `main` lacks, then follow every write."""
+        await self.guard_fresh_database()
+        await self.catch_up(full=True)
+        self._task = asyncio.create_task(self._follow(), name="git-replica")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.catch_up()
+
+    async def _follow(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.catch_up()
+            except Exception:  # a supervisor loop: log, retry on the next write or in a while
+                log.exception("exporting to the state repo failed; retrying in 1 s")
+                await asyncio.sleep(1.0)
+                self._wake.set()
+
+    async def guard_fresh_database(self) -> None:
+        """Refuse to overwrite a state repo holding objects with an empty database."""
+        async with self.sessions() as session:
+            exported = await session.get(MetaRow, EXPORTED)
+        if exported is not None:
+            return
+        files = await asyncio.to_thread(self.repo.files)
+        if any(key_for(path) is not None for path in files):
+            raise BackendUnavailable(
+                "the state repo holds objects but this database has never been exported to it: "
+                "restoring a database from the repo is not supported yet; move the repo away "
+                "or start with the database it belongs to"
+            )
+
+    async def catch_up(self, *, full: bool = False) -> None:
+        """Commit every write since the last exported change (and, with `full`, any drift)."""
+        async with self._lock:
+            async with self.sessions() as session:
+                exported = await _exported(session)
+                changes = list(
+                    await session.scalars(
+                        select(ChangeRow).where(ChangeRow.seq > exported).order_by(ChangeRow.seq)
+                    )
+                )
+            for group in _by_write(changes):
+                await self._export_write(group)
+            if full:
+                await self._export_everything()
+
+    async def _export_write(self, group: list[ChangeRow]) -> None:
+        keys: list[Key] = []
+        for change in group:
+            key = (change.kind, change.project or None, change.name)
+            if key not in keys:
+                keys.append(key)
+        async with self.sessions() as session:
+            rows = await _rows(session, keys)
+        written = [row_resource(rows[k]) for k in keys if k in rows]
+        deleted = [k for k in keys if k not in rows]
+        await asyncio.to_thread(
+            export_changes,
+            self.repo,
+            written,
+            deleted,
+            self.seal,
+            author=Author.of(group[0].actor),
+            summary=_summary(group, keys),
+            change=group[-1].seq,
+        )
+        await self._mark(group[-1].seq)
+
+    async def _export_everything(self) -> None:
+        resources = await self.resources()
+        async with self.sessions() as session:
+            last = await _last_change(session)
+        await asyncio.to_thread(
+            export_all, self.repo, resources, self.seal, summary="Export the database", change=last
+        )
+        await self._mark(last)
+
+    async def _mark(self, seq: int) -> None:
+        async with self.sessions() as session, session.begin():
+            row = await session.get(MetaRow, EXPORTED)
+            if row is None:
+                session.add(MetaRow(key=EXPORTED, value=str(seq)))
+            elif int(row.value) < seq:
+                row.value = str(seq)
+
+    async def resources(self) -> list[Resource]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(ObjectRow).where(ObjectRow.kind.in_(_GIT_KIND_NAMES)).order_by(ObjectRow.id)
+            )
+            return [row_resource(r) for r in rows]
+
+    async def status(self) -> ReplicaStatus:
+        async with self.sessions() as session:
+            exported = await _exported(session)
+            last = await _last_change(session)
+        head = await asyncio.to_thread(self.repo.head)
+        return ReplicaStatus(str(head.id) if head is not None else None, exported, last)
+
+    async def verify(self) -> list[str]:
+        """The paths where `main` differs from the export of the database (empty: in sync)."""
+        async with self._lock:
+            resources = await self.resources()
+            return await asyncio.to_thread(differences, self.repo, resources, self.seal)
+
+
+async def _exported(session: AsyncSession) -> int:
+    row = await session.get(MetaRow, EXPORTED)
+    return int(row.value) if row is not None else 0
+
+
+async def _last_change(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.coalesce(func.max(ChangeRow.seq), 0))) or 0)
+
+
+async def _rows(session: AsyncSession, keys: list[Key]) -> dict[Key, ObjectRow]:
+    found: dict[Key, ObjectRow] = {}
+    for kind in {k[0] for k in keys}:
+        names = [k[2] for k in keys if k[0] == kind]
+        for start in range(0, len(names), 500):
+            rows = await session.scalars(
+                select(ObjectRow).where(
+                    ObjectRow.kind == kind, ObjectRow.name.in_(names[start : start + 500])
+                )
+            )
+            for row in rows:
+                key = (row.kind, row.project or None, row.name)
+                if key in keys:
+                    found[key] = row
+    return found
+
+
+def _by_write(changes: list[ChangeRow]) -> list[list[ChangeRow]]:
+    groups: list[list[ChangeRow]] = []
+    for change in changes:
+        if groups and groups[-1][-1].write_id == change.write_id:
+            groups[-1].append(change)
+        else:
+            groups.append([change])
+    return groups
+
+
+def _summary(group: list[ChangeRow], keys: list[Key]) -> str:
+    if len(keys) == 1:
+        return f"{group[-1].verb} {format_key(keys[0])}"
+    verbs = Counter(c.verb for c in group)
+    head = f"{len(keys)} objects: " + ", ".join(f"{v} {n}" for v, n in sorted(verbs.items()))
+    listed = "\n".join(
+        f"- {c.verb} {format_key((c.kind, c.project or None, c.name))}" for c in group
+    )
+    return f"{head}\n\n{listed}"

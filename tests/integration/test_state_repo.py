@@ -1,0 +1,137 @@
+"""mcpd keeps the state repo equal to the export of its database (DESIGN.md, flow 1)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.mcpd import Mcpd, running_mcpd
+
+pytestmark = pytest.mark.integration
+
+SECRET_VALUE = "ghp_do-not-leak-0123456789"
+
+
+def git(state: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "--git-dir", str(state / "state.git"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
+
+
+def quiet(client: httpx.Client, deadline: float = 20.0) -> dict[str, Any]:
+    """Wait until every committed write is exported; the status then."""
+    end = time.monotonic() + deadline
+    while True:
+        status: dict[str, Any] = client.get("/api/v1/gitops/status").raise_for_status().json()
+        if not status["pending"]:
+            return status
+        assert time.monotonic() < end, f"export still pending: {status}"
+        time.sleep(0.02)
+
+
+def objects() -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "mcpctl/v1",
+            "kind": "Secret",
+            "metadata": {"name": "github"},
+            "spec": {"data": {"token": SECRET_VALUE}},
+        },
+        {
+            "apiVersion": "mcpctl/v1",
+            "kind": "Server",
+            "metadata": {"name": "time"},
+            "spec": {
+                "command": ["mcp-server-time"],
+                "env": [
+                    {"name": "T", "valueFrom": {"secretRef": {"name": "github", "key": "token"}}}
+                ],
+            },
+        },
+        {
+            "apiVersion": "mcpctl/v1",
+            "kind": "Project",
+            "metadata": {"name": "demo"},
+            "spec": {"servers": ["time"]},
+        },
+        {
+            "apiVersion": "mcpctl/v1",
+            "kind": "Prompt",
+            "metadata": {"name": "intro", "project": "demo"},
+            "spec": {"content": "Be brief."},
+        },
+    ]
+
+
+def test_every_write_is_one_commit_and_main_equals_the_export(mcpd: Mcpd) -> None:
+    with mcpd.client() as client:
+        client.post("/api/v1/apply", json={"items": objects()}).raise_for_status()
+        server = client.get("/api/v1/servers/time").raise_for_status().json()
+        server["spec"]["replicas"] = 2
+        client.put("/api/v1/servers/time", json=server).raise_for_status()
+        client.delete("/api/v1/projects/demo/prompts/intro").raise_for_status()
+        status = quiet(client)
+        verify = client.get("/api/v1/gitops/verify").raise_for_status().json()
+
+    assert verify == {"inSync": True, "differences": []}
+    assert git(mcpd.state_dir, "rev-parse", "main").strip() == status["head"]
+    log = git(mcpd.state_dir, "log", "--format=%an|%s", "main").splitlines()
+    assert log[:3] == [
+        "admin|delete Prompt/demo/intro",
+        "admin|update Server/time",
+        "admin|4 objects: create 4",
+    ]
+    assert f"Mcpctl-Change: {status['lastChange']}" in git(
+        mcpd.state_dir, "log", "-1", "--format=%B", "main"
+    )
+    files = git(mcpd.state_dir, "ls-tree", "-r", "--name-only", "main").split()
+    assert {"servers/time.yaml", "projects/demo.yaml", "secrets/github.yaml"} <= set(files)
+    assert "prompts/demo/intro.yaml" not in files
+    assert "replicas: 2" in git(mcpd.state_dir, "show", "main:servers/time.yaml")
+
+
+def test_no_secret_value_reaches_the_history(mcpd: Mcpd) -> None:
+    with mcpd.client() as client:
+        client.post("/api/v1/apply", json={"items": objects()}).raise_for_status()
+        quiet(client)
+
+    everything = git(mcpd.state_dir, "log", "--all", "-p", "--format=%B")
+    assert "sealedData" in everything
+    assert SECRET_VALUE not in everything
+
+
+def test_a_restart_commits_nothing_new(tmp_path: Path) -> None:
+    state, database = tmp_path / "state", f"sqlite:///{tmp_path / 'mcpd.db'}"
+    with running_mcpd(state, database) as first, first.client() as client:
+        client.post("/api/v1/apply", json={"items": objects()}).raise_for_status()
+        head = quiet(client)["head"]
+    with running_mcpd(state, database) as second, second.client() as client:
+        assert quiet(client)["head"] == head
+        assert client.get("/api/v1/gitops/verify").json()["inSync"] is True
+
+
+def test_an_empty_database_refuses_to_overwrite_a_repo_holding_objects(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with (
+        running_mcpd(state, f"sqlite:///{tmp_path / 'first.db'}") as first,
+        first.client() as client,
+    ):
+        client.post("/api/v1/apply", json={"items": objects()}).raise_for_status()
+        head = quiet(client)["head"]
+
+    with (
+        pytest.raises(RuntimeError, match="state repo holds objects"),
+        running_mcpd(state, f"sqlite:///{tmp_path / 'second.db'}"),
+    ):
+        pass
+    assert git(state, "rev-parse", "main").strip() == head
