@@ -238,6 +238,15 @@ class ListRun:
     cpu: float | None
 
 
+def wait_exported(client: httpx.Client, deadline: float = 120.0) -> None:
+    """Wait until mcpd has committed every write to its state repo (it does so after answering)."""
+    end = time.monotonic() + deadline
+    while client.get("/api/v1/gitops/status").raise_for_status().json()["pending"]:
+        if time.monotonic() > end:
+            raise BenchmarkError("the state repo export did not finish in time")
+        time.sleep(0.05)
+
+
 def list_all(client: httpx.Client, plural: str, cpu: ServerCpu) -> ListRun:
     """Every object of a kind, a page of PAGE at a time."""
     before = cpu.seconds()
@@ -306,6 +315,7 @@ def bench_database(database: str, mcpd: Mcpd, options: Options) -> list[Target]:
         last: list[Doc] = []
         for r in range(options.rounds):
             last = gen.batch(f"r{r}", APPLY_MIX)
+            wait_exported(client)  # each round alone, not beside the last one's git export
             before = cpu.seconds()
             seconds, result = apply(client, last)
             rounds.append((seconds, cpu.since(before)))
@@ -313,6 +323,7 @@ def bench_database(database: str, mcpd: Mcpd, options: Options) -> list[Target]:
                 raise BenchmarkError(f"apply added {result['summary']}, not {total}")
         best, best_cpu = min(rounds)
         median = statistics.median(t for t, _ in rounds)
+        wait_exported(client)
         before = cpu.seconds()
         unchanged, result = apply(client, last)
         unchanged_cpu = cpu.since(before)
@@ -350,6 +361,7 @@ def bench_database(database: str, mcpd: Mcpd, options: Options) -> list[Target]:
             seeded += count
         seeding = time.perf_counter() - start
         print(f"seeded {seeded:,} servers in {fmt_s(seeding)} ({rate(seeded, seeding)})")
+        wait_exported(client)
         runs = [list_all(client, "servers", cpu) for _ in range(options.list_runs)]
         fastest = min(runs, key=lambda r: r.requests)
         if fastest.items != LIST_COUNT:

@@ -132,13 +132,17 @@ def build_app(services: Services) -> Starlette:
             limit=_int_param(query.get("limit"), "limit", 500),
             continue_token=query.get("continue"),
         )
-        page: dict[str, Any] = {
-            "apiVersion": "mcpctl/v1",
-            "kind": "List",
-            "items": items,
-            "metadata": {"continue": token} if token else {},
-        }
-        return JSONResponse(page)
+        meta = orjson.dumps({"continue": token} if token else {})
+        body = b"".join(
+            (
+                b'{"apiVersion":"mcpctl/v1","kind":"List","items":[',
+                ",".join(items).encode("utf-8"),
+                b'],"metadata":',
+                meta,
+                b"}",
+            )
+        )
+        return Response(body, media_type="application/json")
 
     async def item(request: Request) -> Response:
         scoped = "project" in request.path_params

@@ -82,6 +82,9 @@ class ObjectRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(253))
     updated_by: Mapped[str] = mapped_column(String(253))
+    #: The object as the API lists it (secret values masked), rendered at write time:
+    #: a list of 10,000 objects joins these instead of building and encoding each.
+    rendered: Mapped[str] = mapped_column(Text, default="")
 
 
 class RefRow(Base):

@@ -133,6 +133,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=253), nullable=False),
         sa.Column("updated_by", sa.String(length=253), nullable=False),
+        sa.Column("rendered", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("kind", "project", "name", name="uq_objects_kind_project_name"),
     )
