@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,23 @@ def test_an_empty_database_refuses_to_overwrite_a_repo_holding_objects(tmp_path:
     ):
         pass
     assert git(state, "rev-parse", "main").strip() == head
+
+
+def test_mcpctl_gitops_verify_and_status_report_the_invariant(mcpd: Mcpd) -> None:
+    mcpctl = str(Path(sys.executable).parent / "mcpctl")
+    with mcpd.client() as client:
+        client.post("/api/v1/apply", json={"items": objects()}).raise_for_status()
+        head = quiet(client)["head"]
+
+    verify = subprocess.run(
+        [mcpctl, "gitops", "verify"], env=mcpd.env(), capture_output=True, text=True, timeout=60
+    )
+    status = subprocess.run(
+        [mcpctl, "gitops", "status"], env=mcpd.env(), capture_output=True, text=True, timeout=60
+    )
+
+    assert verify.returncode == 0, verify.stderr
+    assert "in sync" in verify.stdout
+    assert status.returncode == 0, status.stderr
+    assert head in status.stdout
+    assert "pending:          no" in status.stdout

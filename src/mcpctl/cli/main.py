@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "edit": ("mcpctl.cli.edit:edit", "Edit an object's manifest in $EDITOR and apply it."),
     "login": ("mcpctl.cli.auth:login", "Log in to an mcpd and save a context for it."),
     "logout": ("mcpctl.cli.auth:logout", "Log out: revoke the session and forget its token."),
+    "gitops": ("mcpctl.cli.gitops:gitops", "The state repo: status and the invariant check."),
     "config": ("mcpctl.cli.config:config", "Show and switch contexts of the config file."),
     "completion": (
         "mcpctl.cli.completion:completion",
