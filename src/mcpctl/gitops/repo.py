@@ -117,6 +117,15 @@ class StateRepo:
         self, base: pygit2.Tree | None, changes: Mapping[str, bytes | None]
     ) -> pygit2.Oid:
         """The tree `base` with `changes` applied, rewriting only the directories they touch."""
+        oid = self._updated(base, changes)
+        if oid is None:  # everything deleted: an empty root
+            return self.repo.TreeBuilder().write()
+        return oid
+
+    def _updated(
+        self, base: pygit2.Tree | None, changes: Mapping[str, bytes | None]
+    ) -> pygit2.Oid | None:
+        """As `_updated_tree`, but None for a tree left empty (so its parent drops it)."""
         here: dict[str, bytes | None] = {}
         below: dict[str, dict[str, bytes | None]] = {}
         for path, content in changes.items():
@@ -135,10 +144,12 @@ class StateRepo:
         for name, sub in below.items():
             entry = builder.get(name)
             subtree = self.repo[entry.id].peel(pygit2.Tree) if entry is not None else None
-            oid = self._updated_tree(subtree, sub)
-            if len(self.repo[oid].peel(pygit2.Tree)) == 0:
+            oid = self._updated(subtree, sub)
+            if oid is None:
                 if entry is not None:
                     builder.remove(name)
             else:
                 builder.insert(name, oid, pygit2.enums.FileMode.TREE)
+        if len(builder) == 0:
+            return None
         return builder.write()
