@@ -202,7 +202,7 @@ def build_app(services: Services) -> Starlette:
             raise InvalidInput("a user name cannot contain NUL characters")
         done = await identity.login(body["username"], body["password"])
         return JSONResponse(
-            {"token": done.token, "user": done.user, "expiresAt": _ts(done.expires_at)}
+            {"token": done.token, "user": done.user, "expiresAt": format_timestamp(done.expires_at)}
         )
 
     async def logout(request: Request) -> Response:
@@ -419,10 +419,6 @@ def _parse_ts(value: Any) -> datetime:
         return parsed.astimezone(UTC)
     except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00
         raise InvalidInput(f"timestamp {value!r} is out of range") from None
-
-
-def _ts(value: datetime) -> str:
-    return format_timestamp(value)
 
 
 def _changes_json(changes: ChangeSet, dry_run: bool) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +42,13 @@ from mcpctl.manifests import (
     iter_references,
     validate_object,
 )
-from mcpctl.manifests.references import Key, check_duplicates, check_references, format_key
+from mcpctl.manifests.references import (
+    Key,
+    check_duplicates,
+    check_references,
+    format_key,
+    object_key,
+)
 from mcpctl.schemas import BY_KIND, Rbac, Resource, Secret
 from mcpctl.service.access import (
     Policy,
@@ -55,7 +61,7 @@ from mcpctl.service.access import (
 from mcpctl.service.audit import record_audit
 from mcpctl.service.labels import Selector
 from mcpctl.service.rbac import Grant
-from mcpctl.service.rows import row_json, row_key, row_resource, stored_fields
+from mcpctl.service.rows import row_json, row_key, row_resource, rows_by_key, stored_fields
 from mcpctl.store import ChangeRow, ObjectRow, RefRow
 
 MAX_PAGE = 5000
@@ -307,10 +313,10 @@ class ObjectService:
         granted: frozenset[Key] = frozenset(),
     ) -> WriteResult:
         policy = await policy_of(session, principal)
-        duplicates = check_set_duplicates(manifests)
+        duplicates = list(check_duplicates(manifests))
         if duplicates:
             raise InvalidManifest(duplicates)
-        rows = await _rows_by_key(session, [m.key for m in manifests])
+        rows = await rows_by_key(session, [m.key for m in manifests])
         plans = [_plan(m, rows.get(m.key)) for m in manifests]
         issues = [issue for p in plans for issue in _withheld_value_issues(p)]
         if issues:
@@ -481,10 +487,6 @@ class ObjectService:
         await session.flush()
 
 
-def check_set_duplicates(manifests: list[Manifest]) -> list[ManifestIssue]:
-    return list(check_duplicates(manifests))
-
-
 def _require_no_escalation(policy: Policy, resource: Resource) -> None:
     """Nobody grants through an Rbac more than they hold themselves (like Kubernetes RBAC)."""
     if not isinstance(resource, Rbac):
@@ -580,28 +582,13 @@ async def _find(
     )
 
 
-async def _rows_by_key(session: AsyncSession, keys: Iterable[Key]) -> dict[Key, ObjectRow]:
-    wanted = list({(k, p or "", n) for k, p, n in keys})
-    found: dict[Key, ObjectRow] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        rows = await session.scalars(
-            select(ObjectRow).where(
-                tuple_(ObjectRow.kind, ObjectRow.project, ObjectRow.name).in_(chunk)
-            )
-        )
-        for row in rows:
-            found[row_key(row)] = row
-    return found
-
-
 async def _context_for(session: AsyncSession, batch: list[Manifest]) -> list[Resource]:
     """The stored objects the batch's checks need: what it refers to, and every backend."""
     keys: set[Key] = set()
     for manifest in batch:
         keys.update(ref.target for ref in iter_references(manifest.resource))
     batch_keys = {m.key for m in batch}
-    rows = await _rows_by_key(session, keys - batch_keys)
+    rows = await rows_by_key(session, keys - batch_keys)
     backends = await session.scalars(select(ObjectRow).where(ObjectRow.kind == "SecretBackend"))
     context = {row_key(r): r for r in backends}
     context.update(rows)
@@ -639,16 +626,12 @@ async def _referrer_issues(
     user_resources = [row_resource(u) for u in users]
     context = await _context_for(session, [Manifest(r) for r in user_resources])
     pruned_keys = {row_key(r) for r in pruned}
-    catalog = Catalog(batch, [c for c in context if _key(c) not in pruned_keys])
+    catalog = Catalog(batch, [c for c in context if object_key(c) not in pruned_keys])
     issues: list[ManifestIssue] = []
     for resource in user_resources:
         for issue in check_references(Manifest(resource), catalog):
             issues.append(issue)
     return issues
-
-
-def _key(resource: Resource) -> Key:
-    return (resource.KIND, resource.project, resource.name)
 
 
 async def _prunable(session: AsyncSession, selector: Selector, keep: set[Key]) -> list[ObjectRow]:

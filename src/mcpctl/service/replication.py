@@ -27,7 +27,7 @@ from mcpctl.gitops import Author, StateRepo, differences, export_all, export_cha
 from mcpctl.manifests import Sealer
 from mcpctl.manifests.references import Key, format_key
 from mcpctl.schemas import GIT_KINDS, Resource
-from mcpctl.service.rows import row_resource
+from mcpctl.service.rows import row_resource, rows_by_key
 from mcpctl.store import ChangeRow, MetaRow, ObjectRow
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class GitReplica:
             if key not in keys:
                 keys.append(key)
         async with self.sessions() as session:
-            rows = await _rows(session, keys)
+            rows = await rows_by_key(session, keys)
         written = [row_resource(rows[k]) for k in keys if k in rows]
         deleted = [k for k in keys if k not in rows]
         await asyncio.to_thread(
@@ -193,23 +193,6 @@ async def _exported(session: AsyncSession) -> int:
 
 async def _last_change(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.coalesce(func.max(ChangeRow.seq), 0))) or 0)
-
-
-async def _rows(session: AsyncSession, keys: list[Key]) -> dict[Key, ObjectRow]:
-    found: dict[Key, ObjectRow] = {}
-    for kind in {k[0] for k in keys}:
-        names = [k[2] for k in keys if k[0] == kind]
-        for start in range(0, len(names), 500):
-            rows = await session.scalars(
-                select(ObjectRow).where(
-                    ObjectRow.kind == kind, ObjectRow.name.in_(names[start : start + 500])
-                )
-            )
-            for row in rows:
-                key = (row.kind, row.project or None, row.name)
-                if key in keys:
-                    found[key] = row
-    return found
 
 
 def _by_write(changes: list[ChangeRow]) -> list[list[ChangeRow]]:

@@ -7,10 +7,15 @@ values unless the caller may and asks to see them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl.manifests import Manifest, to_plain
 from mcpctl.manifests.canonical import format_timestamp
+from mcpctl.manifests.references import Key
 from mcpctl.schemas import API_VERSION, BY_KIND, Resource, Secret
 from mcpctl.store import ObjectRow
 
@@ -79,3 +84,19 @@ def manifests_of(rows: list[ObjectRow]) -> list[Manifest]:
 
 def is_secret(resource: Resource) -> bool:
     return isinstance(resource, Secret)
+
+
+async def rows_by_key(session: AsyncSession, keys: Iterable[Key]) -> dict[Key, ObjectRow]:
+    """The stored rows of `keys` that exist, by key (500 keys a query)."""
+    wanted = list({(k, p or "", n) for k, p, n in keys})
+    found: dict[Key, ObjectRow] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = await session.scalars(
+            select(ObjectRow).where(
+                tuple_(ObjectRow.kind, ObjectRow.project, ObjectRow.name).in_(chunk)
+            )
+        )
+        for row in rows:
+            found[row_key(row)] = row
+    return found
