@@ -3,11 +3,13 @@
 `apply` checks the files here first (every issue printed, exit 1, nothing
 sent), then sends them as one `POST /api/v1/apply`: mcpd validates them with
 the stored objects and applies all or nothing. Issues mcpd finds are pointed
-back at the file and line the object came from.
+back at the file and line the object came from. With `--watch` it goes on
+applying on every change to the files (see `watching`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -16,7 +18,7 @@ import click
 
 from mcpctl.cli.completion import complete_kinds, complete_names
 from mcpctl.cli.connection import api_errors, connect, target_options
-from mcpctl.cli.errors import EXIT_ERROR
+from mcpctl.cli.errors import EXIT_ERROR, cli_errors
 from mcpctl.cli.flags import parse_field
 
 if TYPE_CHECKING:
@@ -40,7 +42,6 @@ files_option = click.option(
 def load_local(paths: tuple[str, ...]) -> LoadResult:
     """Load and check the manifests under `paths`: every issue printed and exit 1, or the set."""
     from mcpctl.cli.connection import ValidationFailed, show_issues
-    from mcpctl.cli.errors import cli_errors
     from mcpctl.manifests import load_paths
     from mcpctl.manifests.references import check_duplicates
 
@@ -58,6 +59,35 @@ def request_items(manifests: list[Manifest]) -> list[dict[str, Any]]:
     from mcpctl.manifests import to_plain
 
     return [to_plain(m.resource, secrets="plain") for m in manifests]
+
+
+def apply_body(
+    manifests: list[Manifest], *, dry_run: bool = False, prune: bool, selector: str | None
+) -> dict[str, Any]:
+    """The body of `POST /api/v1/apply` for these manifests."""
+    return {
+        "items": request_items(manifests),
+        "dryRun": dry_run,
+        "prune": prune,
+        **({"selector": selector} if selector else {}),
+    }
+
+
+def check_watch(paths: tuple[str, ...], dry_run: bool, fmt: str) -> None:
+    """Usage errors of `--watch`: it needs files or directories, applies, and prints text."""
+    if dry_run:
+        raise click.UsageError(
+            "--watch applies: see changes without applying with `mcpctl diff -f`"
+        )
+    if fmt != "text":
+        raise click.UsageError("--watch prints text: -o json does not go with it")
+    for path in paths:
+        if path == "-":
+            raise click.UsageError(
+                "--watch needs files or directories: stdin (-) cannot be watched"
+            )
+        if not os.path.exists(path):
+            raise click.UsageError(f"{path}: no such file or directory")
 
 
 def locator(manifests: list[Manifest]) -> Any:
@@ -108,9 +138,26 @@ def change_key(change: dict[str, Any]) -> tuple[str, str | None, str]:
     default="text",
     help="json: mcpd's answer.",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Then apply again on every change to the files, showing each diff (Ctrl-C stops).",
+)
+@click.option(
+    "--watch-limit",
+    type=click.IntRange(min=1),
+    hidden=True,
+    help="With --watch: stop after this many rounds (for tests).",
+)
 @target_options()
 def apply(
-    paths: tuple[str, ...], dry_run: bool, prune: bool, selector: str | None, fmt: str
+    paths: tuple[str, ...],
+    dry_run: bool,
+    prune: bool,
+    selector: str | None,
+    fmt: str,
+    watch: bool,
+    watch_limit: int | None,
 ) -> None:
     """Create or update the objects in manifest files on mcpd, all or nothing.
 
@@ -118,9 +165,17 @@ def apply(
     `mcpctl validate` reads them; invalid manifests are reported with file and
     line and nothing is sent. Unchanged objects are left alone.
 
+    With --watch, the files and directories are watched after the apply, and
+    every save applies the whole set again: the objects that changed are shown
+    with their fields, then a timestamped summary. Invalid manifests, or mcpd
+    refusing them, are reported and the watch goes on; Ctrl-C stops it (exit
+    status 0). An object taken out of the files stays on mcpd unless --prune
+    -l SELECTOR deletes it.
+
     \b
     Examples:
       mcpctl apply -f manifests/
+      mcpctl apply -f manifests/ --watch
       mcpctl apply -f server.yaml --dry-run
       mcpctl apply -f manifests/ --prune -l team=infra
       mcpctl get server time -o yaml | mcpctl apply -f -
@@ -136,13 +191,18 @@ def apply(
         raise click.UsageError("--prune needs -l SELECTOR: which stored objects it may delete")
     if selector and not prune:
         raise click.UsageError("-l SELECTOR applies only with --prune")
+    if watch_limit is not None and not watch:
+        raise click.UsageError("--watch-limit applies only with --watch")
+    if watch:
+        from mcpctl.cli.watching import ApplyWatch  # watchfiles: only when watching
+
+        check_watch(paths, dry_run, fmt)
+        with cli_errors():
+            connect().close()  # a missing context is an error now, not at every save
+        ApplyWatch(paths, prune, selector, limit=watch_limit).run()
+        return
     loaded = load_local(paths)
-    body = {
-        "items": request_items(loaded.manifests),
-        "dryRun": dry_run,
-        "prune": prune,
-        **({"selector": selector} if selector else {}),
-    }
+    body = apply_body(loaded.manifests, dry_run=dry_run, prune=prune, selector=selector)
     locate = locator(loaded.manifests)
     counts = {"objects": len(loaded.manifests), "files": len(loaded.files)}
     with api_errors(**counts, locate=locate), connect() as client:

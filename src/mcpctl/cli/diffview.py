@@ -25,7 +25,8 @@ from mcpctl.manifests import (
 
 FORMATS = ("text", "json", "unified")
 _SIGN = {"add": "+", "remove": "-", "change": "~"}
-_COLOR = {"add": "green", "remove": "red", "change": "yellow"}
+#: The colour of each action, in diffs and in what `apply --watch` reports.
+COLORS = {"add": "green", "remove": "red", "change": "yellow"}
 
 
 def _show(value: Any) -> str:
@@ -46,20 +47,28 @@ def render_text(changes: ChangeSet, *, color: bool) -> str:
     lines: list[str] = []
     for change in changes.changes:
         head = f"{_SIGN[change.action]} {change.ref}"
-        lines.append(click.style(head, fg=_COLOR[change.action], bold=True) if color else head)
-        if change.action == "change":
-            for field in change.fields:
-                if field.old is MISSING:
-                    text = f"    + {field.path}: {_show(field.new)}"
-                elif field.new is MISSING:
-                    text = f"    - {field.path}: {_show(field.old)}"
-                else:
-                    text = f"    ~ {field.path}: {_show(field.old)} -> {_show(field.new)}"
-                if field.secret:
-                    text = text.replace('"(hidden)"', "(hidden)")
-                lines.append(text)
+        lines.append(click.style(head, fg=COLORS[change.action], bold=True) if color else head)
+        lines.extend(render_fields(change))
     lines.append(summary(changes))
     return "\n".join(lines) + "\n"
+
+
+def render_fields(change: Change) -> list[str]:
+    """The lines under a changed object, one per field (none for an added or removed one)."""
+    if change.action != "change":
+        return []
+    lines: list[str] = []
+    for field in change.fields:
+        if field.old is MISSING:
+            text = f"    + {field.path}: {_show(field.new)}"
+        elif field.new is MISSING:
+            text = f"    - {field.path}: {_show(field.old)}"
+        else:
+            text = f"    ~ {field.path}: {_show(field.old)} -> {_show(field.new)}"
+        if field.secret:
+            text = text.replace('"(hidden)"', "(hidden)")
+        lines.append(text)
+    return lines
 
 
 def render_json(changes: ChangeSet) -> str:
