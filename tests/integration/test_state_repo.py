@@ -121,21 +121,24 @@ def test_a_restart_commits_nothing_new(tmp_path: Path) -> None:
         assert client.get("/api/v1/gitops/verify").json()["inSync"] is True
 
 
-def test_an_empty_database_refuses_to_overwrite_a_repo_holding_objects(tmp_path: Path) -> None:
-    state = tmp_path / "state"
+def test_a_database_refuses_the_state_repo_of_another(tmp_path: Path) -> None:
+    first_state, second_state = tmp_path / "first", tmp_path / "second"
+    second_db = f"sqlite:///{tmp_path / 'second.db'}"
     with (
-        running_mcpd(state, f"sqlite:///{tmp_path / 'first.db'}") as first,
+        running_mcpd(first_state, f"sqlite:///{tmp_path / 'first.db'}") as first,
         first.client() as client,
     ):
         client.post("/api/v1/apply", json={"items": objects()}).raise_for_status()
         head = quiet(client)["head"]
+    with running_mcpd(second_state, second_db) as second, second.client() as client:
+        quiet(client)
 
     with (
-        pytest.raises(RuntimeError, match="state repo holds objects"),
-        running_mcpd(state, f"sqlite:///{tmp_path / 'second.db'}"),
+        pytest.raises(RuntimeError, match="follows another state repo"),
+        running_mcpd(first_state, second_db),
     ):
         pass
-    assert git(state, "rev-parse", "main").strip() == head
+    assert git(first_state, "rev-parse", "main").strip() == head
 
 
 def test_mcpctl_gitops_verify_and_status_report_the_invariant(mcpd: Mcpd) -> None:

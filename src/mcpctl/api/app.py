@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse as _StarletteJSONResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mcpctl.api.githttp import GitEndpoint
 from mcpctl.api.openapi import openapi_document
 from mcpctl.api.problems import ReadOnly, TooLarge, problem, problem_for
 from mcpctl.errors import Forbidden, InvalidInput, McpctlError, NotFound
@@ -33,7 +34,9 @@ from mcpctl.schemas import BY_PLURAL, Resource
 from mcpctl.service import IdentityService, ObjectService, Principal, Selector
 from mcpctl.service.access import policy_of, require, require_run
 from mcpctl.service.audit import list_audit, list_events, record_audit
+from mcpctl.service.importing import GitImporter
 from mcpctl.service.replication import GitReplica
+from mcpctl.service.restoring import Restorer
 from mcpctl.store import current_revision, head_revision
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,9 @@ class Services:
     objects: ObjectService
     identity: IdentityService
     replica: GitReplica
+    importer: GitImporter | None = None
+    restorer: Restorer | None = None
+    git: GitEndpoint | None = None
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -289,6 +295,28 @@ def build_app(services: Services) -> Starlette:
         different = await services.replica.verify()
         return JSONResponse({"inSync": not different, "differences": different})
 
+    async def gitops_restore(request: Request) -> Response:
+        principal = await principal_of(request)
+        body = await _json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("to"), str):
+            raise InvalidInput('the body needs "to": the revision to restore (a sha, main~2, ...)')
+        reason = body.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > 1000:
+            raise InvalidInput('"reason" must be a string of at most 1000 characters')
+        async with services.sessions() as session:
+            require_run(await policy_of(session, principal), "restore")
+        assert services.restorer is not None
+        report = await services.restorer.restore(principal, body["to"], reason)
+        return JSONResponse(report.to_json())
+
+    async def gitops_timelines(request: Request) -> Response:
+        principal = await principal_of(request)
+        async with services.sessions() as session:
+            require_run(await policy_of(session, principal), "sync")
+        assert services.restorer is not None
+        items = await services.restorer.timelines()
+        return JSONResponse({"apiVersion": "mcpctl/v1", "kind": "List", "items": items})
+
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
 
@@ -320,6 +348,8 @@ def build_app(services: Services) -> Starlette:
         Route("/api/v1/events", endpoint(events)),
         Route("/api/v1/gitops/status", endpoint(gitops_status)),
         Route("/api/v1/gitops/verify", endpoint(gitops_verify)),
+        Route("/api/v1/gitops/restore", endpoint(gitops_restore, "restore"), methods=["POST"]),
+        Route("/api/v1/gitops/timelines", endpoint(gitops_timelines)),
         Route("/api/v1/mcptokens/introspect", endpoint(introspect)),
         Route("/api/v1/mcptokens", endpoint(create_token), methods=["POST"]),
         Route(
@@ -348,6 +378,8 @@ def build_app(services: Services) -> Starlette:
         Route("/api/v1/{plural}", endpoint(list_or_create), methods=["GET", "POST"]),
         Route("/api/v1/{plural}/{name}", endpoint(item), methods=["GET", "PUT", "DELETE"]),
     ]
+    if services.git is not None:
+        routes.extend(services.git.routes())
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)

@@ -21,12 +21,23 @@ import uvicorn
 
 from mcpctl import __version__
 from mcpctl.api.app import Services, build_app
+from mcpctl.api.githttp import GitEndpoint
 from mcpctl.contexts import Context, load_config, mcpctl_home, save_config
-from mcpctl.errors import McpctlError
+from mcpctl.errors import BackendUnavailable, McpctlError
 from mcpctl.gitops import StateRepo
-from mcpctl.secrets import load_sealer
+from mcpctl.secrets import (
+    KEY_ENV,
+    KEY_FILE,
+    MissingKey,
+    Sealer,
+    key_configured,
+    load_sealer,
+    missing_key,
+)
 from mcpctl.service import IdentityService, ObjectService
+from mcpctl.service.importing import GitImporter
 from mcpctl.service.replication import GitReplica
+from mcpctl.service.restoring import Restorer
 from mcpctl.store import make_engine, make_sessionmaker, sqlite_url, upgrade
 
 log = logging.getLogger("mcpd")
@@ -39,6 +50,7 @@ class Settings:
     port: int
     database_url: str
     log_level: str = "info"
+    skip_unopenable_secrets: bool = False
 
     @property
     def url(self) -> str:
@@ -63,6 +75,11 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+    parser.add_argument(
+        "--skip-unopenable-secrets",
+        action="store_true",
+        help="disaster recovery without the sealing key: restore Secrets without their values",
+    )
     parser.add_argument("--version", action="version", version=f"mcpd {__version__}")
     args = parser.parse_args(argv)
     state_dir = (args.state_dir or mcpctl_home()).expanduser().resolve()
@@ -71,22 +88,55 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         or os.environ.get("MCPD_DATABASE_URL")
         or sqlite_url(state_dir / "mcpd.db")
     )
-    return Settings(state_dir, args.host, args.port, database_url, args.log_level)
+    return Settings(
+        state_dir,
+        args.host,
+        args.port,
+        database_url,
+        args.log_level,
+        skip_unopenable_secrets=args.skip_unopenable_secrets,
+    )
 
 
 async def build_services(settings: Settings) -> Services:
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = make_engine(settings.database_url)
     await upgrade(engine)
-    repo = await asyncio.to_thread(StateRepo.open_or_init, settings.state_dir / "state.git")
-    sealer = load_sealer(settings.state_dir, create=True)
+    repo_path = settings.state_dir / "state.git"
+    repo = await asyncio.to_thread(StateRepo.open_or_init, repo_path)
+    sealer: Sealer | MissingKey
+    if key_configured(settings.state_dir) or not repo.holds("secrets"):
+        sealer = load_sealer(settings.state_dir, create=True)
+    else:  # sealed secrets and no key: only a recovery told to skip them can go on
+        sealer = missing_key(settings.state_dir)
     wake: list[GitReplica] = []
     sessions = make_sessionmaker(engine, after_write=lambda: wake[0].notify() if wake else None)
     replica = GitReplica(sessions, repo, sealer.seal)
     wake.append(replica)
     objects = ObjectService(sessions)
     identity = IdentityService(sessions, objects)
-    return Services(engine, sessions, objects, identity, replica)
+    importer = GitImporter(objects, replica, sealer)
+    restorer = Restorer(importer, replica)
+    git = GitEndpoint(repo_path, identity, importer, replica)
+    return Services(engine, sessions, objects, identity, replica, importer, restorer, git)
+
+
+async def recover(settings: Settings, services: Services) -> None:
+    """Disaster recovery at start: an empty database comes back from the state repo."""
+    assert services.restorer is not None
+    assert services.importer is not None
+    report = await services.restorer.recover(skip_unopenable=settings.skip_unopenable_secrets)
+    if not isinstance(services.importer.sealer, MissingKey):
+        return
+    if report is None:
+        raise BackendUnavailable(
+            f"the state repo holds sealed secrets but there is no sealing key: set {KEY_ENV} "
+            f"or restore {settings.state_dir / KEY_FILE}"
+        )
+    # recovered without the old key (told to skip those values): seal from now on with a new one
+    sealer = load_sealer(settings.state_dir, create=True)
+    services.importer.sealer = sealer
+    services.replica.seal = sealer.seal
 
 
 def _write_secret_file(path: Path, text: str) -> None:
@@ -115,9 +165,12 @@ async def bootstrap(settings: Settings, services: Services) -> None:
 
 async def serve(settings: Settings) -> None:
     services = await build_services(settings)
+    assert services.git is not None
     try:
+        await recover(settings, services)
         await bootstrap(settings, services)
         await services.replica.start()
+        await services.git.start()
         app = build_app(services)
         config = uvicorn.Config(
             app,
@@ -136,6 +189,7 @@ async def serve(settings: Settings) -> None:
         )
         await server.serve()
     finally:
+        await services.git.stop()
         await services.replica.stop()
         await services.engine.dispose()
 

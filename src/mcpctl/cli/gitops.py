@@ -1,4 +1,4 @@
-"""`mcpctl gitops status|verify`: the state repo as mcpd sees it."""
+"""`mcpctl gitops status|verify|timelines|sync` and `mcpctl restore`: the state repo."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ def gitops() -> None:
     Examples:
       mcpctl gitops status
       mcpctl gitops verify
+      mcpctl gitops timelines
+      git clone http://mcpd:7420/git/state.git   (a token as the password)
     """
 
 
@@ -65,3 +67,76 @@ def verify() -> None:
         sys.exit(EXIT_FOUND)
     click.echo("in sync: main is the export of the database")
     sys.exit(EXIT_OK)
+
+
+@gitops.command("timelines")
+@target_options()
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text")
+def timelines(fmt: str) -> None:
+    """List the heads earlier restores left behind (newest first).
+
+    Each is a branch `timelines/<UTC time>-<sha>` of the state repo; restore
+    one with `mcpctl restore --to timelines/NAME`.
+
+    \b
+    Example:
+      mcpctl gitops timelines
+    """
+    import json
+
+    with api_errors(), connect() as client:
+        answer = client.request("GET", "/api/v1/gitops/timelines")
+    items = answer.get("items") or []
+    if fmt == "json":
+        click.echo(json.dumps(items, indent=2))
+        return
+    if not items:
+        click.echo("no timelines: nothing has been restored yet")
+        return
+    click.echo(f"{'NAME':<36} {'COMMIT':<12}  NOTE")
+    for item in items:
+        notes = (item.get("note") or "").splitlines()
+        name = "timelines/" + item["name"]
+        click.echo(f"{name:<36} {item['commit'][:12]:<12}  {notes[-1] if notes else ''}")
+
+
+@click.command("restore")
+@target_options()
+@click.option(
+    "--to", "rev", required=True, metavar="REV", help="A commit: sha, main~2, timelines/NAME."
+)
+@click.option("--reason", default="", help="Why (kept in the timeline's note and the commit).")
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text")
+def restore(rev: str, reason: str, fmt: str) -> None:
+    """Bring every exported object back to what the state repo held at REV.
+
+    The current head of main is kept as a timeline branch; main gets a new
+    commit whose tree is REV's; runtime objects (instances, audit) are not
+    touched. Restoring to where main already is changes nothing. Needs the
+    RBAC operation `run restore`.
+
+    \b
+    Examples:
+      mcpctl restore --to main~1 --reason "undo the bad push"
+      mcpctl gitops timelines
+      mcpctl restore --to timelines/20261125T101500Z-1a2b3c4d5e6f
+    """
+    import json
+
+    with api_errors(), connect() as client:
+        answer = client.request(
+            "POST", "/api/v1/gitops/restore", body={"to": rev, "reason": reason}
+        )
+    if fmt == "json":
+        click.echo(json.dumps(answer, indent=2))
+        return
+    target = str(answer.get("target", ""))[:12]
+    if not answer.get("changed"):
+        click.echo(f"main already holds what {rev} ({target}) holds: nothing to restore")
+        return
+    counts = answer.get("summary") or {}
+    done = (
+        ", ".join(f"{n} {what}" for what, n in sorted(counts.items()) if n) or "no object changed"
+    )
+    click.echo(f"restored main to {rev} ({target}): {done}")
+    click.echo(f"the previous head is kept on timelines/{answer.get('timeline')}")

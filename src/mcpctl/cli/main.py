@@ -38,7 +38,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "edit": ("mcpctl.cli.edit:edit", "Edit an object's manifest in $EDITOR and apply it."),
     "login": ("mcpctl.cli.auth:login", "Log in to an mcpd and save a context for it."),
     "logout": ("mcpctl.cli.auth:logout", "Log out: revoke the session and forget its token."),
-    "gitops": ("mcpctl.cli.gitops:gitops", "The state repo: status and the invariant check."),
+    "gitops": (
+        "mcpctl.cli.gitops:gitops",
+        "The state repo: status, the invariant check, timelines, sync.",
+    ),
+    "restore": (
+        "mcpctl.cli.gitops:restore",
+        "Restore every exported object to a revision of the state repo.",
+    ),
     "config": ("mcpctl.cli.config:config", "Show and switch contexts of the config file."),
     "completion": (
         "mcpctl.cli.completion:completion",

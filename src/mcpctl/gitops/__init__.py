@@ -13,11 +13,12 @@ from mcpctl.gitops.exporting import (
     render_tree,
 )
 from mcpctl.gitops.layout import README_PATH, key_for, path_for
-from mcpctl.gitops.repo import BRANCH, REF, Author, StateRepo
+from mcpctl.gitops.repo import BRANCH, COMMITTER, REF, Author, StateRepo
 
 __all__ = [
     "BRANCH",
     "CHANGE_TRAILER",
+    "COMMITTER",
     "README_PATH",
     "REF",
     "Author",

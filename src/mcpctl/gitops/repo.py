@@ -8,6 +8,7 @@ worker thread, one at a time.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,6 +65,21 @@ class StateRepo:
         except KeyError:
             return None
         return self.repo[target].peel(pygit2.Commit)
+
+    def identity(self) -> str:
+        """A random id of this repo, made at its first use: a database names the repo it follows."""
+        config = self.repo.config
+        try:
+            return str(config["mcpd.repoid"])
+        except KeyError:
+            value = uuid.uuid4().hex
+            config["mcpd.repoid"] = value
+            return value
+
+    def holds(self, directory: str) -> bool:
+        """Whether the head of main has a top-level `directory` (e.g. `secrets`)."""
+        head = self.head()
+        return head is not None and directory in head.tree
 
     def files(self, commit: pygit2.Commit | None = None) -> dict[str, bytes]:
         """Every file of `commit` (default: the head of main) by path."""

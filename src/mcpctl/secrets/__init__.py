@@ -3,10 +3,23 @@
 from mcpctl.secrets.sealing import (
     KEY_ENV,
     KEY_FILE,
+    MissingKey,
     Sealer,
     SealingError,
     generate_key_file,
+    key_configured,
     load_sealer,
+    missing_key,
 )
 
-__all__ = ["KEY_ENV", "KEY_FILE", "Sealer", "SealingError", "generate_key_file", "load_sealer"]
+__all__ = [
+    "KEY_ENV",
+    "KEY_FILE",
+    "MissingKey",
+    "Sealer",
+    "SealingError",
+    "generate_key_file",
+    "key_configured",
+    "load_sealer",
+    "missing_key",
+]

@@ -75,6 +75,28 @@ class Sealer:
             raise SealingError(f"{where}: the opened value is not UTF-8") from None
 
 
+@dataclass(frozen=True)
+class MissingKey:
+    """Stands for the sealing key when there is none: every use fails, naming what it needed."""
+
+    where: str
+
+    def seal(self, secret: str, key: str, value: str) -> str:
+        raise SealingError(f"Secret {secret!r} key {key!r}: cannot be sealed: {self.where}")
+
+    def open(self, secret: str, key: str, sealed: str) -> str:
+        raise SealingError(f"Secret {secret!r} key {key!r}: cannot be opened: {self.where}")
+
+
+def key_configured(state_dir: Path) -> bool:
+    """Whether a sealing key exists (the environment variable, or the key file)."""
+    return bool(os.environ.get(KEY_ENV)) or (state_dir / KEY_FILE).exists()
+
+
+def missing_key(state_dir: Path) -> MissingKey:
+    return MissingKey(f"no sealing key: set {KEY_ENV} or restore {state_dir / KEY_FILE}")
+
+
 def _associated(secret: str, key: str) -> list[bytes]:
     return [b"mcpctl/v1 secret", secret.encode("utf-8"), key.encode("utf-8")]
 

@@ -153,3 +153,33 @@ async def list_events(
         }
         for row in rows
     ]
+
+
+async def record_event(
+    session: AsyncSession,
+    *,
+    type: str,
+    reason: str,
+    message: str,
+    kind: str,
+    name: str,
+    project: str | None = None,
+    source: str = "mcpd",
+    at: datetime | None = None,
+) -> None:
+    """Add an Event about an object to `session` (committed with what caused it)."""
+    now = at or datetime.now(UTC)
+    session.add(
+        EventRow(
+            type=type,
+            reason=reason,
+            message=message,
+            kind=kind,
+            project=project or "",
+            name=name,
+            count=1,
+            first_timestamp=now,
+            last_timestamp=now,
+            source=source,
+        )
+    )

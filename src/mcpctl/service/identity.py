@@ -35,6 +35,7 @@ from mcpctl.service.access import (
 from mcpctl.service.audit import record_audit
 from mcpctl.service.objects import ObjectService, utcnow, validated
 from mcpctl.service.rbac import Grant, Permissions
+from mcpctl.service.rows import rows_by_key
 from mcpctl.store import CredentialRow, MetaRow, ObjectRow, SessionRow, TokenRow
 
 SESSION_PREFIX = "mcpctl_sess_"
@@ -421,7 +422,7 @@ class IdentityService:
             if done is not None:
                 return None
             session.add(MetaRow(key="bootstrapped", value=utcnow().isoformat()))
-        seed = [
+        seed: list[dict[str, Any]] = [
             {
                 "apiVersion": "mcpctl/v1",
                 "kind": "SecretBackend",
@@ -450,7 +451,14 @@ class IdentityService:
                 },
             },
         ]
-        await self.objects.apply(SYSTEM, seed)
+        async with self.sessions() as session:
+            present = await rows_by_key(
+                session, [(item["kind"], None, item["metadata"]["name"]) for item in seed]
+            )
+        # after a disaster recovery the objects came back from git: add only what is missing
+        missing = [i for i in seed if (i["kind"], None, i["metadata"]["name"]) not in present]
+        if missing:
+            await self.objects.apply(SYSTEM, missing)
         password = secrets.token_urlsafe(18)
         raw = new_token(SESSION_PREFIX)
         now = utcnow()

@@ -300,6 +300,22 @@ class ObjectService:
                     await session.rollback()
             return result
 
+    async def write_set(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        manifests: list[Manifest],
+        deleted: Sequence[Key],
+        *,
+        verb: str,
+    ) -> WriteResult:
+        """Write `manifests` and delete `deleted` in the caller's transaction, all or nothing.
+
+        The importer's write (a push, the mirror, a restore): the same checks and
+        RBAC as `apply`, per object, as `principal`.
+        """
+        return await self._write(session, principal, manifests, verb=verb, delete=deleted)
+
     # ---- the write path ----------------------------------------------------------------
 
     async def _write(
@@ -311,6 +327,7 @@ class ObjectService:
         verb: str,
         prune: Selector | None = None,
         granted: frozenset[Key] = frozenset(),
+        delete: Sequence[Key] = (),
     ) -> WriteResult:
         policy = await policy_of(session, principal)
         duplicates = list(check_duplicates(manifests))
@@ -336,8 +353,12 @@ class ObjectService:
         pruned: list[ObjectRow] = []
         if prune is not None:
             pruned = await _prunable(session, prune, {m.key for m in batch})
-            for row in pruned:
-                require(policy, "delete", BY_KIND[row.kind].PLURAL, row.name)
+        if delete:
+            doomed = await rows_by_key(session, list(delete))
+            known = {row_key(r) for r in pruned}
+            pruned.extend(r for k, r in doomed.items() if k not in known)
+        for row in pruned:
+            require(policy, "delete", BY_KIND[row.kind].PLURAL, row.name)
         issues.extend(await _referrer_issues(session, batch, pruned))
         if issues:
             raise InvalidManifest(issues)
@@ -366,7 +387,7 @@ class ObjectService:
                 project=row.project or None,
                 outcome="success",
                 at=now,
-                details={"via": verb},
+                details=_via(session, verb),
             )
         if pruned:
             old.extend(row_resource(r) for r in pruned)
@@ -393,6 +414,7 @@ class ObjectService:
                 actor=principal.actor,
                 at=now,
                 write_id=_write_id(session),
+                source=session.info.get("source", ""),
             )
             for p in plans
         ]
@@ -471,6 +493,7 @@ class ObjectService:
                     actor=principal.actor,
                     at=now,
                     write_id=_write_id(session),
+                    source=session.info.get("source", ""),
                 )
             )
             await session.delete(row)
@@ -483,6 +506,7 @@ class ObjectService:
                 project=row.project or None,
                 outcome="success",
                 at=now,
+                details=_via(session, None),
             )
         await session.flush()
 
@@ -510,6 +534,17 @@ def _write_id(session: AsyncSession) -> str:
     if value is None:
         value = session.info["write_id"] = uuid.uuid4().hex
     return str(value)
+
+
+def _via(session: AsyncSession, verb: str | None) -> dict[str, Any] | None:
+    """What an audit entry says of how the write came: the request's verb, a commit."""
+    details: dict[str, Any] = {}
+    if verb is not None:
+        details["via"] = verb
+    source = session.info.get("source")
+    if source:
+        details["source"] = source
+    return details or None
 
 
 def _ref(kind: str, project: str | None, name: str) -> str:

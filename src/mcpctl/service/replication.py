@@ -19,11 +19,20 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import pygit2
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpctl.errors import BackendUnavailable
-from mcpctl.gitops import Author, StateRepo, differences, export_all, export_changes, key_for
+from mcpctl.gitops import (
+    COMMITTER,
+    Author,
+    StateRepo,
+    differences,
+    export_all,
+    export_changes,
+    key_for,
+)
 from mcpctl.manifests import Sealer
 from mcpctl.manifests.references import Key, format_key
 from mcpctl.schemas import GIT_KINDS, Resource
@@ -33,6 +42,7 @@ from mcpctl.store import ChangeRow, MetaRow, ObjectRow
 log = logging.getLogger(__name__)
 
 EXPORTED = "exported_change"
+REPO_ID = "state_repo_id"
 _GIT_KIND_NAMES = tuple(m.KIND for m in GIT_KINDS)
 
 
@@ -98,33 +108,70 @@ class GitReplica:
                 self._wake.set()
 
     async def guard_fresh_database(self) -> None:
-        """Refuse to overwrite a state repo holding objects with an empty database."""
-        async with self.sessions() as session:
+        """Refuse a state repo that is not this database's (its objects would be overwritten)."""
+        repo_id = await asyncio.to_thread(self.repo.identity)
+        async with self.sessions() as session, session.begin():
+            known = await session.get(MetaRow, REPO_ID)
+            if known is not None and known.value != repo_id:
+                raise BackendUnavailable(
+                    f"this database follows another state repo (id {known.value}, this one is "
+                    f"{repo_id}): start with the state dir it belongs to"
+                )
             exported = await session.get(MetaRow, EXPORTED)
-        if exported is not None:
-            return
-        files = await asyncio.to_thread(self.repo.files)
-        if any(key_for(path) is not None for path in files):
-            raise BackendUnavailable(
-                "the state repo holds objects but this database has never been exported to it: "
-                "restoring a database from the repo is not supported yet; move the repo away "
-                "or start with the database it belongs to"
-            )
+            if known is None:
+                if exported is not None:
+                    files = await asyncio.to_thread(self.repo.files)
+                    if any(key_for(path) is not None for path in files):
+                        raise BackendUnavailable(
+                            "the state repo holds objects but this database was exported "
+                            "elsewhere: start with the state dir it belongs to"
+                        )
+                session.add(MetaRow(key=REPO_ID, value=repo_id))
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held by whoever moves `main`: the exporter, an import, a restore."""
+        return self._lock
 
     async def catch_up(self, *, full: bool = False) -> None:
         """Commit every write since the last exported change (and, with `full`, any drift)."""
         async with self._lock:
-            async with self.sessions() as session:
-                exported = await _exported(session)
-                changes = list(
-                    await session.scalars(
-                        select(ChangeRow).where(ChangeRow.seq > exported).order_by(ChangeRow.seq)
-                    )
+            await self.catch_up_locked(full=full)
+
+    async def catch_up_locked(self, *, full: bool = False) -> None:
+        """`catch_up` for a caller already holding `lock`."""
+        for group in _by_write(await self.unexported()):
+            await self._export_write(group)
+        if full:
+            await self._export_everything()
+
+    async def unexported(self) -> list[ChangeRow]:
+        """The changes `main` may not hold yet, in order."""
+        async with self.sessions() as session:
+            exported = await _exported(session)
+            return list(
+                await session.scalars(
+                    select(ChangeRow).where(ChangeRow.seq > exported).order_by(ChangeRow.seq)
                 )
-            for group in _by_write(changes):
-                await self._export_write(group)
-            if full:
-                await self._export_everything()
+            )
+
+    async def export_keys(self, keys: list[Key], author: Author, summary: str) -> pygit2.Oid | None:
+        """Commit the database's version of `keys` on `main` (with `lock` held); None if equal."""
+        if not keys:
+            return None
+        async with self.sessions() as session:
+            rows = await rows_by_key(session, keys)
+        written = [row_resource(rows[k]) for k in keys if k in rows]
+        deleted = [k for k in keys if k not in rows]
+        return await asyncio.to_thread(
+            export_changes,
+            self.repo,
+            written,
+            deleted,
+            self.seal,
+            author=author,
+            summary=summary,
+        )
 
     async def _export_write(self, group: list[ChangeRow]) -> None:
         keys: list[Key] = []
@@ -136,14 +183,20 @@ class GitReplica:
             rows = await rows_by_key(session, keys)
         written = [row_resource(rows[k]) for k in keys if k in rows]
         deleted = [k for k in keys if k not in rows]
+        source, _, commit = group[0].source.partition(":")
+        if commit:  # the write imported a commit: what differs is only the canonical form
+            author = Author(*COMMITTER)
+            summary = f"Canonical form of the files of {commit[:12]} ({source})"
+        else:
+            author, summary = Author.of(group[0].actor), _summary(group, keys)
         await asyncio.to_thread(
             export_changes,
             self.repo,
             written,
             deleted,
             self.seal,
-            author=Author.of(group[0].actor),
-            summary=_summary(group, keys),
+            author=author,
+            summary=summary,
             change=group[-1].seq,
         )
         await self._mark(group[-1].seq)
@@ -156,6 +209,10 @@ class GitReplica:
             export_all, self.repo, resources, self.seal, summary="Export the database", change=last
         )
         await self._mark(last)
+
+    async def mark(self, seq: int) -> None:
+        """Record that `main` holds every change up to `seq`."""
+        await self._mark(seq)
 
     async def _mark(self, seq: int) -> None:
         async with self.sessions() as session, session.begin():

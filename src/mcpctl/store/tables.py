@@ -116,6 +116,8 @@ class ChangeRow(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     #: The write (one API request, one transaction) the change belongs to: one git commit.
     write_id: Mapped[str] = mapped_column(String(32), default="")
+    #: Where the write came from when not the API: `push:<sha>`, `sync:<sha>`, `restore:<sha>`.
+    source: Mapped[str] = mapped_column(String(80), default="")
 
 
 class AuditRow(Base):

@@ -44,6 +44,8 @@ EVERY_COMMAND = [
     ["gitops"],
     ["gitops", "status"],
     ["gitops", "verify"],
+    ["gitops", "timelines"],
+    ["restore"],
     ["config"],
     ["config", "get-contexts"],
     ["config", "current-context"],

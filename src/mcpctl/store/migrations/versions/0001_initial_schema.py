@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=253), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("write_id", sa.String(length=32), nullable=False),
+        sa.Column("source", sa.String(length=80), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
     )
     op.create_table(

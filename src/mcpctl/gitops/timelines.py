@@ -1,0 +1,121 @@
+"""Timelines: the heads a restore left behind, kept as `refs/heads/timelines/...` branches.
+
+A restore never rewinds `main`: it saves the current head as
+`timelines/<UTC timestamp>-<short sha>` (with a git note saying who restored
+to what, when and why, under `refs/notes/timelines`), and then writes a
+forward commit whose tree equals the target's. Every earlier commit stays
+reachable; restoring to a timeline is restoring to any other revision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pygit2
+
+from mcpctl.errors import InvalidInput, NotFound
+from mcpctl.gitops.repo import COMMITTER, REF, Author, StateRepo
+
+PREFIX = "refs/heads/timelines/"
+NOTES_REF = "refs/notes/timelines"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    name: str
+    commit: str
+    saved_at: datetime
+    note: str
+    summary: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ref": PREFIX + self.name,
+            "commit": self.commit,
+            "savedAt": self.saved_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "note": self.note,
+            "summary": self.summary,
+        }
+
+
+def resolve(repo: StateRepo, rev: str) -> pygit2.Commit:
+    """The commit `rev` names: a sha (or its prefix), `main~3`, `timelines/...`, a tag."""
+    if not rev or rev.startswith("-") or any(c in rev for c in "\x00\n\r"):
+        raise InvalidInput(f"invalid revision {rev!r}")
+    try:
+        obj = repo.repo.revparse_single(rev)
+    except (KeyError, ValueError, pygit2.GitError):
+        try:
+            obj = repo.repo.revparse_single(f"timelines/{rev}")
+        except (KeyError, ValueError, pygit2.GitError):
+            raise NotFound(f"no revision {rev!r} in the state repo") from None
+    try:
+        return obj.peel(pygit2.Commit)
+    except (pygit2.GitError, ValueError):
+        raise InvalidInput(f"{rev!r} does not name a commit") from None
+
+
+def save_timeline(repo: StateRepo, note: str, now: datetime) -> str | None:
+    """Keep the head of main as a timeline branch with `note`; its name (None: no head)."""
+    head = repo.head()
+    if head is None:
+        return None
+    name = f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{str(head.id)[:12]}"
+    ref = PREFIX + name
+    if ref not in repo.repo.references:
+        repo.repo.references.create(ref, head.id)
+    signature = pygit2.Signature(*COMMITTER)
+    existing = _note(repo.repo, head.id)
+    text = f"{existing}\n{note}" if existing else note
+    repo.repo.create_note(text.strip() + "\n", signature, signature, str(head.id), NOTES_REF, True)
+    return name
+
+
+def list_timelines(repo: StateRepo) -> list[Timeline]:
+    """Every timeline branch, newest first."""
+    out: list[Timeline] = []
+    for ref in repo.repo.references:
+        if not ref.startswith(PREFIX):
+            continue
+        commit = repo.repo[repo.repo.references[ref].target].peel(pygit2.Commit)
+        name = ref[len(PREFIX) :]
+        stamp = name.split("-", 1)[0]
+        try:
+            saved = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            saved = datetime.fromtimestamp(commit.commit_time, UTC)
+        out.append(
+            Timeline(
+                name,
+                str(commit.id),
+                saved,
+                _note(repo.repo, commit.id),
+                commit.message.splitlines()[0] if commit.message else "",
+            )
+        )
+    out.sort(key=lambda t: (t.saved_at, t.name), reverse=True)
+    return out
+
+
+def commit_tree(repo: StateRepo, tree: pygit2.Oid, author: Author, message: str) -> pygit2.Oid:
+    """A forward commit on main whose tree is `tree` (a restore's)."""
+    head = repo.head()
+    parents = [head.id] if head is not None else []
+    return repo.repo.create_commit(
+        REF,
+        pygit2.Signature(author.name, author.email),
+        pygit2.Signature(*COMMITTER),
+        message,
+        tree,
+        parents,
+    )
+
+
+def _note(repo: pygit2.Repository, oid: pygit2.Oid) -> str:
+    try:
+        return str(repo.lookup_note(str(oid), NOTES_REF).message).strip()
+    except KeyError:
+        return ""

@@ -1,0 +1,215 @@
+"""Import: commits that reach the state repo become database writes (DESIGN.md flows 2-4).
+
+One primitive serves every way a commit arrives: a push to mcpd's `/git`
+endpoint, a commit fetched from the mirrored remote, a restore to an earlier
+revision, and disaster recovery from an empty database. `import_commit`
+reads the files the new commit changes since the base (the last commit the
+database is known to match), checks them as `mcpctl validate` does, opens the
+sealed secret values, and writes them in one transaction as the acting
+principal (RBAC per object, like `apply`).
+
+The database wins conflicts: an object the commits change that also changed
+in the database since the base (a change `main` does not hold yet) keeps its
+database version; an Event and an audit entry name the commit, the object and
+the overriding change, and the caller commits the database's version on top
+(`GitReplica.export_keys`), so the invariant holds again while the overridden
+change stays in history.
+
+Callers hold `GitReplica.lock`, so `main` does not move under an import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pygit2
+
+from mcpctl.errors import InvalidManifest
+from mcpctl.gitops.reading import read_changes, tree_changes
+from mcpctl.manifests import ChangeSet
+from mcpctl.manifests.references import Key, format_key
+from mcpctl.secrets import MissingKey, Sealer
+from mcpctl.service.access import SYSTEM, Principal
+from mcpctl.service.audit import record_audit, record_event
+from mcpctl.service.objects import ObjectService
+from mcpctl.service.replication import GitReplica
+from mcpctl.store import ChangeRow
+
+log = logging.getLogger(__name__)
+
+_DONE = {"add": "created", "change": "configured", "remove": "deleted"}
+
+
+@dataclass(frozen=True)
+class Overridden:
+    """A change in imported commits that the database's own change overrode."""
+
+    key: Key
+    commit: str
+    change: int
+    actor: str
+    verb: str
+
+    def message(self) -> str:
+        return (
+            f"{format_key(self.key)}: commit {self.commit[:12]} changed it, but mcpd changed it "
+            f"too since (change {self.change}, {self.verb} by {self.actor}): "
+            f"mcpd's version is kept and committed on top"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        kind, project, name = self.key
+        return {
+            "kind": kind,
+            "name": name,
+            **({"project": project} if project else {}),
+            "commit": self.commit,
+            "overriddenBy": {"change": self.change, "actor": self.actor, "verb": self.verb},
+        }
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    commit: str
+    changes: ChangeSet
+    conflicts: list[Overridden] = field(default_factory=list)
+    #: Every object the imported commits touch: re-exported afterwards, so that files
+    #: pushed in another form than the canonical one (or overridden) are rewritten.
+    keys: list[Key] = field(default_factory=list)
+    #: Secret values that could not be opened and were left out (when told to skip them).
+    skipped: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """What the pusher's terminal shows."""
+        out = [f"mcpd: {c.message()}" for c in self.conflicts]
+        counts = self.changes.to_json().get("summary", {})
+        done = ", ".join(
+            f"{n} {_DONE.get(what, what)}"
+            for what, n in sorted(counts.items())
+            if n and what != "unchanged"
+        )
+        done = done or "no changes"
+        out.append(f"mcpd: applied {self.commit[:12]}: {done}")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "commit": self.commit,
+            **self.changes.to_json(),
+            "conflicts": [c.to_json() for c in self.conflicts],
+            "skippedSecretValues": self.skipped,
+        }
+
+
+class GitImporter:
+    """Applies commits of the state repo to the database."""
+
+    def __init__(
+        self, objects: ObjectService, replica: GitReplica, sealer: Sealer | MissingKey
+    ) -> None:
+        self.objects = objects
+        self.replica = replica
+        self.sealer = sealer
+
+    async def import_commit(
+        self,
+        principal: Principal,
+        repo: pygit2.Repository,
+        base: pygit2.Commit | None,
+        new: pygit2.Commit,
+        *,
+        source: str,
+        verb: str,
+        skip_unopenable: bool = False,
+        conflicts: bool = True,
+        allow_readme: bool = False,
+    ) -> ImportReport:
+        """Write what `new` changes since `base` (None: everything in it), the DB winning.
+
+        Raises InvalidManifest (every issue with file and line) or Forbidden before
+        anything is written.
+        """
+        changes = await asyncio.to_thread(
+            tree_changes, repo, base.tree if base is not None else None, new.tree
+        )
+        read = await asyncio.to_thread(
+            read_changes,
+            changes,
+            self.sealer.open,
+            allow_readme=allow_readme or base is None,
+            skip_unopenable=skip_unopenable,
+        )
+        if read.issues:
+            raise InvalidManifest(read.issues)
+        commit = str(new.id)
+        overridden = await self._overridden(read.keys, commit) if conflicts else {}
+        manifests = [m for m in read.manifests if m.key not in overridden]
+        deleted = [k for k in read.deleted if k not in overridden]
+        async with self.objects.sessions() as session, session.begin():
+            session.info["source"] = f"{source}:{commit}"
+            result = await self.objects.write_set(session, principal, manifests, deleted, verb=verb)
+            for conflict in overridden.values():
+                await _record_conflict(session, principal, conflict, source)
+        report = ImportReport(commit, result.changes, list(overridden.values()), read.keys)
+        report.skipped = read.skipped
+        for conflict in report.conflicts:
+            log.warning("import of %s: %s", commit[:12], conflict.message())
+        return report
+
+    async def _overridden(self, keys: list[Key], commit: str) -> dict[Key, Overridden]:
+        """The objects among `keys` that changed in the database since `main`."""
+        wanted = set(keys)
+        found: dict[Key, Overridden] = {}
+        for change in await self.replica.unexported():
+            key = (change.kind, change.project or None, change.name)
+            if key in wanted:
+                found[key] = _overridden(key, commit, change)
+        return found
+
+
+def acting_for(principal: Principal) -> Principal:
+    """mcpd acting for `principal` (a restore: RBAC checked on the operation, not per object)."""
+    return replace(SYSTEM, actor=principal.actor, token=principal.token)
+
+
+def _overridden(key: Key, commit: str, change: ChangeRow) -> Overridden:
+    return Overridden(key, commit, change.seq, change.actor, change.verb)
+
+
+async def _record_conflict(
+    session: Any, principal: Principal, conflict: Overridden, source: str
+) -> None:
+    kind, project, name = conflict.key
+    await record_event(
+        session,
+        type="Warning",
+        reason="GitConflict",
+        message=conflict.message(),
+        kind=kind,
+        name=name,
+        project=project,
+        source=f"gitops/{source}",
+    )
+    await record_audit(
+        session,
+        principal,
+        verb="import",
+        kind=kind,
+        name=name,
+        project=project,
+        outcome="overridden",
+        details={
+            "commit": conflict.commit,
+            "source": source,
+            "overriddenBy": {
+                "change": conflict.change,
+                "actor": conflict.actor,
+                "verb": conflict.verb,
+            },
+        },
+    )

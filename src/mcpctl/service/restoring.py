@@ -1,0 +1,185 @@
+"""Restore and disaster recovery: the database back to what a commit of the state repo holds.
+
+`restore` (RBAC operation `restore`, checked by the caller): with the
+replica's lock held and `main` caught up with the database, it replaces the
+exported objects with those at the target in one transaction (runtime objects
+untouched), keeps the abandoned head as a timeline branch, and writes a
+forward commit on `main` whose tree equals the target's. Restoring to where
+`main` already is changes nothing, so a repeated restore is harmless.
+
+`recover` runs at start when the database is empty and the state repo is not:
+every object at `main` is written, secret values opened with the sealing key.
+Without the key it refuses, naming each value it cannot open, unless told to
+leave those values out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from mcpctl.errors import BackendUnavailable, InvalidManifest
+from mcpctl.gitops import CHANGE_TRAILER, Author, key_for
+from mcpctl.gitops.timelines import commit_tree, list_timelines, resolve, save_timeline
+from mcpctl.schemas import GIT_KINDS
+from mcpctl.service.access import SYSTEM, Principal
+from mcpctl.service.importing import GitImporter, acting_for
+from mcpctl.service.replication import EXPORTED, GitReplica
+from mcpctl.store import ChangeRow, MetaRow, ObjectRow
+
+log = logging.getLogger(__name__)
+
+_GIT_KIND_NAMES = tuple(m.KIND for m in GIT_KINDS)
+
+
+@dataclass
+class RestoreReport:
+    target: str
+    head: str | None
+    timeline: str | None = None
+    changed: bool = False
+    summary: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "head": self.head,
+            "timeline": self.timeline,
+            "changed": self.changed,
+            "summary": self.summary,
+        }
+
+
+class Restorer:
+    def __init__(self, importer: GitImporter, replica: GitReplica) -> None:
+        self.importer = importer
+        self.replica = replica
+
+    @property
+    def repo(self) -> Any:
+        return self.replica.repo
+
+    async def restore(self, principal: Principal, rev: str, reason: str = "") -> RestoreReport:
+        """Bring the database and `main` to the objects at `rev` (see the module doc)."""
+        async with self.replica.lock:
+            await self.replica.catch_up_locked()
+            target = await asyncio.to_thread(resolve, self.repo, rev)
+            head = await asyncio.to_thread(self.repo.head)
+            report = RestoreReport(str(target.id), str(head.id) if head is not None else None)
+            if head is not None and head.tree_id == target.tree_id:
+                return report  # already there: nothing to save, nothing to write
+            imported = await self.importer.import_commit(
+                acting_for(principal),
+                self.repo.repo,
+                head,
+                target,
+                source="restore",
+                verb="restore",
+                conflicts=False,
+                allow_readme=True,
+            )
+            now = datetime.now(UTC)
+            why = f" because: {reason.strip()}" if reason.strip() else ""
+            note = (
+                f"{now.strftime('%Y-%m-%dT%H:%M:%SZ')} {principal.actor} restored main to "
+                f"{str(target.id)[:12]} ({rev}){why}"
+            )
+            report.timeline = await asyncio.to_thread(save_timeline, self.repo, note, now)
+            async with self.importer.objects.sessions() as session:
+                last = int(
+                    await session.scalar(select(func.coalesce(func.max(ChangeRow.seq), 0))) or 0
+                )
+            message = (
+                f"Restore main to {str(target.id)[:12]} ({rev})\n\n"
+                + (f"Reason: {reason.strip()}\n" if reason.strip() else "")
+                + (f"The abandoned head is kept on timelines/{report.timeline}\n")
+                + f"\n{CHANGE_TRAILER}: {last}\n"
+            )
+            await asyncio.to_thread(
+                commit_tree, self.repo, target.tree_id, Author.of(principal.actor), message
+            )
+            await self.replica.catch_up_locked()
+            report.changed = True
+            report.summary = {
+                k: v for k, v in imported.changes.to_json()["summary"].items() if k != "unchanged"
+            }
+            log.info("%s restored main to %s (%s)", principal.actor, str(target.id)[:12], rev)
+            return report
+
+    async def timelines(self) -> list[dict[str, Any]]:
+        items = await asyncio.to_thread(list_timelines, self.repo)
+        return [t.to_json() for t in items]
+
+    async def needs_recovery(self) -> bool:
+        """An empty database (never exported) next to a state repo holding objects."""
+        async with self.importer.objects.sessions() as session:
+            exported = await session.get(MetaRow, EXPORTED)
+            if exported is not None:
+                return False
+            stored = await session.scalar(
+                select(func.count())
+                .select_from(ObjectRow)
+                .where(ObjectRow.kind.in_(_GIT_KIND_NAMES))
+            )
+        files = await asyncio.to_thread(self.repo.files)
+        holds = any(key_for(path) is not None for path in files)
+        if holds and stored:
+            raise BackendUnavailable(
+                "the state repo holds objects but this database, which holds objects too, "
+                "has never been exported to it: start with the database it belongs to, "
+                "or move the repo away"
+            )
+        return holds
+
+    async def recover(self, *, skip_unopenable: bool = False) -> RestoreReport | None:
+        """Disaster recovery: an empty database gets every object at `main` (None: not needed)."""
+        if not await self.needs_recovery():
+            return None
+        async with self.replica.lock:
+            head = await asyncio.to_thread(self.repo.head)
+            assert head is not None
+            log.warning(
+                "the database is empty and the state repo is not: restoring every object "
+                "at main %s (disaster recovery)",
+                str(head.id)[:12],
+            )
+            try:
+                imported = await self.importer.import_commit(
+                    acting_for(SYSTEM),
+                    self.repo.repo,
+                    None,
+                    head,
+                    source="recover",
+                    verb="restore",
+                    conflicts=False,
+                    allow_readme=True,
+                    skip_unopenable=skip_unopenable,
+                )
+            except InvalidManifest as e:
+                sealed = [i for i in e.issues if i.code == "sealed-value"]
+                if sealed:
+                    names = "; ".join(i.message for i in sealed)
+                    raise BackendUnavailable(
+                        f"disaster recovery needs the sealing key: {names}. Restore the key "
+                        "(sealing.key in the state dir or MCPCTL_SEALING_KEY), or start with "
+                        "--skip-unopenable-secrets to restore those Secrets without the values"
+                    ) from None
+                raise
+            for value in imported.skipped:
+                log.warning("disaster recovery left out %s: it cannot be opened", value)
+            await self.replica.catch_up_locked()
+            report = RestoreReport(str(head.id), str(head.id), changed=True)
+            report.summary = {
+                k: v for k, v in imported.changes.to_json()["summary"].items() if k != "unchanged"
+            }
+            log.warning(
+                "disaster recovery done: %s object(s) restored from main %s",
+                report.summary.get("add", 0),
+                str(head.id)[:12],
+            )
+            return report
