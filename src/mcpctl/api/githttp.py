@@ -45,6 +45,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from mcpctl.errors import Forbidden, InvalidManifest, ManifestIssue, McpctlError
+from mcpctl.faults import fault
 from mcpctl.gitops import REF, Author
 from mcpctl.kindnames import KIND_NAMES
 from mcpctl.service import IdentityService, Principal
@@ -429,6 +430,7 @@ class GitEndpoint:
         except McpctlError as e:
             push.lines = [f"mcpd: push rejected: {e}"]
             return False
+        fault("import.after-db")
         push.old, push.new, push.report = old, new, report
         push.lines = report.lines()
         return True

@@ -17,6 +17,7 @@ from pathlib import Path
 import pygit2
 
 from mcpctl.errors import BackendUnavailable
+from mcpctl.faults import fault
 from mcpctl.gitops.layout import README, README_PATH
 
 BRANCH = "main"
@@ -125,9 +126,23 @@ class StateRepo:
         )
         parents = [head.id] if head is not None else []
         try:
-            return self.repo.create_commit(REF, signature, committer, message, tree, parents)
+            oid = self.repo.create_commit(None, signature, committer, message, tree, parents)
+            fault("export.after-objects")
+            self.move_main(oid, head.id if head is not None else None, message)
         except pygit2.GitError as e:
             raise BackendUnavailable(f"cannot commit to the state repo: {e}") from e
+        return oid
+
+    def move_main(self, new: pygit2.Oid, old: pygit2.Oid | None, message: str) -> None:
+        """Point main at `new`, if it still points at `old` (a compare-and-swap)."""
+        log_message = f"commit: {message.splitlines()[0] if message else ''}"
+        if old is None:
+            self.repo.references.create(REF, new)
+            return
+        ref = self.repo.references[REF]
+        if ref.target != old:
+            raise BackendUnavailable(f"main moved from {old} to {ref.target} during a commit")
+        ref.set_target(new, log_message)
 
     def _updated_tree(
         self, base: pygit2.Tree | None, changes: Mapping[str, bytes | None]

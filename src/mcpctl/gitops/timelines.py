@@ -16,7 +16,7 @@ from typing import Any
 import pygit2
 
 from mcpctl.errors import InvalidInput, NotFound
-from mcpctl.gitops.repo import COMMITTER, REF, Author, StateRepo
+from mcpctl.gitops.repo import COMMITTER, Author, StateRepo
 
 PREFIX = "refs/heads/timelines/"
 NOTES_REF = "refs/notes/timelines"
@@ -104,14 +104,16 @@ def commit_tree(repo: StateRepo, tree: pygit2.Oid, author: Author, message: str)
     """A forward commit on main whose tree is `tree` (a restore's)."""
     head = repo.head()
     parents = [head.id] if head is not None else []
-    return repo.repo.create_commit(
-        REF,
+    oid = repo.repo.create_commit(
+        None,
         pygit2.Signature(author.name, author.email),
         pygit2.Signature(*COMMITTER),
         message,
         tree,
         parents,
     )
+    repo.move_main(oid, head.id if head is not None else None, message)
+    return oid
 
 
 def _note(repo: pygit2.Repository, oid: pygit2.Oid) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpctl.errors import BackendUnavailable
+from mcpctl.faults import fault
 from mcpctl.gitops import (
     COMMITTER,
     Author,
@@ -174,6 +175,7 @@ class GitReplica:
         )
 
     async def _export_write(self, group: list[ChangeRow]) -> None:
+        fault("export.after-db")
         keys: list[Key] = []
         for change in group:
             key = (change.kind, change.project or None, change.name)
@@ -199,6 +201,7 @@ class GitReplica:
             summary=summary,
             change=group[-1].seq,
         )
+        fault("export.after-ref")
         await self._mark(group[-1].seq)
 
     async def _export_everything(self) -> None:

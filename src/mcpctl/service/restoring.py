@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from mcpctl.errors import BackendUnavailable, InvalidManifest
+from mcpctl.faults import fault
 from mcpctl.gitops import CHANGE_TRAILER, Author, key_for
 from mcpctl.gitops.timelines import commit_tree, list_timelines, resolve, save_timeline
 from mcpctl.schemas import GIT_KINDS
@@ -83,6 +84,7 @@ class Restorer:
                 conflicts=False,
                 allow_readme=True,
             )
+            fault("restore.after-db")
             now = datetime.now(UTC)
             why = f" because: {reason.strip()}" if reason.strip() else ""
             note = (

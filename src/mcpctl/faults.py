@@ -1,0 +1,49 @@
+"""Fault injection for crash-consistency tests: named points where mcpd can be made to die.
+
+`MCPD_FAULTS` holds `point=action` pairs separated by commas; an action is
+`kill` (SIGKILL this process: no cleanup, no flush, like a power cut) or
+`sleep:SECONDS`. A point fires once per process. Unset (always, outside
+tests), `fault()` is one dictionary lookup.
+
+Points: `export.after-db` (a write committed, nothing exported yet),
+`export.after-objects` (blobs, trees and the commit written, the ref not
+moved), `export.after-ref` (the ref moved, the bookkeeping not yet written),
+`import.after-db` (a push applied to the database, the ref not moved),
+`restore.after-db` (a restore written to the database, no commit yet).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+ENV = "MCPD_FAULTS"
+
+
+def _parse(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        point, sep, action = item.strip().partition("=")
+        if sep:
+            out[point.strip()] = action.strip()
+    return out
+
+
+_ARMED: dict[str, str] = _parse(os.environ.get(ENV, ""))
+
+
+def fault(point: str) -> None:
+    """Do what `MCPD_FAULTS` says for `point` (nothing when it says nothing)."""
+    if not _ARMED:
+        return
+    action = _ARMED.pop(point, None)
+    if action is None:
+        return
+    if action == "kill":
+        sys.stderr.write(f"mcpd: fault {point}: kill -9\n")
+        sys.stderr.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif action.startswith("sleep:"):
+        time.sleep(float(action.removeprefix("sleep:")))
