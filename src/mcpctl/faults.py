@@ -9,11 +9,15 @@ Points: `export.after-db` (a write committed, nothing exported yet),
 `export.after-objects` (blobs, trees and the commit written, the ref not
 moved), `export.after-ref` (the ref moved, the bookkeeping not yet written),
 `import.after-db` (a push applied to the database, the ref not moved),
-`restore.after-db` (a restore written to the database, no commit yet).
+`restore.after-db` (a restore written to the database, no commit yet);
+and, awaited without blocking mcpd, `export.delay` (the exporter waits before
+exporting the next write: the window where the database holds a change that
+`main` lacks, in which a push of the same object is a conflict).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -47,3 +51,15 @@ def fault(point: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     elif action.startswith("sleep:"):
         time.sleep(float(action.removeprefix("sleep:")))
+
+
+async def afault(point: str) -> None:
+    """`fault` for a coroutine: a sleep there lets the rest of mcpd run meanwhile."""
+    if not _ARMED:
+        return
+    action = _ARMED.get(point)
+    if action is not None and action.startswith("sleep:"):
+        _ARMED.pop(point)
+        await asyncio.sleep(float(action.removeprefix("sleep:")))
+        return
+    fault(point)

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpctl.errors import BackendUnavailable
-from mcpctl.faults import fault
+from mcpctl.faults import afault, fault
 from mcpctl.gitops import (
     COMMITTER,
     Author,
@@ -102,6 +102,7 @@ class GitReplica:
             await self._wake.wait()
             self._wake.clear()
             try:
+                await afault("export.delay")
                 await self.catch_up()
             except Exception:  # a supervisor loop: log, retry on the next write or in a while
                 log.exception("exporting to the state repo failed; retrying in 1 s")
