@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,16 +45,30 @@ def mcpd_command() -> list[str]:
 
 
 @contextmanager
-def running_mcpd(state_dir: Path, database_url: str | None = None) -> Iterator[Mcpd]:
-    """Start mcpd; wait until it is ready; stop it (and its children) at the end."""
+def running_mcpd(
+    state_dir: Path,
+    database_url: str | None = None,
+    *,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Mcpd]:
+    """Start mcpd; wait until it is ready; stop it (and its children) at the end.
+
+    `args` go to mcpd's command line; `env` is added to its environment (e.g.
+    `MCPD_FAULTS` for crash tests: a process killed by a fault is fine here).
+    """
     port = free_port()
     log = state_dir.parent / f"{state_dir.name}-mcpd.log"
-    command = [*mcpd_command(), "--state-dir", str(state_dir), "--port", str(port)]
+    command = [*mcpd_command(), "--state-dir", str(state_dir), "--port", str(port), *args]
     if database_url:
         command += ["--database-url", database_url]
-    with open(log, "wb") as out:
+    with open(log, "ab") as out:
         process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
     url = f"http://127.0.0.1:{port}"
     try:
