@@ -27,7 +27,7 @@ from starlette.routing import Route
 from mcpctl.api.githttp import GitEndpoint
 from mcpctl.api.openapi import openapi_document
 from mcpctl.api.problems import ReadOnly, TooLarge, problem, problem_for
-from mcpctl.errors import Forbidden, InvalidInput, McpctlError, NotFound
+from mcpctl.errors import Conflict, Forbidden, InvalidInput, McpctlError, NotFound
 from mcpctl.manifests import ChangeSet
 from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.schemas import BY_PLURAL, Resource
@@ -35,6 +35,7 @@ from mcpctl.service import IdentityService, ObjectService, Principal, Selector
 from mcpctl.service.access import policy_of, require, require_run
 from mcpctl.service.audit import list_audit, list_events, record_audit
 from mcpctl.service.importing import GitImporter
+from mcpctl.service.mirroring import GitMirror
 from mcpctl.service.replication import GitReplica
 from mcpctl.service.restoring import Restorer
 from mcpctl.store import current_revision, head_revision
@@ -63,6 +64,8 @@ class Services:
     importer: GitImporter | None = None
     restorer: Restorer | None = None
     git: GitEndpoint | None = None
+    mirror: GitMirror | None = None
+    public_key: str | None = None
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -286,7 +289,29 @@ def build_app(services: Services) -> Starlette:
         principal = await principal_of(request)
         async with services.sessions() as session:
             require_run(await policy_of(session, principal), "sync")
-        return JSONResponse((await services.replica.status()).to_json())
+        answer = (await services.replica.status()).to_json()
+        answer["publicKey"] = services.public_key
+        answer["remote"] = services.mirror.status() if services.mirror is not None else None
+        async with services.sessions() as session:
+            conflicts = await list_events(session, reason="GitConflict", limit=20)
+        answer["conflicts"] = [
+            {
+                "object": c["spec"]["involvedObject"],
+                "message": c["spec"]["message"],
+                "time": c["spec"]["lastTimestamp"],
+            }
+            for c in conflicts
+        ]
+        return JSONResponse(answer)
+
+    async def gitops_sync(request: Request) -> Response:
+        principal = await principal_of(request)
+        async with services.sessions() as session:
+            require_run(await policy_of(session, principal), "sync")
+        if services.mirror is None:
+            raise Conflict("no remote to sync with: start mcpd with --git-remote URL")
+        report = await services.mirror.sync(principal)
+        return JSONResponse(report.to_json())
 
     async def gitops_verify(request: Request) -> Response:
         principal = await principal_of(request)
@@ -350,6 +375,7 @@ def build_app(services: Services) -> Starlette:
         Route("/api/v1/gitops/verify", endpoint(gitops_verify)),
         Route("/api/v1/gitops/restore", endpoint(gitops_restore, "restore"), methods=["POST"]),
         Route("/api/v1/gitops/timelines", endpoint(gitops_timelines)),
+        Route("/api/v1/gitops/sync", endpoint(gitops_sync, "sync"), methods=["POST"]),
         Route("/api/v1/mcptokens/introspect", endpoint(introspect)),
         Route("/api/v1/mcptokens", endpoint(create_token), methods=["POST"]),
         Route(

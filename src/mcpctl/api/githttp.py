@@ -51,6 +51,7 @@ from mcpctl.kindnames import KIND_NAMES
 from mcpctl.service import IdentityService, Principal
 from mcpctl.service.access import policy_of, require
 from mcpctl.service.importing import GitImporter, ImportReport
+from mcpctl.service.mirroring import GitMirror
 from mcpctl.service.replication import GitReplica
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,9 @@ class GitEndpoint:
         identity: IdentityService,
         importer: GitImporter,
         replica: GitReplica,
+        mirror: GitMirror | None = None,
     ) -> None:
+        self.mirror = mirror
         self.repo_path = repo_path
         self.identity = identity
         self.importer = importer
@@ -283,6 +286,8 @@ class GitEndpoint:
                 finally:
                     push.locked = False
                     self.replica.lock.release()
+                if self.mirror is not None:
+                    self.mirror.notify()
         return Response(
             out,
             media_type="application/x-git-receive-pack-result",

@@ -25,6 +25,7 @@ from mcpctl.api.githttp import GitEndpoint
 from mcpctl.contexts import Context, load_config, mcpctl_home, save_config
 from mcpctl.errors import BackendUnavailable, McpctlError
 from mcpctl.gitops import StateRepo
+from mcpctl.gitops.mirror import Remote, ensure_deploy_key
 from mcpctl.secrets import (
     KEY_ENV,
     KEY_FILE,
@@ -36,6 +37,7 @@ from mcpctl.secrets import (
 )
 from mcpctl.service import IdentityService, ObjectService
 from mcpctl.service.importing import GitImporter
+from mcpctl.service.mirroring import GitMirror
 from mcpctl.service.replication import GitReplica
 from mcpctl.service.restoring import Restorer
 from mcpctl.store import make_engine, make_sessionmaker, sqlite_url, upgrade
@@ -51,6 +53,8 @@ class Settings:
     database_url: str
     log_level: str = "info"
     skip_unopenable_secrets: bool = False
+    git_remote: str | None = None
+    git_sync_interval: float = 60.0
 
     @property
     def url(self) -> str:
@@ -80,6 +84,20 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         action="store_true",
         help="disaster recovery without the sealing key: restore Secrets without their values",
     )
+    parser.add_argument(
+        "--git-remote",
+        metavar="URL",
+        default=os.environ.get("MCPD_GIT_REMOTE"),
+        help="mirror the state repo to this remote (ssh, https or a path): push every "
+        "commit, import commits made there",
+    )
+    parser.add_argument(
+        "--git-sync-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often to fetch from --git-remote (default 60; also on `mcpctl gitops sync`)",
+    )
     parser.add_argument("--version", action="version", version=f"mcpd {__version__}")
     args = parser.parse_args(argv)
     state_dir = (args.state_dir or mcpctl_home()).expanduser().resolve()
@@ -95,6 +113,8 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         database_url,
         args.log_level,
         skip_unopenable_secrets=args.skip_unopenable_secrets,
+        git_remote=args.git_remote or None,
+        git_sync_interval=max(args.git_sync_interval, 1.0),
     )
 
 
@@ -109,16 +129,40 @@ async def build_services(settings: Settings) -> Services:
         sealer = load_sealer(settings.state_dir, create=True)
     else:  # sealed secrets and no key: only a recovery told to skip them can go on
         sealer = missing_key(settings.state_dir)
-    wake: list[GitReplica] = []
-    sessions = make_sessionmaker(engine, after_write=lambda: wake[0].notify() if wake else None)
+    wake: list[GitReplica | GitMirror] = []
+
+    def written() -> None:
+        for follower in wake:
+            follower.notify()
+
+    sessions = make_sessionmaker(engine, after_write=written)
     replica = GitReplica(sessions, repo, sealer.seal)
     wake.append(replica)
     objects = ObjectService(sessions)
     identity = IdentityService(sessions, objects)
     importer = GitImporter(objects, replica, sealer)
     restorer = Restorer(importer, replica)
-    git = GitEndpoint(repo_path, identity, importer, replica)
-    return Services(engine, sessions, objects, identity, replica, importer, restorer, git)
+    public_key = await asyncio.to_thread(ensure_deploy_key, settings.state_dir / "ssh")
+    mirror = None
+    if settings.git_remote:
+        remote = Remote(settings.git_remote, settings.state_dir / "ssh")
+        mirror = GitMirror(
+            importer, replica, remote, repo_path, public_key, settings.git_sync_interval
+        )
+        wake.append(mirror)
+    git = GitEndpoint(repo_path, identity, importer, replica, mirror)
+    return Services(
+        engine,
+        sessions,
+        objects,
+        identity,
+        replica,
+        importer,
+        restorer,
+        git,
+        mirror=mirror,
+        public_key=public_key,
+    )
 
 
 async def recover(settings: Settings, services: Services) -> None:
@@ -171,6 +215,8 @@ async def serve(settings: Settings) -> None:
         await bootstrap(settings, services)
         await services.replica.start()
         await services.git.start()
+        if services.mirror is not None:
+            await services.mirror.start()
         app = build_app(services)
         config = uvicorn.Config(
             app,
@@ -189,6 +235,8 @@ async def serve(settings: Settings) -> None:
         )
         await server.serve()
     finally:
+        if services.mirror is not None:
+            await services.mirror.stop()
         await services.git.stop()
         await services.replica.stop()
         await services.engine.dispose()

@@ -40,10 +40,28 @@ def status(fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(answer, indent=2))
         return
+    imported = answer.get("lastImported") or {}
     click.echo(f"head:             {answer.get('head') or '(none)'}")
-    click.echo(f"exported change:  {answer.get('exportedChange')}")
-    click.echo(f"last change:      {answer.get('lastChange')}")
+    click.echo(f"exported change:  {answer.get('exportedChange')} of {answer.get('lastChange')}")
     click.echo(f"pending:          {'yes' if answer.get('pending') else 'no'}")
+    last = f"{imported['commit'][:12]} ({imported.get('via')})" if imported else "(none)"
+    click.echo(f"last imported:    {last}")
+    remote = answer.get("remote")
+    if remote:
+        click.echo(f"remote:           {remote.get('url')} ({remote.get('transport')})")
+        click.echo(f"last sync:        {remote.get('lastSync') or '(not yet)'}")
+        click.echo(f"last pushed:      {(remote.get('lastPushed') or '(none)')[:12]}")
+        click.echo(f"last fetched:     {(remote.get('lastFetched') or '(none)')[:12]}")
+        if remote.get("lastError"):
+            click.echo(f"last error:       {remote['lastError']}")
+    else:
+        click.echo("remote:           (none: start mcpd with --git-remote URL to mirror)")
+    if answer.get("publicKey"):
+        click.echo(f"deploy key:       {answer['publicKey']}")
+    conflicts = answer.get("conflicts") or []
+    click.echo(f"conflicts:        {len(conflicts)} recent (the database won)")
+    for conflict in conflicts[:10]:
+        click.echo(f"  {conflict.get('time')}  {conflict.get('message')}")
 
 
 @gitops.command("verify")
@@ -98,6 +116,39 @@ def timelines(fmt: str) -> None:
         notes = (item.get("note") or "").splitlines()
         name = "timelines/" + item["name"]
         click.echo(f"{name:<36} {item['commit'][:12]:<12}  {notes[-1] if notes else ''}")
+
+
+@gitops.command("sync")
+@target_options()
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text")
+def sync(fmt: str) -> None:
+    """Sync with the mirrored remote now: fetch and import its commits, push main.
+
+    Objects changed on both sides keep mcpd's version (see `mcpctl gitops
+    status` for the conflicts). Needs `run sync`.
+
+    \b
+    Example:
+      mcpctl gitops sync
+    """
+    import json
+
+    with api_errors(), connect() as client:
+        answer = client.request("POST", "/api/v1/gitops/sync")
+    if fmt == "json":
+        click.echo(json.dumps(answer, indent=2))
+        return
+    action = answer.get("action")
+    head = str(answer.get("head") or "")[:12]
+    if action == "imported":
+        imported = answer.get("imported") or {}
+        counts = {k: v for k, v in (imported.get("summary") or {}).items() if k != "unchanged"}
+        words = {"add": "created", "change": "configured", "remove": "deleted"}
+        done = ", ".join(f"{n} {words.get(k, k)}" for k, n in sorted(counts.items()) if n)
+        click.echo(f"imported {str(answer.get('fetched'))[:12]}: {done or 'no object changed'}")
+        for conflict in imported.get("conflicts") or []:
+            click.echo(f"conflict: {conflict['kind']}/{conflict['name']}: mcpd's version kept")
+    click.echo(f"{answer.get('remote')} is at {head}")
 
 
 @click.command("restore")

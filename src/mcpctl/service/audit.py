@@ -120,10 +120,13 @@ async def list_events(
     kind: str | None = None,
     name: str | None = None,
     project: str | None = None,
+    reason: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     """Events about objects, newest first, as Event objects."""
     query = select(EventRow)
+    if reason is not None:
+        query = query.where(EventRow.reason == reason)
     if kind is not None:
         query = query.where(EventRow.kind == kind)
     if name is not None:

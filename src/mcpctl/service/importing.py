@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,9 +37,12 @@ from mcpctl.service.access import SYSTEM, Principal
 from mcpctl.service.audit import record_audit, record_event
 from mcpctl.service.objects import ObjectService
 from mcpctl.service.replication import GitReplica
-from mcpctl.store import ChangeRow
+from mcpctl.store import ChangeRow, MetaRow
 
 log = logging.getLogger(__name__)
+
+#: Meta row: the last commit imported into the database, and how (push, sync, restore).
+LAST_IMPORTED = "last_imported_commit"
 
 _DONE = {"add": "created", "change": "configured", "remove": "deleted"}
 
@@ -49,25 +53,35 @@ class Overridden:
 
     key: Key
     commit: str
+    #: The database's change that wins (0: a commit of mcpd's main since the common base).
     change: int
     actor: str
     verb: str
+    local_commit: str = ""
 
     def message(self) -> str:
+        if self.local_commit:
+            since = f"commit {self.local_commit[:12]} on mcpd's main, by {self.actor}"
+        else:
+            since = f"change {self.change}, {self.verb} by {self.actor}"
         return (
             f"{format_key(self.key)}: commit {self.commit[:12]} changed it, but mcpd changed it "
-            f"too since (change {self.change}, {self.verb} by {self.actor}): "
-            f"mcpd's version is kept and committed on top"
+            f"too since ({since}): mcpd's version is kept and committed on top"
         )
 
     def to_json(self) -> dict[str, Any]:
         kind, project, name = self.key
+        by: dict[str, Any] = {"actor": self.actor, "verb": self.verb}
+        if self.local_commit:
+            by["commit"] = self.local_commit
+        else:
+            by["change"] = self.change
         return {
             "kind": kind,
             "name": name,
             **({"project": project} if project else {}),
             "commit": self.commit,
-            "overriddenBy": {"change": self.change, "actor": self.actor, "verb": self.verb},
+            "overriddenBy": by,
         }
 
 
@@ -128,11 +142,13 @@ class GitImporter:
         skip_unopenable: bool = False,
         conflicts: bool = True,
         allow_readme: bool = False,
+        local: Mapping[Key, Overridden] | None = None,
     ) -> ImportReport:
         """Write what `new` changes since `base` (None: everything in it), the DB winning.
 
         Raises InvalidManifest (every issue with file and line) or Forbidden before
-        anything is written.
+        anything is written. `local`: objects changed on mcpd's side since `base` by
+        commits (the mirror's diverged history), which win like unexported changes.
         """
         changes = await asyncio.to_thread(
             tree_changes, repo, base.tree if base is not None else None, new.tree
@@ -148,6 +164,9 @@ class GitImporter:
             raise InvalidManifest(read.issues)
         commit = str(new.id)
         overridden = await self._overridden(read.keys, commit) if conflicts else {}
+        for key in read.keys:
+            if local and key in local and key not in overridden:
+                overridden[key] = replace(local[key], commit=commit)
         manifests = [m for m in read.manifests if m.key not in overridden]
         deleted = [k for k in read.deleted if k not in overridden]
         async with self.objects.sessions() as session, session.begin():
@@ -155,6 +174,7 @@ class GitImporter:
             result = await self.objects.write_set(session, principal, manifests, deleted, verb=verb)
             for conflict in overridden.values():
                 await _record_conflict(session, principal, conflict, source)
+            await _remember(session, LAST_IMPORTED, f"{commit} {source}")
         report = ImportReport(commit, result.changes, list(overridden.values()), read.keys)
         report.skipped = read.skipped
         for conflict in report.conflicts:
@@ -206,10 +226,14 @@ async def _record_conflict(
         details={
             "commit": conflict.commit,
             "source": source,
-            "overriddenBy": {
-                "change": conflict.change,
-                "actor": conflict.actor,
-                "verb": conflict.verb,
-            },
+            "overriddenBy": conflict.to_json()["overriddenBy"],
         },
     )
+
+
+async def _remember(session: Any, key: str, value: str) -> None:
+    row = await session.get(MetaRow, key)
+    if row is None:
+        session.add(MetaRow(key=key, value=value))
+    else:
+        row.value = value

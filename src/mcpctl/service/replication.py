@@ -52,6 +52,7 @@ class ReplicaStatus:
     head: str | None
     exported_change: int
     last_change: int
+    last_imported: str | None = None
 
     @property
     def pending(self) -> bool:
@@ -63,6 +64,7 @@ class ReplicaStatus:
             "exportedChange": self.exported_change,
             "lastChange": self.last_change,
             "pending": self.pending,
+            "lastImported": _imported_json(self.last_imported),
         }
 
 
@@ -237,14 +239,27 @@ class GitReplica:
         async with self.sessions() as session:
             exported = await _exported(session)
             last = await _last_change(session)
+            imported = await session.get(MetaRow, "last_imported_commit")
         head = await asyncio.to_thread(self.repo.head)
-        return ReplicaStatus(str(head.id) if head is not None else None, exported, last)
+        return ReplicaStatus(
+            str(head.id) if head is not None else None,
+            exported,
+            last,
+            imported.value if imported is not None else None,
+        )
 
     async def verify(self) -> list[str]:
         """The paths where `main` differs from the export of the database (empty: in sync)."""
         async with self._lock:
             resources = await self.resources()
             return await asyncio.to_thread(differences, self.repo, resources, self.seal)
+
+
+def _imported_json(value: str | None) -> dict[str, str] | None:
+    if not value:
+        return None
+    commit, _, via = value.partition(" ")
+    return {"commit": commit, "via": via}
 
 
 async def _exported(session: AsyncSession) -> int:

@@ -45,6 +45,7 @@ EVERY_COMMAND = [
     ["gitops", "status"],
     ["gitops", "verify"],
     ["gitops", "timelines"],
+    ["gitops", "sync"],
     ["restore"],
     ["config"],
     ["config", "get-contexts"],
