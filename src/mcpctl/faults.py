@@ -9,6 +9,7 @@ Points: `export.after-db` (a write committed, nothing exported yet),
 `export.after-objects` (blobs, trees and the commit written, the ref not
 moved), `export.after-ref` (the ref moved, the bookkeeping not yet written),
 `import.after-db` (a push applied to the database, the ref not moved),
+`restore.after-timeline` (a restore's timeline branch saved, the database untouched),
 `restore.after-db` (a restore written to the database, no commit yet);
 and, awaited without blocking mcpd, `export.delay` (the exporter waits before
 exporting the next write: the window where the database holds a change that

@@ -9,6 +9,7 @@ reachable; restoring to a timeline is restoring to any other revision.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,20 +59,54 @@ def resolve(repo: StateRepo, rev: str) -> pygit2.Commit:
         raise InvalidInput(f"{rev!r} does not name a commit") from None
 
 
-def save_timeline(repo: StateRepo, note: str, now: datetime) -> str | None:
-    """Keep the head of main as a timeline branch with `note`; its name (None: no head)."""
+@dataclass(frozen=True)
+class SavedTimeline:
+    """A timeline branch just saved, with what `undo` needs to take it back."""
+
+    name: str
+    head: pygit2.Oid
+    created: bool
+    previous_note: str
+
+
+def save_timeline(repo: StateRepo, note: str, now: datetime) -> SavedTimeline | None:
+    """Keep the head of main as a timeline branch with `note` (None: main has no head).
+
+    A restore saves it before it changes anything, so a restore cut short at any
+    point still leaves the abandoned head on a branch of its own. A head already
+    saved (a restore retried after it was cut short) keeps its branch: the note
+    gets the new line, no second branch is made.
+    """
     head = repo.head()
     if head is None:
         return None
-    name = f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{str(head.id)[:12]}"
+    name = _saved_for(repo.repo, head.id) or (
+        f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{str(head.id)[:12]}"
+    )
     ref = PREFIX + name
-    if ref not in repo.repo.references:
+    created = ref not in repo.repo.references
+    if created:
         repo.repo.references.create(ref, head.id)
     signature = pygit2.Signature(*COMMITTER)
     existing = _note(repo.repo, head.id)
     text = f"{existing}\n{note}" if existing else note
     repo.repo.create_note(text.strip() + "\n", signature, signature, str(head.id), NOTES_REF, True)
-    return name
+    return SavedTimeline(name, head.id, created, existing)
+
+
+def undo_timeline(repo: StateRepo, saved: SavedTimeline) -> None:
+    """Take back `saved` (a restore that was refused): its branch, and its line of the note."""
+    ref = PREFIX + saved.name
+    if saved.created and ref in repo.repo.references:
+        repo.repo.references.delete(ref)
+    signature = pygit2.Signature(*COMMITTER)
+    if saved.previous_note:
+        repo.repo.create_note(
+            saved.previous_note + "\n", signature, signature, str(saved.head), NOTES_REF, True
+        )
+        return
+    with contextlib.suppress(KeyError):
+        repo.repo.lookup_note(str(saved.head), NOTES_REF).remove(signature, signature, NOTES_REF)
 
 
 def list_timelines(repo: StateRepo) -> list[Timeline]:
@@ -114,6 +149,14 @@ def commit_tree(repo: StateRepo, tree: pygit2.Oid, author: Author, message: str)
     )
     repo.move_main(oid, head.id if head is not None else None, message)
     return oid
+
+
+def _saved_for(repo: pygit2.Repository, oid: pygit2.Oid) -> str | None:
+    """The name of a timeline branch already pointing at `oid`, if any."""
+    for ref in repo.references:
+        if ref.startswith(PREFIX) and repo.references[ref].target == oid:
+            return ref[len(PREFIX) :]
+    return None
 
 
 def _note(repo: pygit2.Repository, oid: pygit2.Oid) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 import pygit2
 
-from mcpctl.errors import Conflict, InvalidManifest, McpctlError
+from mcpctl.errors import Conflict, McpctlError
 from mcpctl.gitops import COMMITTER, Author, key_for
 from mcpctl.gitops.mirror import Remote, describe
 from mcpctl.gitops.reading import tree_changes
@@ -193,21 +193,10 @@ class GitMirror:
                 )
             base = repo[base_id].peel(pygit2.Commit)
             local = await asyncio.to_thread(_local_changes, repo, base, head)
-        try:
-            report = await self.importer.import_commit(
-                principal,
-                repo,
-                base,
-                theirs,
-                source="sync",
-                verb="sync",
-                local=local,
-            )
-        except InvalidManifest as e:
-            lines = "; ".join(str(i) for i in e.issues[:20])
-            raise McpctlError(
-                f"the remote's main ({str(theirs.id)[:12]}) cannot be imported: {lines}"
-            ) from None
+        # invalid manifests raise InvalidManifest: every issue with its file and line
+        report = await self.importer.import_commit(
+            principal, repo, base, theirs, source="sync", verb="sync", local=local
+        )
         conflicts = {c.key for c in report.conflicts}
         applied = [k for k in report.keys if k not in conflicts]
         if fast_forward:

@@ -1,11 +1,12 @@
 """Restore and disaster recovery: the database back to what a commit of the state repo holds.
 
 `restore` (RBAC operation `restore`, checked by the caller): with the
-replica's lock held and `main` caught up with the database, it replaces the
-exported objects with those at the target in one transaction (runtime objects
-untouched), keeps the abandoned head as a timeline branch, and writes a
-forward commit on `main` whose tree equals the target's. Restoring to where
-`main` already is changes nothing, so a repeated restore is harmless.
+replica's lock held and `main` caught up with the database, it first keeps
+the abandoned head as a timeline branch, then replaces the exported objects
+with those at the target in one transaction (runtime objects untouched; a
+refused restore takes the branch back), and writes a forward commit on
+`main` whose tree equals the target's. Restoring to where `main` already is
+changes nothing, so a repeated restore is harmless.
 
 `recover` runs at start when the database is empty and the state repo is not:
 every object at `main` is written, secret values opened with the sealing key.
@@ -23,10 +24,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from mcpctl.errors import BackendUnavailable, InvalidManifest
+from mcpctl.errors import BackendUnavailable, InvalidManifest, McpctlError
 from mcpctl.faults import fault
 from mcpctl.gitops import CHANGE_TRAILER, Author, key_for
-from mcpctl.gitops.timelines import commit_tree, list_timelines, resolve, save_timeline
+from mcpctl.gitops.timelines import (
+    commit_tree,
+    list_timelines,
+    resolve,
+    save_timeline,
+    undo_timeline,
+)
 from mcpctl.schemas import GIT_KINDS
 from mcpctl.service.access import SYSTEM, Principal
 from mcpctl.service.importing import GitImporter, acting_for
@@ -74,24 +81,34 @@ class Restorer:
             report = RestoreReport(str(target.id), str(head.id) if head is not None else None)
             if head is not None and head.tree_id == target.tree_id:
                 return report  # already there: nothing to save, nothing to write
-            imported = await self.importer.import_commit(
-                acting_for(principal),
-                self.repo.repo,
-                head,
-                target,
-                source="restore",
-                verb="restore",
-                conflicts=False,
-                allow_readme=True,
-            )
-            fault("restore.after-db")
+            # the abandoned head is saved first: a restore cut short anywhere keeps it
             now = datetime.now(UTC)
             why = f" because: {reason.strip()}" if reason.strip() else ""
             note = (
                 f"{now.strftime('%Y-%m-%dT%H:%M:%SZ')} {principal.actor} restored main to "
                 f"{str(target.id)[:12]} ({rev}){why}"
             )
-            report.timeline = await asyncio.to_thread(save_timeline, self.repo, note, now)
+            saved = await asyncio.to_thread(save_timeline, self.repo, note, now)
+            fault("restore.after-timeline")
+            try:
+                imported = await self.importer.import_commit(
+                    acting_for(principal),
+                    self.repo.repo,
+                    head,
+                    target,
+                    source="restore",
+                    verb="restore",
+                    conflicts=False,
+                    allow_readme=True,
+                )
+            except McpctlError:
+                # refused before writing (invalid manifests, RBAC): nothing happened, so the
+                # branch goes; any other failure keeps it, the database may have changed
+                if saved is not None:
+                    await asyncio.to_thread(undo_timeline, self.repo, saved)
+                raise
+            fault("restore.after-db")
+            report.timeline = saved.name if saved is not None else None
             async with self.importer.objects.sessions() as session:
                 last = int(
                     await session.scalar(select(func.coalesce(func.max(ChangeRow.seq), 0))) or 0
