@@ -50,6 +50,7 @@ from mcpctl.gitops import REF, Author
 from mcpctl.kindnames import KIND_NAMES
 from mcpctl.service import IdentityService, Principal
 from mcpctl.service.access import policy_of, require
+from mcpctl.service.audit import record_audit
 from mcpctl.service.importing import GitImporter, ImportReport
 from mcpctl.service.mirroring import GitMirror
 from mcpctl.service.replication import GitReplica
@@ -197,8 +198,22 @@ class GitEndpoint:
         try:
             await self._require_read(principal)
         except Forbidden as e:
+            await self._audit_denied(principal, "fetch", str(e))
             return _text(403, f"mcpd: {e} (the state repo shows every kind it holds)\n")
         return principal
+
+    async def _audit_denied(
+        self, principal: Principal, verb: str, reason: str, *, commit: str | None = None
+    ) -> None:
+        """The audit entry of a refused fetch or push (in a transaction of its own)."""
+        details: dict[str, Any] = {"path": PREFIX, "reason": reason}
+        if commit is not None:
+            details["commit"] = commit
+        try:
+            async with self.importer.objects.sessions() as session, session.begin():
+                await record_audit(session, principal, verb=verb, outcome="denied", details=details)
+        except Exception:
+            log.exception("could not record a denied %s", verb)
 
     async def _require_read(self, principal: Principal) -> None:
         async with self.importer.objects.sessions() as session:
@@ -431,6 +446,7 @@ class GitEndpoint:
             return False
         except Forbidden as e:
             push.lines = [f"mcpd: push rejected: {e}"]
+            await self._audit_denied(push.principal, "push", str(e), commit=new)
             return False
         except McpctlError as e:
             push.lines = [f"mcpd: push rejected: {e}"]

@@ -28,9 +28,11 @@ from typing import Any
 
 import pygit2
 
-from mcpctl.errors import InvalidManifest
-from mcpctl.gitops.reading import read_changes, tree_changes
-from mcpctl.manifests import ChangeSet
+from mcpctl.errors import InvalidManifest, ManifestIssue, McpctlError
+from mcpctl.gitops.exporting import render_object
+from mcpctl.gitops.layout import path_for
+from mcpctl.gitops.reading import ReadResult, keys_of, read_changes, tree_changes
+from mcpctl.manifests import ChangeSet, Manifest
 from mcpctl.manifests.references import Key, format_key
 from mcpctl.secrets import MissingKey, Sealer
 from mcpctl.service.access import SYSTEM, Principal
@@ -97,6 +99,8 @@ class ImportReport:
     keys: list[Key] = field(default_factory=list)
     #: Secret values that could not be opened and were left out (when told to skip them).
     skipped: list[str] = field(default_factory=list)
+    #: Files written in another form than mcpd's canonical one: mcpd rewrites them on top.
+    rewritten: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """What the pusher's terminal shows."""
@@ -109,6 +113,17 @@ class ImportReport:
         )
         done = done or "no changes"
         out.append(f"mcpd: applied {self.commit[:12]}: {done}")
+        parts = []
+        if self.rewritten:
+            shown = ", ".join(self.rewritten[:5]) + (", ..." if len(self.rewritten) > 5 else "")
+            parts.append(f"{len(self.rewritten)} file(s) not in canonical form ({shown})")
+        if self.conflicts:
+            parts.append(f"{len(self.conflicts)} object(s) kept as mcpd has them")
+        if parts:
+            out.append(
+                f"mcpd: {' and '.join(parts)}: mcpd commits its version on top; "
+                "pull before your next push"
+            )
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -161,7 +176,7 @@ class GitImporter:
             skip_unopenable=skip_unopenable,
         )
         if read.issues:
-            raise InvalidManifest(read.issues)
+            raise InvalidManifest(read.issues + await self._set_issues(principal, read, changes))
         commit = str(new.id)
         overridden = await self._overridden(read.keys, commit) if conflicts else {}
         for key in read.keys:
@@ -177,9 +192,53 @@ class GitImporter:
             await _remember(session, LAST_IMPORTED, f"{commit} {source}")
         report = ImportReport(commit, result.changes, list(overridden.values()), read.keys)
         report.skipped = read.skipped
+        report.rewritten = await asyncio.to_thread(
+            self._rewritten, changes, [m for m in manifests if not read.skipped]
+        )
         for conflict in report.conflicts:
             log.warning("import of %s: %s", commit[:12], conflict.message())
         return report
+
+    async def _set_issues(
+        self, principal: Principal, read: ReadResult, changes: Mapping[str, bytes | None]
+    ) -> list[ManifestIssue]:
+        """The reference issues of the files that did read, beside the issues of those that did
+        not (so a pusher sees every issue at once, as `mcpctl validate` shows them).
+
+        The write is planned and rolled back; references to the objects of unreadable files
+        are left out (those files' own issues say what is wrong with them).
+        """
+        if not read.manifests and not read.deleted:
+            return []
+        readable = set(read.keys)
+        unreadable = [format_key(k) for k in keys_of(changes) if k not in readable]
+        async with self.objects.sessions() as session:
+            try:
+                await self.objects.write_set(
+                    session, principal, read.manifests, read.deleted, verb="check"
+                )
+            except InvalidManifest as e:
+                return [
+                    i
+                    for i in e.issues
+                    if i.code == "reference" and not any(k in i.message for k in unreadable)
+                ]
+            except McpctlError:
+                return []  # RBAC and the like: said once the files are fixed
+            finally:
+                await session.rollback()
+        return []
+
+    def _rewritten(
+        self, changes: Mapping[str, bytes | None], manifests: list[Manifest]
+    ) -> list[str]:
+        """The paths among `changes` whose content is not the export of the object they hold."""
+        out: list[str] = []
+        for manifest in manifests:
+            path = path_for(*manifest.key)
+            if changes.get(path) != render_object(manifest.resource, self.replica.seal):
+                out.append(path)
+        return sorted(out)
 
     async def _overridden(self, keys: list[Key], commit: str) -> dict[Key, Overridden]:
         """The objects among `keys` that changed in the database since `main`."""

@@ -349,6 +349,9 @@ class ObjectService:
         # the batch against what it refers to, and what refers to it against the batch
         batch = [Manifest(_resolved(p), p.manifest.origin) for p in plans]
         existing = await _context_for(session, batch)
+        if delete:  # deleted by the same write: the batch may not refer to them any more
+            doomed_keys = set(delete)
+            existing = [r for r in existing if object_key(r) not in doomed_keys]
         issues = check_set(batch, existing=existing)
         pruned: list[ObjectRow] = []
         if prune is not None:
@@ -391,7 +394,9 @@ class ObjectService:
             )
         if pruned:
             old.extend(row_resource(r) for r in pruned)
-            await self._delete_rows(session, principal, pruned, keep={m.key for m in batch})
+            await self._delete_rows(
+                session, principal, pruned, keep={m.key for m in batch}, verb=verb
+            )
         changes = diff_sets(old, new)
         return WriteResult(changes=changes, objects=written)
 
@@ -473,6 +478,7 @@ class ObjectService:
         rows: list[ObjectRow],
         *,
         keep: set[Key],
+        verb: str | None = None,
     ) -> None:
         doomed = {row_key(r) for r in rows}
         users = await _referrers(session, list(doomed))
@@ -506,7 +512,7 @@ class ObjectService:
                 project=row.project or None,
                 outcome="success",
                 at=now,
-                details=_via(session, None),
+                details=_via(session, verb),
             )
         await session.flush()
 
