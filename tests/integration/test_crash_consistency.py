@@ -177,7 +177,7 @@ def killed(mcpd: Mcpd, point: str) -> None:
 
 def in_sync(client: httpx.Client) -> None:
     verify = client.get("/api/v1/gitops/verify").raise_for_status().json()
-    assert verify == {"inSync": True, "differences": []}
+    assert verify == {"inSync": True, "differences": [], "diff": ""}
 
 
 def spec_of(client: httpx.Client, name: str) -> dict[str, Any] | None:

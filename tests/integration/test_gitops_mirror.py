@@ -81,7 +81,7 @@ def in_sync(client: httpx.Client) -> bool:
 def settle(client: httpx.Client) -> dict[str, Any]:
     wait_for(lambda: in_sync(client), message=f"not settled: {status(client)}")
     verify = client.get("/api/v1/gitops/verify").raise_for_status().json()
-    assert verify == {"inSync": True, "differences": []}
+    assert verify == {"inSync": True, "differences": [], "diff": ""}
     return status(client)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pygit2
 import pytest
 
 from tests.support.mcpd import Mcpd, running_mcpd
@@ -84,7 +85,7 @@ def test_every_write_is_one_commit_and_main_equals_the_export(mcpd: Mcpd) -> Non
         status = quiet(client)
         verify = client.get("/api/v1/gitops/verify").raise_for_status().json()
 
-    assert verify == {"inSync": True, "differences": []}
+    assert verify == {"inSync": True, "differences": [], "diff": ""}
     assert git(mcpd.state_dir, "rev-parse", "main").strip() == status["head"]
     log = git(mcpd.state_dir, "log", "--format=%an|%s", "main").splitlines()
     assert log[:3] == [
@@ -159,3 +160,69 @@ def test_mcpctl_gitops_verify_and_status_report_the_invariant(mcpd: Mcpd) -> Non
     assert status.returncode == 0, status.stderr
     assert head in status.stdout
     assert "pending:          no" in status.stdout
+
+
+def test_no_password_hash_raw_token_or_status_reaches_the_history(mcpd: Mcpd) -> None:
+    password = "a-long-password-for-ann-42"
+    with mcpd.client() as client:
+        client.post("/api/v1/apply", json={"items": objects()}).raise_for_status()
+        user = {
+            "apiVersion": "mcpctl/v1",
+            "kind": "User",
+            "metadata": {"name": "ann"},
+            "spec": {"email": "ann@example.com"},
+        }
+        client.post("/api/v1/users", json=user).raise_for_status()
+        client.put("/api/v1/users/ann/password", json={"password": password}).raise_for_status()
+        token = {
+            "apiVersion": "mcpctl/v1",
+            "kind": "McpToken",
+            "metadata": {"name": "laptop"},
+            "spec": {"project": "demo"},
+        }
+        raw = client.post("/api/v1/mcptokens", json=token).raise_for_status().json()["token"]
+        quiet(client)
+
+    everything = git(mcpd.state_dir, "log", "--all", "-p", "--format=%B")
+    assert "users/ann.yaml" in git(mcpd.state_dir, "ls-tree", "-r", "--name-only", "main")
+    assert "tokenHash: sha256:" in everything  # the McpToken's file holds its hash only
+    for leaked in (password, raw, raw.removeprefix("mcpctl_pat_"), "$argon2", "status:"):
+        assert leaked not in everything, leaked
+
+
+def test_verify_prints_what_differs_when_main_was_changed_behind_mcpd(mcpd: Mcpd) -> None:
+    """A commit written into the repo on disk, past mcpd (pygit2, no hook): verify shows it."""
+    mcpctl = str(Path(sys.executable).parent / "mcpctl")
+    with mcpd.client() as client:
+        client.post("/api/v1/apply", json={"items": objects()}).raise_for_status()
+        quiet(client)
+        repo = pygit2.Repository(str(mcpd.state_dir / "state.git"))
+        head = repo.references["refs/heads/main"].peel(pygit2.Commit)
+        servers = head.tree["servers"]
+        text = repo[servers["time.yaml"].id].data.replace(b"mcp-server-time", b"tampered")
+        builder = repo.TreeBuilder(servers)
+        builder.insert("time.yaml", repo.create_blob(text), pygit2.GIT_FILEMODE_BLOB)
+        builder.insert("stray.yaml", repo.create_blob(b"kind: Server\n"), pygit2.GIT_FILEMODE_BLOB)
+        root = repo.TreeBuilder(head.tree)
+        root.insert("servers", builder.write(), pygit2.GIT_FILEMODE_TREE)
+        who = pygit2.Signature("intruder", "intruder@example.com")
+        oid = repo.create_commit(None, who, who, "behind mcpd's back", root.write(), [head.id])
+        repo.references["refs/heads/main"].set_target(oid)
+
+        answer = client.get("/api/v1/gitops/verify").raise_for_status().json()
+        done = subprocess.run(
+            [mcpctl, "gitops", "verify"], env=mcpd.env(), capture_output=True, text=True, timeout=60
+        )
+
+    assert answer["inSync"] is False
+    assert answer["differences"] == ["servers/stray.yaml", "servers/time.yaml"]
+    assert done.returncode == 1
+    out = done.stdout.splitlines()
+    assert out[:2] == ["differs: servers/stray.yaml", "differs: servers/time.yaml"]
+    assert "--- a/servers/stray.yaml" in out
+    assert "+++ /dev/null" in out
+    assert "--- a/servers/time.yaml" in out
+    assert "+++ b/servers/time.yaml" in out
+    assert "-  - tampered" in out
+    assert "+  - mcp-server-time" in out
+    assert "2 path(s) differ from the export of the database" in done.stderr

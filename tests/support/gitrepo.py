@@ -203,7 +203,7 @@ def assert_in_sync(client: httpx.Client) -> dict[str, Any]:
     """The invariant, once mcpd is quiet: main is exactly the export of the database."""
     status = quiet(client)
     verify = client.get("/api/v1/gitops/verify").raise_for_status().json()
-    assert verify == {"inSync": True, "differences": []}
+    assert verify == {"inSync": True, "differences": [], "diff": ""}
     return status
 
 

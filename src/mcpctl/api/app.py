@@ -317,8 +317,8 @@ def build_app(services: Services) -> Starlette:
         principal = await principal_of(request)
         async with services.sessions() as session:
             require_run(await policy_of(session, principal), "sync")
-        different = await services.replica.verify()
-        return JSONResponse({"inSync": not different, "differences": different})
+        different, diff = await services.replica.verify()
+        return JSONResponse({"inSync": not different, "differences": different, "diff": diff})
 
     async def gitops_restore(request: Request) -> Response:
         principal = await principal_of(request)

@@ -69,7 +69,9 @@ def status(fmt: str) -> None:
 def verify() -> None:
     """Check the invariant: the tree at main is exactly the export of the database.
 
-    Prints each differing path; exit status 0 in sync, 1 when anything differs.
+    Prints each differing path and the unified diff (a/ is main, b/ the export
+    of the database; secret values sealed on both sides). Exit status 0 in
+    sync, 1 when anything differs.
 
     \b
     Example:
@@ -80,6 +82,8 @@ def verify() -> None:
     different = answer.get("differences") or []
     for path in different:
         click.echo(f"differs: {path}")
+    if answer.get("diff"):
+        click.echo(answer["diff"], nl=False)
     if different:
         click.echo(f"{len(different)} path(s) differ from the export of the database", err=True)
         sys.exit(EXIT_FOUND)

@@ -6,6 +6,7 @@ on these pieces (DESIGN.md, "The four flows and the one invariant").
 
 from mcpctl.gitops.exporting import (
     CHANGE_TRAILER,
+    compare,
     differences,
     export_all,
     export_changes,
@@ -23,6 +24,7 @@ __all__ = [
     "REF",
     "Author",
     "StateRepo",
+    "compare",
     "differences",
     "export_all",
     "export_changes",

@@ -10,6 +10,7 @@ brings `main` to the full export, e.g. at start.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 
 import pygit2
@@ -97,8 +98,42 @@ def export_all(
 
 def differences(repo: StateRepo, resources: Iterable[Resource], seal: Sealer) -> list[str]:
     """The paths where `main` and the full export differ (empty: the invariant holds)."""
+    return compare(repo, resources, seal)[0]
+
+
+#: The most lines of unified diff `compare` gives (a verify of a badly broken repo stays short).
+DIFF_LINES = 400
+
+
+def compare(
+    repo: StateRepo, resources: Iterable[Resource], seal: Sealer, *, limit: int = DIFF_LINES
+) -> tuple[list[str], str]:
+    """The paths where `main` and the full export differ, and a unified diff of them
+    (`a/` is main, `b/` the export; secret values sealed on both sides, as in git)."""
     wanted = render_tree(resources, seal)
     current = repo.files()
-    return sorted(
+    paths = sorted(
         path for path in set(wanted) | set(current) if wanted.get(path) != current.get(path)
     )
+    lines: list[str] = []
+    for path in paths:
+        old, new = current.get(path), wanted.get(path)
+        lines.extend(
+            difflib.unified_diff(
+                _text_lines(old),
+                _text_lines(new),
+                fromfile=f"a/{path}" if old is not None else "/dev/null",
+                tofile=f"b/{path}" if new is not None else "/dev/null",
+                lineterm="",
+            )
+        )
+        if len(lines) > limit:
+            lines = [*lines[:limit], f"... (diff cut at {limit} lines)"]
+            break
+    return paths, "\n".join(lines) + ("\n" if lines else "")
+
+
+def _text_lines(content: bytes | None) -> list[str]:
+    if content is None:
+        return []
+    return content.decode("utf-8", errors="replace").splitlines()

@@ -190,7 +190,9 @@ def _open_secret(
             data[key] = opener(secret.name, key, sealed)
         except McpctlError as e:  # it names the Secret and the key, never the value
             if skip_unopenable:
+                # the key stays (what refers to it still resolves), its value is left out
                 result.skipped.append(f"Secret {secret.name!r} key {key!r}")
+                data[key] = ""
                 continue
             result.issues.append(
                 manifest.issue(str(e), "sealed-value", ("spec", "sealedData", key))

@@ -29,7 +29,7 @@ from mcpctl.gitops import (
     COMMITTER,
     Author,
     StateRepo,
-    differences,
+    compare,
     export_all,
     export_changes,
     key_for,
@@ -248,11 +248,12 @@ class GitReplica:
             imported.value if imported is not None else None,
         )
 
-    async def verify(self) -> list[str]:
-        """The paths where `main` differs from the export of the database (empty: in sync)."""
+    async def verify(self) -> tuple[list[str], str]:
+        """The paths where `main` differs from the export of the database (empty: in sync),
+        and the unified diff of them (main as `a/`, the export as `b/`)."""
         async with self._lock:
             resources = await self.resources()
-            return await asyncio.to_thread(differences, self.repo, resources, self.seal)
+            return await asyncio.to_thread(compare, self.repo, resources, self.seal)
 
 
 def _imported_json(value: str | None) -> dict[str, str] | None:
