@@ -198,8 +198,11 @@ def test_verify_prints_what_differs_when_main_was_changed_behind_mcpd(mcpd: Mcpd
         quiet(client)
         repo = pygit2.Repository(str(mcpd.state_dir / "state.git"))
         head = repo.references["refs/heads/main"].peel(pygit2.Commit)
-        servers = head.tree["servers"]
-        text = repo[servers["time.yaml"].id].data.replace(b"mcp-server-time", b"tampered")
+        servers = repo[head.tree["servers"].id]
+        assert isinstance(servers, pygit2.Tree)
+        blob = repo[servers["time.yaml"].id]
+        assert isinstance(blob, pygit2.Blob)
+        text = blob.data.replace(b"mcp-server-time", b"tampered")
         builder = repo.TreeBuilder(servers)
         builder.insert("time.yaml", repo.create_blob(text), pygit2.GIT_FILEMODE_BLOB)
         builder.insert("stray.yaml", repo.create_blob(b"kind: Server\n"), pygit2.GIT_FILEMODE_BLOB)
