@@ -65,7 +65,7 @@ class Settings:
 def parse_settings(argv: list[str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(
         prog="mcpd",
-        description="The mcpctl control plane: API, store and (soon) git and runtime.",
+        description="The mcpctl control plane: API, store and state repo (the runtime comes next).",
         epilog="Example: mcpd --state-dir ./state --port 7420",
     )
     parser.add_argument(
