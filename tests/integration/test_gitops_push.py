@@ -7,6 +7,8 @@ and ends with the invariant as its oracle: once mcpd is quiet, the tree at
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -607,3 +609,67 @@ def test_concurrent_api_writes_and_pushes_lose_nothing(mcpd: Mcpd, tmp_path: Pat
         if parents:
             parent_tree = bare(mcpd.state_dir, "rev-parse", f"{parents[0]}^{{tree}}").strip()
             assert tree != parent_tree, f"{sha} changes nothing"
+
+
+# ---- a clone that keeps no token -------------------------------------------------------------
+
+
+def test_mcpctl_gitops_clone_pushes_with_the_context_token_kept_out_of_the_clone(
+    mcpd: Mcpd, tmp_path: Path
+) -> None:
+    mcpctl = str(Path(sys.executable).parent / "mcpctl")
+    env = {**git_env(tmp_path / "home"), "MCPCTL_HOME": str(mcpd.state_dir)}
+    work = tmp_path / "state-clone"
+    done = subprocess.run(
+        [mcpctl, "gitops", "clone", str(work)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    clone = Clone(work, env)
+    clone.write("servers/cloned.yaml", server_yaml("cloned"))
+    clone.commit("Add cloned")
+    push = clone.push()
+    assert push.returncode == 0, push.stderr
+    with mcpd.client() as client:
+        assert spec_of(client, "servers", "cloned") is not None
+        assert_in_sync(client)
+    # the token is in no file of the clone
+    for path in (work / ".git").rglob("*"):
+        if path.is_file():
+            assert mcpd.admin_token.encode() not in path.read_bytes(), path
+    assert clone.git("remote", "get-url", "origin").stdout.strip() == mcpd.url + "/git/state.git"
+
+    def helper(stdin: str) -> str:
+        answer = subprocess.run(
+            [mcpctl, "gitops", "credential", "get"],
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return answer.stdout
+
+    host = mcpd.url.removeprefix("http://")
+    assert helper(f"protocol=http\nhost={host}\n") == (
+        f"username=mcpctl\npassword={mcpd.admin_token}\n"
+    )
+    # another host, another scheme: nothing
+    assert helper("protocol=http\nhost=evil.example.com\n") == ""
+    assert helper(f"protocol=https\nhost={host}\n") == ""
+    # --server or --token cannot be kept by a clone
+    refused = subprocess.run(
+        [mcpctl, "gitops", "clone", "--token", "x", str(tmp_path / "other")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "a clone keeps a context, not a --server or --token" in refused.stderr

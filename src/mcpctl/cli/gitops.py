@@ -19,7 +19,7 @@ def gitops() -> None:
       mcpctl gitops status
       mcpctl gitops verify
       mcpctl gitops timelines
-      git clone http://mcpd:7420/git/state.git   (a token as the password)
+      mcpctl gitops clone state    (git pull/push then use the context's token)
     """
 
 
@@ -195,3 +195,13 @@ def restore(rev: str, reason: str, fmt: str) -> None:
     )
     click.echo(f"restored main to {rev} ({target}): {done}")
     click.echo(f"the previous head is kept on timelines/{answer.get('timeline')}")
+
+
+def _add_clone_commands() -> None:
+    from mcpctl.cli.gitcredential import clone, credential
+
+    gitops.add_command(clone)
+    gitops.add_command(credential)
+
+
+_add_clone_commands()
