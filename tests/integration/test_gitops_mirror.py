@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from mcpctl.gitops.mirror import ensure_deploy_key
+from tests.support.gitrepo import Clone
 from tests.support.mcpd import Mcpd, running_mcpd
 from tests.support.sshgit import ssh_git_server
 
@@ -325,3 +326,18 @@ def test_ssh_remote_refuses_another_key(tmp_path: Path, remote: Path) -> None:
     assert done.returncode != 0
     assert "Permission denied" in answer["remote"]["lastError"]
     assert remote_head(remote) == ""
+
+
+def test_a_push_to_mcpd_reaches_the_remote(mirrored: Mcpd, remote: Path, tmp_path: Path) -> None:
+    with mirrored.client() as client:
+        settle(client)
+        clone = Clone.of(mirrored, tmp_path / "clone")
+        clone.write("servers/pushed.yaml", SERVER_YAML.format(name="pushed", command="x"))
+        pushed = clone.commit("push to mcpd")
+        done = clone.push()
+        assert done.returncode == 0, done.stderr
+        final = settle(client)
+
+    assert remote_head(remote).strip() == final["head"]
+    git("--git-dir", str(remote), "merge-base", "--is-ancestor", pushed, "main")
+    assert "pushed" in git("--git-dir", str(remote), "show", "main:servers/pushed.yaml")
