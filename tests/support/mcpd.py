@@ -40,8 +40,49 @@ class Mcpd:
         return {**os.environ, "MCPCTL_HOME": str(self.state_dir)}
 
 
+class McpdExited(RuntimeError):
+    """mcpd exited while `running_mcpd` waited for it to get ready."""
+
+    def __init__(self, returncode: int, log: str) -> None:
+        super().__init__(f"mcpd exited with {returncode}:\n{log}")
+        self.returncode = returncode
+
+
+@dataclass(frozen=True)
+class FailedStart:
+    """An mcpd that exited before it was ready: its exit status and what it logged."""
+
+    returncode: int
+    log: str
+
+
 def mcpd_command() -> list[str]:
     return [str(Path(sys.executable).parent / "mcpd")]
+
+
+def failed_start(
+    state_dir: Path,
+    database_url: str | None = None,
+    *,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> FailedStart:
+    """Start mcpd expecting it to refuse: wait (bounded) for it to exit on its own.
+
+    An mcpd that gets ready instead, or neither exits nor gets ready in time, is
+    stopped and fails the test. The log is what this start wrote (the file, as
+    for `running_mcpd`, accumulates over restarts).
+    """
+    log = state_dir.parent / f"{state_dir.name}-mcpd.log"
+    offset = log.stat().st_size if log.exists() else 0
+    try:
+        with running_mcpd(state_dir, database_url, args=args, env=env):
+            pass
+    except McpdExited as e:
+        return FailedStart(e.returncode, log.read_bytes()[offset:].decode("utf-8", "replace"))
+    except RuntimeError as e:  # not ready in time
+        raise AssertionError(str(e)) from None
+    raise AssertionError(f"mcpd became ready instead of refusing to start:\n{log.read_text()}")
 
 
 @contextmanager
@@ -75,7 +116,7 @@ def running_mcpd(
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"mcpd exited with {process.returncode}:\n{log.read_text()}")
+                raise McpdExited(process.returncode, log.read_text())
             try:
                 if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
                     break

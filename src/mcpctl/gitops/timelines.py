@@ -10,6 +10,7 @@ reachable; restoring to a timeline is restoring to any other revision.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -131,8 +132,25 @@ def list_timelines(repo: StateRepo) -> list[Timeline]:
                 commit.message.splitlines()[0] if commit.message else "",
             )
         )
-    out.sort(key=lambda t: (t.saved_at, t.name), reverse=True)
+    out.sort(key=functools.cmp_to_key(lambda a, b: _newer_first(repo.repo, a, b)))
     return out
+
+
+def _newer_first(repo: pygit2.Repository, a: Timeline, b: Timeline) -> int:
+    """Newest first: by the saved time, which has whole seconds only; then by history.
+
+    Restores within one second save heads main had one after the other, and main only
+    moves forward: the head saved later descends from the one saved before.
+    """
+    if a.saved_at != b.saved_at:
+        return -1 if a.saved_at > b.saved_at else 1
+    if a.commit != b.commit:
+        ours, theirs = pygit2.Oid(hex=a.commit), pygit2.Oid(hex=b.commit)
+        if repo.descendant_of(ours, theirs):
+            return -1
+        if repo.descendant_of(theirs, ours):
+            return 1
+    return -1 if a.name > b.name else int(a.name < b.name)
 
 
 def commit_tree(repo: StateRepo, tree: pygit2.Oid, author: Author, message: str) -> pygit2.Oid:

@@ -11,7 +11,7 @@ changes nothing, so a repeated restore is harmless.
 `recover` runs at start when the database is empty and the state repo is not:
 every object at `main` is written, secret values opened with the sealing key.
 Without the key it refuses, naming each value it cannot open, unless told to
-leave those values out.
+leave those values out (their keys stay, empty, so what refers to them resolves).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from mcpctl.gitops.timelines import (
 from mcpctl.schemas import GIT_KINDS
 from mcpctl.service.access import SYSTEM, Principal
 from mcpctl.service.importing import GitImporter, acting_for
-from mcpctl.service.replication import EXPORTED, GitReplica
+from mcpctl.service.replication import EXPORTED, REPO_ID, GitReplica
 from mcpctl.store import ChangeRow, MetaRow, ObjectRow
 
 log = logging.getLogger(__name__)
@@ -140,11 +140,15 @@ class Restorer:
             exported = await session.get(MetaRow, EXPORTED)
             if exported is not None:
                 return False
+            follows = await session.get(MetaRow, REPO_ID)
             stored = await session.scalar(
                 select(func.count())
                 .select_from(ObjectRow)
                 .where(ObjectRow.kind.in_(_GIT_KIND_NAMES))
             )
+        repo_id = await asyncio.to_thread(self.repo.identity)
+        if stored and follows is not None and follows.value == repo_id:
+            return False  # recovered, cut short before its export: the replica's start does it
         files = await asyncio.to_thread(self.repo.files)
         holds = any(key_for(path) is not None for path in files)
         if holds and stored:
@@ -159,6 +163,9 @@ class Restorer:
         """Disaster recovery: an empty database gets every object at `main` (None: not needed)."""
         if not await self.needs_recovery():
             return None
+        # the database follows this repo from now on: recorded before its first export, or
+        # the replica's start would take the recovered database for another repo's
+        await self.replica.guard_fresh_database()
         async with self.replica.lock:
             head = await asyncio.to_thread(self.repo.head)
             assert head is not None
@@ -190,8 +197,13 @@ class Restorer:
                     ) from None
                 raise
             for value in imported.skipped:
-                log.warning("disaster recovery left out %s: it cannot be opened", value)
-            await self.replica.catch_up_locked()
+                log.warning(
+                    "disaster recovery left out %s: it cannot be opened (the key is kept, "
+                    "empty: set its value again)",
+                    value,
+                )
+            # not exported here: the replica's start does it, sealing with the key mcpd goes
+            # on with (a new one when the values of the old one were left out)
             report = RestoreReport(str(head.id), str(head.id), changed=True)
             report.summary = {
                 k: v for k, v in imported.changes.to_json()["summary"].items() if k != "unchanged"
