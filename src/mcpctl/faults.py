@@ -13,7 +13,9 @@ moved), `export.after-ref` (the ref moved, the bookkeeping not yet written),
 `restore.after-db` (a restore written to the database, no commit yet);
 and, awaited without blocking mcpd, `export.delay` (the exporter waits before
 exporting the next write: the window where the database holds a change that
-`main` lacks, in which a push of the same object is a conflict).
+`main` lacks, in which a push of the same object is a conflict) and
+`write.before-commit` (an apply holds its transaction open, its changes
+numbered but not committed, while other writes go on).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -521,3 +522,42 @@ def test_a_restore_killed_after_its_timeline_changes_nothing_and_retries(
         in_sync(c)
         assert_history_clean(state)
         assert_next_write_exports(client=c, state=state)
+
+
+# ---- the change log commits in order -----------------------------------------------------------
+
+
+def test_a_slow_write_is_exported_though_a_later_one_committed_first(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A write holding its transaction open (numbered, not committed) while another write
+    goes on: both end up on main. On PostgreSQL the second would get the next number and
+    commit first, and the exporter, following the log by its highest exported number,
+    would skip the first one for good; the writers of the log are ordered instead."""
+    state = tmp_path / "state"
+    with running_mcpd(state, database_url) as first, first.client() as client:
+        baseline = quiet(client)
+    env = {"MCPD_FAULTS": "write.before-commit=sleep:1.5"}
+    with running_mcpd(state, database_url, env=env) as mcpd, mcpd.client() as client:
+        slow = httpx.Client(base_url=mcpd.url, headers=client.headers, timeout=30)
+        results: dict[str, int] = {}
+
+        def write(name: str, with_client: httpx.Client) -> None:
+            answer = with_client.post("/api/v1/apply", json={"items": [server(name)]})
+            results[name] = answer.status_code
+
+        held = threading.Thread(target=write, args=("slow", slow))
+        held.start()
+        time.sleep(0.5)  # the slow write is in its transaction now
+        write("quick", client)
+        held.join(timeout=30)
+        slow.close()
+        assert results == {"slow": 200, "quick": 200}
+
+        status = quiet(client)
+        in_sync(client)
+        assert status["lastChange"] == baseline["lastChange"] + 2
+        assert spec_of(client, "slow") == server("slow")["spec"]
+        assert main_file(state, "servers/slow.yaml") == canonical(server("slow"))
+        assert main_file(state, "servers/quick.yaml") == canonical(server("quick"))
+        assert_history_clean(state)

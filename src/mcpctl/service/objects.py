@@ -31,6 +31,7 @@ from mcpctl.errors import (
     ManifestIssue,
     NotFound,
 )
+from mcpctl.faults import afault
 from mcpctl.manifests import (
     Catalog,
     ChangeSet,
@@ -62,7 +63,7 @@ from mcpctl.service.audit import record_audit
 from mcpctl.service.labels import Selector
 from mcpctl.service.rbac import Grant
 from mcpctl.service.rows import row_json, row_key, row_resource, rows_by_key, stored_fields
-from mcpctl.store import ChangeRow, ObjectRow, RefRow
+from mcpctl.store import ChangeRow, ObjectRow, RefRow, lock_change_log
 
 MAX_PAGE = 5000
 
@@ -295,6 +296,7 @@ class ObjectService:
                 result = await self._write(
                     session, principal, manifests, verb="apply", prune=selector if prune else None
                 )
+                await afault("write.before-commit")
                 result.dry_run = dry_run
                 if dry_run:
                     await session.rollback()
@@ -423,6 +425,7 @@ class ObjectService:
             )
             for p in plans
         ]
+        await lock_change_log(session)  # changes become visible in seq order
         session.add_all(changes)
         await session.flush()  # one multi-row INSERT; assigns the sequence numbers
         rows: list[ObjectRow] = []
@@ -487,6 +490,7 @@ class ObjectService:
             names = ", ".join(sorted(format_key(k) for k in doomed))
             raise Conflict(f"{names} is still referenced by {', '.join(blocking)}")
         now = self.clock()
+        await lock_change_log(session)
         manifests = [Manifest(row_resource(r)) for r in rows]
         order = {m.key: i for i, m in enumerate(delete_order(manifests))}
         for row in sorted(rows, key=lambda r: order[row_key(r)]):

@@ -4,7 +4,13 @@ SQLite (aiosqlite) is the embedded default, PostgreSQL (psycopg 3) the
 production database; the same code and the same tests serve both.
 """
 
-from mcpctl.store.engine import async_url, make_engine, make_sessionmaker, sqlite_url
+from mcpctl.store.engine import (
+    async_url,
+    lock_change_log,
+    make_engine,
+    make_sessionmaker,
+    sqlite_url,
+)
 from mcpctl.store.migrating import current_revision, head_revision, upgrade
 from mcpctl.store.tables import (
     AuditRow,
@@ -33,6 +39,7 @@ __all__ = [
     "async_url",
     "current_revision",
     "head_revision",
+    "lock_change_log",
     "make_engine",
     "make_sessionmaker",
     "sqlite_url",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -87,3 +87,23 @@ def make_sessionmaker(
 
     event.listen(WriteSession, "after_commit", committed)
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=WriteSession)
+
+
+#: The PostgreSQL advisory lock that orders the writers of the change log (any key will do,
+#: as long as every mcpd uses the same one).
+CHANGE_LOG_LOCK = 0x6D6370_6374_6C  # "mcpctl"
+
+
+async def lock_change_log(session: AsyncSession) -> None:
+    """Hold the change log for this transaction, until it commits or rolls back.
+
+    The exporter records how far `main` follows the change log by one number (the
+    highest exported `seq`), so the changes must become visible in `seq` order: a
+    transaction given `seq` 10 that commits after the one given 11 would never be
+    exported. PostgreSQL hands out sequence values to concurrent transactions, so
+    writers of changes take this lock before their first change; SQLite has one
+    writer at a time already. Taken again in the same transaction, it is granted at once.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
