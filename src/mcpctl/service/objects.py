@@ -664,13 +664,16 @@ async def _referrer_issues(
     """Stored objects outside the batch whose references the batch (or pruning) breaks."""
     batch_keys = {m.key for m in batch}
     touched = [m.key for m in batch] + [row_key(r) for r in pruned]
-    users = [u for u in await _referrers(session, touched) if row_key(u) not in batch_keys]
-    users = [u for u in users if row_key(u) not in {row_key(r) for r in pruned}]
+    pruned_keys = {row_key(r) for r in pruned}
+    users = [
+        u
+        for u in await _referrers(session, touched)
+        if row_key(u) not in batch_keys and row_key(u) not in pruned_keys
+    ]
     if not users:
         return []
     user_resources = [row_resource(u) for u in users]
     context = await _context_for(session, [Manifest(r) for r in user_resources])
-    pruned_keys = {row_key(r) for r in pruned}
     catalog = Catalog(batch, [c for c in context if object_key(c) not in pruned_keys])
     issues: list[ManifestIssue] = []
     for resource in user_resources:

@@ -179,11 +179,10 @@ class GitReplica:
 
     async def _export_write(self, group: list[ChangeRow]) -> None:
         fault("export.after-db")
-        keys: list[Key] = []
-        for change in group:
-            key = (change.kind, change.project or None, change.name)
-            if key not in keys:
-                keys.append(key)
+        # each object once, in the order of its first change (a dict: a restore has 10,000)
+        keys: list[Key] = list(
+            dict.fromkeys((change.kind, change.project or None, change.name) for change in group)
+        )
         async with self.sessions() as session:
             rows = await rows_by_key(session, keys)
         written = [row_resource(rows[k]) for k in keys if k in rows]
