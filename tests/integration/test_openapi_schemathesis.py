@@ -8,13 +8,22 @@ the same cases on every run), with a fixed number of examples per operation and
 a hard time limit. `schemathesis_hooks.py` keeps the admin's own Rbac out of
 reach, and logging out is left out (it would end the admin's session).
 
-It runs on SQLite and on PostgreSQL (see PHASES). Checks: no server error,
-and every answer conforms to the document (status code, content type,
-headers, body schema). Not checked: whether the API accepts everything the
-schemas allow (`positive_data_acceptance`): mcpd validates more than a JSON
-Schema can say (references, a body's kind against its URL, opaque continue
-tokens); nor `unsupported_method`: the catch-all `/api/v1/{plural}` routes
-answer 404 (unknown kind), not 405, to e.g. `PUT /api/v1/auth/me`.
+It runs on SQLite and on PostgreSQL (see PHASES). On SQLite mcpd mirrors its
+state repo to a bare repo on disk (`--git-remote PATH`), so `POST
+/api/v1/gitops/sync` answers a sync report and the status names the remote; on
+PostgreSQL it has no remote, and sync answers 409. Restores are fuzzed with
+revisions that name nothing (404, 422); the hooks send one that names a commit
+to `main`, which changes nothing. Before the run, one real restore leaves a
+timeline behind, so that timelines and status answer more than their empty
+forms; its answers are checked against the document's schemas here.
+
+Checks: no server error, and every answer conforms to the document (status
+code, content type, headers, body schema). Not checked: whether the API
+accepts everything the schemas allow (`positive_data_acceptance`): mcpd
+validates more than a JSON Schema can say (references, a body's kind against
+its URL, opaque continue tokens); nor `unsupported_method`: the catch-all
+`/api/v1/{plural}` routes answer 404 (unknown kind), not 405, to e.g. `PUT
+/api/v1/auth/me`.
 
 Before the run, a few inputs that did answer 500 once (found by hand or by
 this run) are sent as they are, so that they stay fixed whatever schemathesis
@@ -30,12 +39,15 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import jsonschema  # type: ignore[import-untyped]  # jsonschema ships no type information
 import pytest
 
-from tests.support.mcpd import Mcpd
+from tests.support.mcpd import Mcpd, running_mcpd
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -97,7 +109,9 @@ generation.max-examples = {MAX_EXAMPLES // 2}
 
 
 _TOKEN = {"apiVersion": "mcpctl/v1", "kind": "McpToken", "metadata": {"name": "edge"}}
-#: (method, URL, JSON body or None, the status expected): each answered 500 before its fix.
+_SERVER = {"apiVersion": "mcpctl/v1", "kind": "Server", "metadata": {"name": "restored-away"}}
+#: (method, URL, JSON body (bytes: sent as they are) or None, the status expected): each
+#: answered 500 before its fix.
 EDGE_CASES: list[tuple[str, str, Any, int]] = [
     # Python ints past 64 bits reached the database (SQLite: OverflowError).
     ("GET", "/api/v1/auditevents?limit=100000000000000000000000", None, 200),
@@ -119,7 +133,24 @@ EDGE_CASES: list[tuple[str, str, Any, int]] = [
     ("GET", "/api/v1/servers/a%00b", None, 422),
     ("GET", "/api/v1/projects/a%00/prompts", None, 422),
     ("POST", "/api/v1/auth/login", {"username": "a\x00", "password": "x"}, 422),
+    # A restore reason git cannot hold, on a restore that would change main (main~1 is
+    # the state repo's first commit): NUL, and a lone surrogate (a JSON escape sends one).
+    ("POST", "/api/v1/gitops/restore", {"to": "main~1", "reason": "a\x00b"}, 422),
+    ("POST", "/api/v1/gitops/restore", b'{"to": "main~1", "reason": "\\ud800"}', 422),
 ]
+
+
+@pytest.fixture
+def mcpd(database_url: str, tmp_path: Path) -> Iterator[Mcpd]:
+    """A fresh mcpd, as conftest's; on SQLite, mirrored to a bare repo on disk."""
+    args: list[str] = []
+    if not database_url.startswith("postgresql"):
+        remote = tmp_path / "remote.git"
+        init = ["git", "init", "--quiet", "--bare", "--initial-branch", "main", str(remote)]
+        subprocess.run(init, check=True, timeout=30)
+        args = ["--git-remote", str(remote), "--git-sync-interval", "300"]
+    with running_mcpd(tmp_path / "state", database_url, args=args) as server:
+        yield server
 
 
 def run_schemathesis(mcpd: Mcpd, workdir: Path, phases: str) -> subprocess.CompletedProcess[str]:
@@ -151,6 +182,7 @@ def run_schemathesis(mcpd: Mcpd, workdir: Path, phases: str) -> subprocess.Compl
         **os.environ,
         "SCHEMATHESIS_HOOKS": "tests.integration.schemathesis_hooks",
         "PYTHONPATH": python_path,
+        "MCPD_STATE_REPO": str(mcpd.state_dir / "state.git"),
     }
     return subprocess.run(
         argv,
@@ -163,16 +195,38 @@ def run_schemathesis(mcpd: Mcpd, workdir: Path, phases: str) -> subprocess.Compl
     )
 
 
+def restore_once(client: httpx.Client) -> None:
+    """A restore that changes main, its answers checked against the document."""
+    document = client.get("/api/v1/openapi.json").raise_for_status().json()
+
+    def conforms(answer: httpx.Response, name: str) -> None:
+        assert answer.status_code == 200, answer.text
+        schema = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+        jsonschema.Draft202012Validator(schema).validate(answer.json())
+
+    created = client.post("/api/v1/servers", json={**_SERVER, "spec": {"command": ["x"]}})
+    assert created.status_code == 201, created.text
+    restored = client.post("/api/v1/gitops/restore", json={"to": "main~1", "reason": "a test"})
+    conforms(restored, "RestoreReport")
+    assert (restored.json()["changed"], restored.json()["summary"]["remove"]) == (True, 1)
+    timelines = client.get("/api/v1/gitops/timelines")
+    conforms(timelines, "TimelineList")
+    assert [t["name"] for t in timelines.json()["items"]] == [restored.json()["timeline"]]
+    conforms(client.get("/api/v1/gitops/status"), "GitopsStatus")
+    conforms(client.get("/api/v1/gitops/verify"), "GitopsVerify")
+
+
 def test_the_api_keeps_to_its_openapi_document(
     mcpd: Mcpd, database_url: str, tmp_path: Path
 ) -> None:
     assert SCHEMATHESIS.is_file(), f"schemathesis is not installed next to {sys.executable}"
     with mcpd.client() as client:
         answers = [
-            (method, url, client.request(method, url, json=body).status_code, expected)
+            (method, url, _send(client, method, url, body).status_code, expected)
             for method, url, body, expected in EDGE_CASES
         ]
-    assert [a for a in answers if a[2] != a[3]] == []
+        assert [a for a in answers if a[2] != a[3]] == []
+        restore_once(client)
     workdir = tmp_path / "schemathesis"
     workdir.mkdir()
     started = time.monotonic()
@@ -190,6 +244,13 @@ def test_the_api_keeps_to_its_openapi_document(
     # Proof that the run reached the API, not just the document.
     assert " passed" in report
     assert "Test cases:" in report
+
+
+def _send(client: httpx.Client, method: str, url: str, body: Any) -> httpx.Response:
+    if isinstance(body, bytes):
+        headers = {"Content-Type": "application/json"}
+        return client.request(method, url, content=body, headers=headers)
+    return client.request(method, url, json=body)
 
 
 def _text(output: str | bytes | None) -> str:

@@ -326,8 +326,8 @@ def build_app(services: Services) -> Starlette:
         if not isinstance(body, dict) or not isinstance(body.get("to"), str):
             raise InvalidInput('the body needs "to": the revision to restore (a sha, main~2, ...)')
         reason = body.get("reason", "")
-        if not isinstance(reason, str) or len(reason) > 1000:
-            raise InvalidInput('"reason" must be a string of at most 1000 characters')
+        if not isinstance(reason, str) or len(reason) > 1000 or not _git_text(reason):
+            raise InvalidInput('"reason" must be a string of at most 1000 characters, no NUL')
         async with services.sessions() as session:
             require_run(await policy_of(session, principal), "restore")
         assert services.restorer is not None
@@ -450,6 +450,15 @@ def _reject_nul(request: Request) -> None:
     query = (text for pair in request.query_params.multi_items() for text in pair)
     if any("\x00" in str(text) for text in (*request.path_params.values(), *query)):
         raise InvalidInput("the URL cannot contain NUL characters (%00)")
+
+
+def _git_text(value: str) -> bool:
+    """`value` can go into a git commit message or note: UTF-8, no NUL."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which JSON's \ud800 escape can carry
+        return False
+    return "\x00" not in value
 
 
 def _int_param(value: str | None, name: str, default: int) -> int:

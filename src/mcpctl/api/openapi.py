@@ -49,6 +49,11 @@ def _object(required: list[str], properties: dict[str, Any], **extra: Any) -> di
     return {"type": "object", "required": required, "properties": properties, **extra}
 
 
+def _whole(properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """An object that always holds every property (null where it has no value)."""
+    return _object(list(properties), properties, **extra)
+
+
 def _query(name: str, schema: dict[str, Any], description: str | None = None) -> dict[str, Any]:
     param: dict[str, Any] = {"name": name, "in": "query", "schema": schema}
     if description:
@@ -116,36 +121,32 @@ def _component_schemas() -> dict[str, Any]:
             },
             additionalProperties=False,
         )
+    count = {"type": "integer", "minimum": 0}
+    summary = _object(
+        ["add", "change", "remove", "unchanged"],
+        dict.fromkeys(("add", "change", "remove", "unchanged"), count),
+    )
+    changes = {
+        "type": "array",
+        "items": _object(
+            ["action", "kind", "name", "fields"],
+            {
+                "action": {"enum": ["add", "change", "remove"]},
+                "kind": {"type": "string"},
+                "project": {"type": "string"},
+                "name": {"type": "string"},
+                "fields": {
+                    "type": "array",
+                    "items": _object(
+                        ["path"], {"path": {"type": "string"}, "secret": {"const": True}}
+                    ),
+                },
+            },
+        ),
+    }
     schemas["ApplyResult"] = _object(
         ["changes", "summary", "dryRun"],
-        {
-            "dryRun": {"type": "boolean"},
-            "summary": _object(
-                ["add", "change", "remove", "unchanged"],
-                {
-                    k: {"type": "integer", "minimum": 0}
-                    for k in ("add", "change", "remove", "unchanged")
-                },
-            ),
-            "changes": {
-                "type": "array",
-                "items": _object(
-                    ["action", "kind", "name", "fields"],
-                    {
-                        "action": {"enum": ["add", "change", "remove"]},
-                        "kind": {"type": "string"},
-                        "project": {"type": "string"},
-                        "name": {"type": "string"},
-                        "fields": {
-                            "type": "array",
-                            "items": _object(
-                                ["path"], {"path": {"type": "string"}, "secret": {"const": True}}
-                            ),
-                        },
-                    },
-                ),
-            },
-        },
+        {"dryRun": {"type": "boolean"}, "summary": summary, "changes": changes},
     )
     schemas["Login"] = _object(
         ["token", "user", "expiresAt"],
@@ -197,7 +198,226 @@ def _component_schemas() -> dict[str, Any]:
             "usedBy": {"type": "array", "items": {"type": "string"}},
         },
     )
+    schemas.update(_gitops_schemas(summary, changes))
     return schemas
+
+
+def _gitops_schemas(summary: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The answers of `/api/v1/gitops/...` (the to_json of the replica, restorer and mirror)."""
+    sha = {"type": "string", "pattern": "^[0-9a-f]{40}$"}
+    count = {"type": "integer", "minimum": 0}
+    text = {"type": "string"}
+    time = {"type": "string", "format": "date-time"}
+
+    def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+        return {"anyOf": [schema, {"type": "null"}]}
+
+    schemas: dict[str, Any] = {}
+    schemas["GitConflict"] = _object(
+        ["kind", "name", "commit", "overriddenBy"],
+        {
+            "kind": text,
+            "name": text,
+            "project": text,
+            "commit": {**sha, "description": "the imported commit whose change lost"},
+            "overriddenBy": _object(
+                ["actor", "verb"],
+                {
+                    "actor": text,
+                    "verb": text,
+                    "change": {**count, "description": "the database change that won"},
+                    "commit": {**sha, "description": "or the commit of mcpd's main that won"},
+                },
+            ),
+        },
+        description="a change of an imported commit that mcpd's own change overrode",
+    )
+    schemas["ImportReport"] = _object(
+        ["commit", "summary", "changes", "conflicts", "skippedSecretValues"],
+        {
+            "commit": sha,
+            "summary": summary,
+            "changes": changes,
+            "conflicts": {"type": "array", "items": _ref("GitConflict")},
+            "skippedSecretValues": {"type": "array", "items": text},
+        },
+    )
+    schemas["MirrorStatus"] = _whole(
+        {
+            "url": {**text, "description": "the remote, credentials left out"},
+            "transport": {"enum": ["ssh", "https", "http", "path"]},
+            "publicKey": {**text, "description": "the deploy key to grant on an ssh remote"},
+            "interval": {"type": "number", "description": "seconds between syncs"},
+            "lastSync": nullable(time),
+            "lastFetched": nullable(sha),
+            "lastImported": nullable(sha),
+            "lastPushed": nullable(sha),
+            "lastError": nullable(text),
+            "conflicts": {"type": "array", "items": _ref("GitConflict"), "maxItems": 20},
+        },
+    )
+    schemas["GitopsStatus"] = _whole(
+        {
+            "head": {**nullable(sha), "description": "main of the state repo"},
+            "exportedChange": {**count, "description": "the last change main reflects"},
+            "lastChange": {**count, "description": "the last change in the database"},
+            "pending": {"type": "boolean", "description": "exportedChange < lastChange"},
+            "lastImported": nullable(
+                _object(
+                    ["commit", "via"],
+                    {
+                        "commit": sha,
+                        "via": {**text, "description": "push, sync, restore or recover"},
+                    },
+                )
+            ),
+            "publicKey": {**nullable(text), "description": "mcpd's deploy key (ssh)"},
+            "remote": {**nullable(_ref("MirrorStatus")), "description": "null: no --git-remote"},
+            "conflicts": {
+                "type": "array",
+                "maxItems": 20,
+                "description": "the newest GitConflict events",
+                "items": _object(
+                    ["object", "message", "time"],
+                    {"object": _ref("ObjectReference"), "message": text, "time": time},
+                ),
+            },
+        },
+    )
+    schemas["GitopsVerify"] = _object(
+        ["inSync", "differences", "diff"],
+        {
+            "inSync": {"type": "boolean"},
+            "differences": {
+                "type": "array",
+                "items": text,
+                "description": "the paths where main differs from the export of the database",
+            },
+            "diff": {**text, "description": "unified diff: a/ is main, b/ the export"},
+        },
+    )
+    schemas["RestoreReport"] = _object(
+        ["target", "head", "timeline", "changed", "summary"],
+        {
+            "target": {**sha, "description": "the commit restored to"},
+            "head": {**nullable(sha), "description": "main before the restore"},
+            "timeline": {
+                **nullable(text),
+                "description": "the branch timelines/<name> keeping the abandoned head",
+            },
+            "changed": {"type": "boolean", "description": "false: main already held the target"},
+            "summary": _object(
+                [],
+                dict.fromkeys(("add", "change", "remove"), count),
+                additionalProperties=False,
+                description="empty when nothing changed",
+            ),
+        },
+    )
+    schemas["Timeline"] = _object(
+        ["name", "ref", "commit", "savedAt", "note", "summary"],
+        {
+            "name": text,
+            "ref": {**text, "pattern": "^refs/heads/timelines/"},
+            "commit": sha,
+            "savedAt": time,
+            "note": {**text, "description": "who restored main away from it, when and why"},
+            "summary": {**text, "description": "the first line of its message"},
+        },
+    )
+    schemas["TimelineList"] = _object(
+        ["apiVersion", "kind", "items"],
+        {
+            "apiVersion": {"const": "mcpctl/v1"},
+            "kind": {"const": "List"},
+            "items": {"type": "array", "items": _ref("Timeline")},
+        },
+        additionalProperties=False,
+    )
+    schemas["SyncReport"] = _object(
+        ["remote", "action", "fetched", "head"],
+        {
+            "remote": text,
+            "action": {
+                "enum": ["none", "pushed", "imported"],
+                "description": "imported: the remote had commits mcpd lacked",
+            },
+            "fetched": {**nullable(sha), "description": "the remote's main (null: empty)"},
+            "head": {**nullable(sha), "description": "main after the sync"},
+            "imported": _ref("ImportReport"),
+        },
+    )
+    return schemas
+
+
+def _gitops_paths() -> dict[str, Any]:
+    """The state repo's routes: all need `run sync`, but restore needs `run restore`."""
+
+    def reading(summary: str, description: str, schema: str) -> dict[str, Any]:
+        return {
+            "get": {
+                "summary": summary,
+                "responses": {
+                    "200": _answer(description, _ref(schema)),
+                    **_problem_responses(401, 403),
+                },
+            }
+        }
+
+    restore_body = _json_body(
+        _object(
+            ["to"],
+            {
+                "to": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "a revision of the state repo: a sha or its prefix, "
+                    "`main~2`, `timelines/<name>`, a tag",
+                },
+                "reason": {
+                    "type": "string",
+                    "maxLength": 1000,
+                    "description": "kept in the restore commit and the timeline's note (no NUL)",
+                },
+            },
+            examples=[{"to": "main~1", "reason": "undo the last change"}],
+        )
+    )
+    return {
+        "/api/v1/gitops/status": reading(
+            "how far main is behind the database, the remote, the last conflicts",
+            "the replica's state",
+            "GitopsStatus",
+        ),
+        "/api/v1/gitops/verify": reading(
+            "main against the canonical export of the database",
+            "in sync, or the differences",
+            "GitopsVerify",
+        ),
+        "/api/v1/gitops/timelines": reading(
+            "the heads restores left behind, newest first", "timelines", "TimelineList"
+        ),
+        "/api/v1/gitops/restore": {
+            "post": {
+                "summary": "bring the database and main to the objects at a revision "
+                "(RBAC: `run restore`); the abandoned head is kept as a timeline",
+                "requestBody": restore_body,
+                "responses": {
+                    "200": _answer("what the restore did", _ref("RestoreReport")),
+                    **_problem_responses(401, 403, 404, 409, 413, 422, 503),
+                },
+            }
+        },
+        "/api/v1/gitops/sync": {
+            "post": {
+                "summary": "sync with the remote now: fetch, import, push (409: no remote)",
+                "responses": {
+                    "200": _answer("what the sync did", _ref("SyncReport")),
+                    **_problem_responses(401, 403, 409, 422, 503),
+                },
+            }
+        },
+    }
 
 
 def openapi_document() -> dict[str, Any]:
@@ -444,6 +664,7 @@ def openapi_document() -> dict[str, Any]:
                 },
             }
         },
+        **_gitops_paths(),
         "/api/v1/events": {
             "get": {
                 "summary": "events about objects, newest first",
@@ -463,7 +684,8 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "mcpd",
             "version": __version__,
-            "description": "The mcpctl control plane API.",
+            "description": "The mcpctl control plane API. The state repo is served "
+            "at `/git/state.git` by git's smart HTTP protocol, which this document leaves out.",
         },
         "components": {
             "schemas": schemas,
