@@ -455,6 +455,47 @@ def test_a_user_without_run_restore_is_forbidden_and_changes_nothing(mcpd: Mcpd)
     assert any(s.get("user") == who for s in refused), refused
 
 
+def test_only_the_history_of_main_and_the_timelines_can_be_restored(mcpd: Mcpd) -> None:
+    """The notes ref (or any commit outside main's and the timelines' history) is refused:
+    restoring the notes commit's tree would delete every object."""
+    state = mcpd.state_dir
+    with mcpd.client() as client:
+        history = write_history(client)
+        restore(client, history.first)  # saves a timeline: its note is a commit of its own
+        before = Everything.of(state, client)
+        notes = bare(state, "rev-parse", "refs/notes/timelines").strip()
+        for rev in ("refs/notes/timelines", notes):
+            response = client.post("/api/v1/gitops/restore", json={"to": rev})
+            problem = assert_problem(response, 422, "invalid")
+            assert problem["detail"] == (
+                f"{rev!r} ({notes[:12]}) is not a commit of main or of a timeline: "
+                "only the state repo's own history can be restored"
+            )
+            assert Everything.of(state, client) == before
+        assert_in_sync(client)
+
+
+def test_a_restore_that_would_lock_its_actor_out_is_refused(mcpd: Mcpd) -> None:
+    """The first commit of main holds no User or Rbac: restoring it would leave nobody able
+    to undo it. Refused (409), nothing changed, no timeline left behind."""
+    state = mcpd.state_dir
+    with mcpd.client() as client:
+        write_history(client)
+        before = Everything.of(state, client)
+        root = bare(state, "rev-list", "--max-parents=0", "main").split()[0]
+        assert "rbacs/admin.yaml" not in bare(state, "ls-tree", "-r", "--name-only", root)
+
+        response = client.post("/api/v1/gitops/restore", json={"to": root})
+
+        problem = assert_problem(response, 409, "conflict")
+        assert problem["detail"].startswith(f"restoring {root} would lock admin out (")
+        assert "nothing was changed" in problem["detail"]
+        assert Everything.of(state, client) == before
+        assert timelines(client) == []
+        assert bare(state, "notes", "--ref", "timelines", "list", check=False) == ""
+        assert_in_sync(client)
+
+
 # ---- secrets ---------------------------------------------------------------------------------
 
 

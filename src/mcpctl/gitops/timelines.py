@@ -9,7 +9,6 @@ reachable; restoring to a timeline is restoring to any other revision.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ from typing import Any
 import pygit2
 
 from mcpctl.errors import InvalidInput, NotFound
-from mcpctl.gitops.repo import COMMITTER, Author, StateRepo
+from mcpctl.gitops.repo import COMMITTER, REF, Author, StateRepo
 
 PREFIX = "refs/heads/timelines/"
 NOTES_REF = "refs/notes/timelines"
@@ -55,9 +54,26 @@ def resolve(repo: StateRepo, rev: str) -> pygit2.Commit:
         except (KeyError, ValueError, pygit2.GitError):
             raise NotFound(f"no revision {rev!r} in the state repo") from None
     try:
-        return obj.peel(pygit2.Commit)
+        commit = obj.peel(pygit2.Commit)
     except (pygit2.GitError, ValueError):
         raise InvalidInput(f"{rev!r} does not name a commit") from None
+    if not _in_history(repo.repo, commit.id):
+        raise InvalidInput(
+            f"{rev!r} ({str(commit.id)[:12]}) is not a commit of main or of a timeline: "
+            "only the state repo's own history can be restored"
+        )
+    return commit
+
+
+def _in_history(repo: pygit2.Repository, oid: pygit2.Oid) -> bool:
+    """Whether `oid` is main, a timeline branch, or an ancestor of one (not a note, say)."""
+    for ref in repo.references:
+        if ref != REF and not ref.startswith(PREFIX):
+            continue
+        tip = repo.references[ref].target
+        if tip == oid or repo.descendant_of(tip, oid):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -67,7 +83,8 @@ class SavedTimeline:
     name: str
     head: pygit2.Oid
     created: bool
-    previous_note: str
+    #: Where the notes ref was before (None: it did not exist).
+    notes_before: pygit2.Oid | None
 
 
 def save_timeline(repo: StateRepo, note: str, now: datetime) -> SavedTimeline | None:
@@ -89,25 +106,24 @@ def save_timeline(repo: StateRepo, note: str, now: datetime) -> SavedTimeline | 
     if created:
         repo.repo.references.create(ref, head.id)
     signature = pygit2.Signature(*COMMITTER)
+    notes = repo.repo.references.get(NOTES_REF)
     existing = _note(repo.repo, head.id)
     text = f"{existing}\n{note}" if existing else note
     repo.repo.create_note(text.strip() + "\n", signature, signature, str(head.id), NOTES_REF, True)
-    return SavedTimeline(name, head.id, created, existing)
+    before = notes.target if notes is not None else None
+    return SavedTimeline(name, head.id, created, before if isinstance(before, pygit2.Oid) else None)
 
 
 def undo_timeline(repo: StateRepo, saved: SavedTimeline) -> None:
-    """Take back `saved` (a restore that was refused): its branch, and its line of the note."""
+    """Take back `saved` (a restore that was refused): its branch, and the note it wrote."""
     ref = PREFIX + saved.name
     if saved.created and ref in repo.repo.references:
         repo.repo.references.delete(ref)
-    signature = pygit2.Signature(*COMMITTER)
-    if saved.previous_note:
-        repo.repo.create_note(
-            saved.previous_note + "\n", signature, signature, str(saved.head), NOTES_REF, True
-        )
-        return
-    with contextlib.suppress(KeyError):
-        repo.repo.lookup_note(str(saved.head), NOTES_REF).remove(signature, signature, NOTES_REF)
+    if saved.notes_before is None:
+        if NOTES_REF in repo.repo.references:
+            repo.repo.references.delete(NOTES_REF)
+    else:
+        repo.repo.references.create(NOTES_REF, saved.notes_before, force=True)
 
 
 def list_timelines(repo: StateRepo) -> list[Timeline]:

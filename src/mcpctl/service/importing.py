@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -158,12 +158,14 @@ class GitImporter:
         conflicts: bool = True,
         allow_readme: bool = False,
         local: Mapping[Key, Overridden] | None = None,
+        before_commit: Callable[[Any], Awaitable[None]] | None = None,
     ) -> ImportReport:
         """Write what `new` changes since `base` (None: everything in it), the DB winning.
 
         Raises InvalidManifest (every issue with file and line) or Forbidden before
         anything is written. `local`: objects changed on mcpd's side since `base` by
         commits (the mirror's diverged history), which win like unexported changes.
+        `before_commit` sees the transaction with everything written, and may raise.
         """
         changes = await asyncio.to_thread(
             tree_changes, repo, base.tree if base is not None else None, new.tree
@@ -190,6 +192,8 @@ class GitImporter:
             for conflict in overridden.values():
                 await _record_conflict(session, principal, conflict, source)
             await _remember(session, LAST_IMPORTED, f"{commit} {source}")
+            if before_commit is not None:  # it may refuse the write, which then rolls back
+                await before_commit(session)
         report = ImportReport(commit, result.changes, list(overridden.values()), read.keys)
         report.skipped = read.skipped
         report.rewritten = await asyncio.to_thread(

@@ -17,6 +17,7 @@ leave those values out (their keys stay, empty, so what refers to them resolves)
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from mcpctl.errors import BackendUnavailable, InvalidManifest, McpctlError
+from mcpctl.errors import BackendUnavailable, Conflict, Forbidden, InvalidManifest, McpctlError
 from mcpctl.faults import fault
 from mcpctl.gitops import CHANGE_TRAILER, Author, key_for
 from mcpctl.gitops.timelines import (
@@ -35,7 +36,7 @@ from mcpctl.gitops.timelines import (
     undo_timeline,
 )
 from mcpctl.schemas import GIT_KINDS
-from mcpctl.service.access import SYSTEM, Principal
+from mcpctl.service.access import SYSTEM, Principal, policy_of, require_run
 from mcpctl.service.importing import GitImporter, acting_for
 from mcpctl.service.replication import EXPORTED, REPO_ID, GitReplica
 from mcpctl.store import ChangeRow, MetaRow, ObjectRow
@@ -100,6 +101,7 @@ class Restorer:
                     verb="restore",
                     conflicts=False,
                     allow_readme=True,
+                    before_commit=functools.partial(_keeps_restoring, principal, rev),
                 )
             except McpctlError:
                 # refused before writing (invalid manifests, RBAC): nothing happened, so the
@@ -214,3 +216,30 @@ class Restorer:
                 str(head.id)[:12],
             )
             return report
+
+
+async def _keeps_restoring(principal: Principal, rev: str, session: Any) -> None:
+    """Refuse a restore that would leave its actor unable to restore (and so to undo it):
+    their User gone, or no `run restore` left in the Rbacs and Groups at the target."""
+    if principal.kind == "System":
+        return
+    lost = ""
+    if principal.kind == "User":
+        user = await session.scalar(
+            select(ObjectRow.id).where(
+                ObjectRow.kind == "User", ObjectRow.project == "", ObjectRow.name == principal.name
+            )
+        )
+        if user is None:
+            lost = f"User {principal.name!r} is not at {rev}"
+    if not lost:
+        try:
+            require_run(await policy_of(session, principal), "restore")
+        except Forbidden:
+            lost = f"the Rbacs and Groups at {rev} do not grant {principal.actor} run restore"
+    if lost:
+        raise Conflict(
+            f"restoring {rev} would lock {principal.actor} out ({lost}), so it could not be "
+            "undone: nothing was changed. Choose a revision that keeps that access, or "
+            "restore as someone it keeps"
+        )
