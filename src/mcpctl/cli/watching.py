@@ -20,10 +20,13 @@ Imported by `apply` only with --watch, so watchfiles is loaded only then.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from types import FrameType
 
 import click
 import watchfiles
@@ -189,45 +192,71 @@ class ApplyWatch:
     #: The objects the files held at the last successful apply.
     applied: set[Key] = field(default_factory=set)
     hinted: bool = False
-    applying: bool = False
+    #: Set by Ctrl-C: ends the watch even where the KeyboardInterrupt raised with it is lost.
+    stopping: threading.Event = field(default_factory=threading.Event)
+    #: Ctrl-C came while a round's request was with mcpd.
+    interrupted_applying: bool = False
 
     def run(self) -> None:
         """Apply, then apply again on every change until Ctrl-C (or `limit` rounds)."""
         files = ManifestFilter(self.paths)
         roots, recursive = watch_roots(self.paths)
-        bursts = watchfiles.watch(
+        bursts = watchfiles.watch(  # only made here: nothing runs before next()
             *roots,
             watch_filter=files,
             debounce=LONGEST_BURST_MS,
             step=QUIET_MS,
             rust_timeout=WAKE_MS,
             yield_on_timeout=True,
+            stop_event=self.stopping,
             recursive=recursive,
         )
+        taken = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        interrupted = False
         try:
-            next(bursts)  # starts the watcher: a save during the first apply is not missed
-            self.apply_round(files, everything=True)
-            click.echo(f"{stamp()} watching {', '.join(self.paths)} for changes (Ctrl-C to stop)")
-            rounds = 0
-            for burst in bursts:
-                if not burst:
-                    continue  # the watcher waking up with nothing to say
-                what = describe_changes((path for _, path in burst), files.known)
-                click.echo(f"{stamp()} {what}")
-                self.apply_round(files, everything=False)
-                rounds += 1
-                if self.limit is not None and rounds >= self.limit:
-                    break
+            if taken:
+                signal.signal(signal.SIGINT, self._ctrl_c)
+            self._watch(bursts, files)
         except KeyboardInterrupt:
-            if self.applying:
-                click.echo(
-                    f"{stamp()} interrupted while applying: mcpd applied all or nothing;"
-                    f" `mcpctl diff -f {' '.join(self.paths)}` shows which",
-                    err=True,
-                )
-            click.echo(f"{stamp()} stopped watching")
+            interrupted = True
         finally:
             bursts.close()
+            if taken:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+        if not (interrupted or self.stopping.is_set()):
+            return  # `limit` rounds done
+        if self.interrupted_applying:
+            click.echo(
+                f"{stamp()} interrupted while applying: mcpd applied all or nothing;"
+                f" `mcpctl diff -f {' '.join(self.paths)}` shows which",
+                err=True,
+            )
+        click.echo(f"{stamp()} stopped watching")
+
+    def _ctrl_c(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping.set()
+        raise KeyboardInterrupt
+
+    def _watch(
+        self, bursts: Iterator[set[tuple[watchfiles.Change, str]]], files: ManifestFilter
+    ) -> None:
+        """The rounds; returns after `limit` of them or once `stopping` is set."""
+        next(bursts)  # starts the watcher: a save during the first apply is not missed
+        self.apply_round(files, everything=True)
+        click.echo(f"{stamp()} watching {', '.join(self.paths)} for changes (Ctrl-C to stop)")
+        rounds = 0
+        for burst in bursts:  # ends within a step of `stopping` being set
+            if not burst:
+                continue  # the watcher waking up with nothing to say
+            what = describe_changes((path for _, path in burst), files.known)
+            click.echo(f"{stamp()} {what}")
+            self.apply_round(files, everything=False)
+            rounds += 1
+            if self.limit is not None and rounds >= self.limit:
+                return
 
     def fail(self, message: str) -> None:
         click.echo(f"{stamp()} error: {message}", err=True)
@@ -251,10 +280,14 @@ class ApplyWatch:
             self.fail("the manifests are invalid: nothing was sent")
             return
         body = apply_body(loaded.manifests, prune=self.prune, selector=self.selector)
-        self.applying = True
+        if self.stopping.is_set():
+            return  # Ctrl-C while loading, its KeyboardInterrupt lost: send nothing
         try:
             with connect() as client:
                 answer = client.request("POST", "/api/v1/apply", body=body)
+        except KeyboardInterrupt:
+            self.interrupted_applying = True
+            raise
         except InvalidManifest as e:
             show_issues([locator(loaded.manifests)(i) for i in e.issues], **counts)
             self.fail("mcpd refused the manifests: nothing was changed")
@@ -262,8 +295,6 @@ class ApplyWatch:
         except (McpctlError, OSError) as e:  # 403, 409, mcpd out of reach, a bad context
             self.fail(str(e))
             return
-        finally:
-            self.applying = False
         self.report(loaded, changes_from_api(answer), everything=everything)
 
     def report(self, loaded: LoadResult, changes: ChangeSet, *, everything: bool) -> None:

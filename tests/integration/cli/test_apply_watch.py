@@ -5,6 +5,13 @@ watching, edits the files as an editor would, and waits (with a deadline) for
 the lines of the round that follows; outcomes are checked on the server. The
 process is always stopped at the end: with SIGINT, as Ctrl-C would, which
 must end it with status 0 and no traceback.
+
+The watch is started with SIGINT at its default whatever the test run's is. An
+ignored signal is inherited across exec, a shell without job control ignores
+SIGINT in the jobs it puts in the background (`pytest ... &` in a script), and
+Python installs its KeyboardInterrupt handler only over the default: started
+from such a run, the watch would ignore every Ctrl-C and each test time out
+waiting for it to end.
 """
 
 from __future__ import annotations
@@ -13,10 +20,12 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -31,16 +40,49 @@ pytestmark = pytest.mark.integration
 #: Seconds a round may take to show (the watch waits 0.1 s of quiet before it starts one).
 ROUND_TIMEOUT = 10.0
 STAMP = r"^\[\d\d:\d\d:\d\d\] "
+#: Runs the command after it (same process, by exec) with SIGINT at its default; not
+#: preexec_fn, which is unsafe with the reader threads of other watches running.
+SIGINT_DEFAULT = (
+    sys.executable,
+    "-I",
+    "-S",
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL);"
+    " os.execv(sys.argv[1], sys.argv[1:])",
+)
+#: mcpctl, with a Ctrl-C at the start of each round whose KeyboardInterrupt is raised
+#: inside a finalizer, which Python drops without a word (as it may be when the signal
+#: lands while an object freed runs its `close`).
+DROPPING_CTRL_C = """
+import io, signal, sys, threading
+import mcpctl.cli.watching as watching
+from mcpctl.cli.main import main
+
+class Freed(io.BufferedIOBase):
+    def close(self):
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # handled right here
+        super().close()
+
+def describe_changes(paths, known, real=watching.describe_changes):
+    Freed()  # freed at once: close() runs as its finalizer
+    return real(paths, known)
+
+watching.describe_changes = describe_changes
+sys.argv[0] = "mcpctl"
+main()
+"""
 
 
 class Watch:
     """A running `mcpctl apply --watch`, its output read line by line as it comes."""
 
-    def __init__(self, cli: Cli, *args: str, cwd: Path) -> None:
+    def __init__(
+        self, cli: Cli, *args: str, cwd: Path, program: Sequence[str] = (str(MCPCTL),)
+    ) -> None:
         environ = {k: v for k, v in os.environ.items() if k not in CLEARED}
         environ.update({k: v for k, v in cli.environment().items() if v is not None})
         self.process = subprocess.Popen(
-            [str(MCPCTL), "apply", *args, "--watch"],
+            [*SIGINT_DEFAULT, *program, "apply", *args, "--watch"],
             cwd=cwd,
             env=environ,
             stdin=subprocess.DEVNULL,
@@ -360,6 +402,92 @@ def test_ctrl_c_stops_the_watch_with_status_0_and_no_traceback(
     assert status == 0
     assert len(rest) == 1, rest
     assert re.match(STAMP + "stopped watching$", rest[0]), rest
+
+
+def test_ctrl_c_reaches_the_watch_even_when_the_test_run_ignores_it(
+    cli: Cli, write: Write, watch: Callable[..., Watch]
+) -> None:
+    write("m/set.yaml", server_set(cli.name("set")))
+    ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in `pytest &` from a script
+    try:
+        process = watch("-f", "m")
+    finally:
+        signal.signal(signal.SIGINT, ignored)
+    process.until("watching m for changes")
+
+    status, rest = process.interrupt()
+
+    assert status == 0
+    assert re.match(STAMP + "stopped watching$", rest[-1]), rest
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.15, 0.3])
+def test_ctrl_c_at_any_moment_of_a_round_stops_the_watch(
+    cli: Cli, write: Write, watch: Callable[..., Watch], delay: float
+) -> None:
+    n = cli.name("set")
+    path = write("m/set.yaml", server_set(n))
+    process = watch("-f", "m")
+    process.until("watching m for changes")
+
+    # the quiet wait, loading, the request or the report: wherever this lands
+    edit(path, "[uvx, mcp-server-time]", "[uvx, mcp-server-time, -i]")
+    time.sleep(delay)
+    status, rest = process.interrupt()
+
+    assert status == 0
+    assert re.match(STAMP + "stopped watching$", rest[-1]), rest
+
+
+def test_ctrl_c_whose_keyboardinterrupt_is_dropped_still_stops_the_watch_sending_nothing(
+    cli: Cli, write: Write, tmp_path: Path
+) -> None:
+    n = cli.name("set")
+    path = write("m/set.yaml", server_set(n))
+    process = Watch(cli, "-f", "m", cwd=tmp_path, program=(sys.executable, "-c", DROPPING_CTRL_C))
+    try:
+        process.until("watching m for changes")
+        edit(path, "[uvx, mcp-server-time]", "[uvx, mcp-server-time, -d]")
+        status, rest = process.wait()
+    finally:
+        process.close()
+
+    assert status == 0
+    assert rest[0].endswith("] m/set.yaml changed"), rest
+    assert re.match(STAMP + "stopped watching$", rest[-1]), rest
+    assert len(rest) == 2, rest
+    server = cli.fetch("servers", f"{n}-time")
+    assert server is not None
+    assert server["spec"]["command"] == ["uvx", "mcp-server-time"]
+
+
+def test_ctrl_c_while_mcpd_has_the_request_stops_at_once_and_says_what_it_means(
+    write: Write, watch: Callable[..., Watch]
+) -> None:
+    write("m/one.yaml", yaml_of(manifest("Server", "one", {"command": ["x"]})))
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # takes the request, never answers
+        silent.settimeout(ROUND_TIMEOUT)
+        server = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        process = watch("-f", "m", "--server", server, "--token", "x")
+        connection, _ = silent.accept()
+        with connection:
+            connection.settimeout(ROUND_TIMEOUT)
+            received = b""
+            while b"\r\n\r\n" not in received:
+                chunk = connection.recv(65536)
+                assert chunk, received  # the watch hung up
+                received += chunk
+            assert received.startswith(b"POST /api/v1/apply "), received
+            status, rest = process.interrupt()  # within ROUND_TIMEOUT, not the request's 30 s
+
+    assert status == 0
+    assert len(rest) == 2, rest
+    assert re.match(
+        STAMP + r"interrupted while applying: mcpd applied all or nothing;"
+        r" `mcpctl diff -f m` shows which$",
+        rest[0],
+    ), rest
+    assert re.match(STAMP + "stopped watching$", rest[1]), rest
 
 
 @pytest.mark.parametrize(
