@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl.manifests.canonical import format_timestamp
@@ -38,21 +38,63 @@ async def record_audit(
     """
     session.add(
         AuditRow(
-            time=at or datetime.now(UTC),
-            user=(user or (principal.actor if principal else "anonymous"))[:253],
-            token=principal.token if principal else None,
-            verb=verb,
-            kind=kind,
-            name=_label(name),
-            project=_label(project),
-            server=_label(server),
-            tool=tool,
-            outcome=outcome,
-            duration_ms=duration_ms,
-            request_id=request_id,
-            details=details or {},
+            **audit_entry(
+                principal,
+                verb=verb,
+                outcome=outcome,
+                kind=kind,
+                name=name,
+                project=project,
+                server=server,
+                tool=tool,
+                duration_ms=duration_ms,
+                request_id=request_id,
+                at=at,
+                details=details,
+                user=user,
+            )
         )
     )
+
+
+def audit_entry(
+    principal: Principal | None,
+    *,
+    verb: str,
+    outcome: str,
+    kind: str | None = None,
+    name: str | None = None,
+    project: str | None = None,
+    server: str | None = None,
+    tool: str | None = None,
+    duration_ms: float | None = None,
+    request_id: str | None = None,
+    at: datetime | None = None,
+    details: dict[str, Any] | None = None,
+    user: str | None = None,
+) -> dict[str, Any]:
+    """The columns of one audit entry (see `record_audit`; `record_audits` writes many)."""
+    return {
+        "time": at or datetime.now(UTC),
+        "user": (user or (principal.actor if principal else "anonymous"))[:253],
+        "token": principal.token if principal else None,
+        "verb": verb,
+        "kind": kind,
+        "name": _label(name),
+        "project": _label(project),
+        "server": _label(server),
+        "tool": tool,
+        "outcome": outcome,
+        "duration_ms": duration_ms,
+        "request_id": request_id,
+        "details": details or {},
+    }
+
+
+async def record_audits(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+    """Write many `audit_entry` rows in one batched statement (a write of 10,000 objects)."""
+    if entries:
+        await session.execute(insert(AuditRow), entries)
 
 
 def _label(name: str | None) -> str | None:

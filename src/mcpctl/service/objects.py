@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpctl.errors import (
@@ -59,7 +59,7 @@ from mcpctl.service.access import (
     require,
     require_run,
 )
-from mcpctl.service.audit import record_audit
+from mcpctl.service.audit import audit_entry, record_audits
 from mcpctl.service.labels import Selector
 from mcpctl.service.rbac import Grant
 from mcpctl.service.rows import row_json, row_key, row_resource, rows_by_key, stored_fields
@@ -381,19 +381,22 @@ class ObjectService:
             if plan.changed:
                 to_store.append(plan)
         stored = await self._store(session, principal, to_store, now)
+        entries = []
         for plan, row in zip(to_store, stored, strict=True):
             written.append(row_json(row))
-            await record_audit(
-                session,
-                principal,
-                verb="create" if plan.row is None else "update",
-                kind=row.kind,
-                name=row.name,
-                project=row.project or None,
-                outcome="success",
-                at=now,
-                details=_via(session, verb),
+            entries.append(
+                audit_entry(
+                    principal,
+                    verb="create" if plan.row is None else "update",
+                    kind=row.kind,
+                    name=row.name,
+                    project=row.project or None,
+                    outcome="success",
+                    at=now,
+                    details=_via(session, verb),
+                )
             )
+        await record_audits(session, entries)
         if pruned:
             old.extend(row_resource(r) for r in pruned)
             await self._delete_rows(
@@ -412,28 +415,22 @@ class ObjectService:
         """Write the planned objects in their order, in a few batched statements."""
         if not plans:
             return []
-        changes = [
-            ChangeRow(
-                kind=p.manifest.key[0],
-                project=p.manifest.key[1] or "",
-                name=p.manifest.key[2],
-                verb="create" if p.row is None else "update",
-                actor=principal.actor,
-                at=now,
-                write_id=_write_id(session),
-                source=session.info.get("source", ""),
-            )
-            for p in plans
-        ]
-        await lock_change_log(session)  # changes become visible in seq order
-        session.add_all(changes)
-        await session.flush()  # one multi-row INSERT; assigns the sequence numbers
+        seqs = await _append_changes(
+            session,
+            [
+                _change(session, principal, p.manifest.key, "create" if p.row is None else "update")
+                for p in plans
+            ],
+            now,
+        )
         rows: list[ObjectRow] = []
+        created: list[ObjectRow] = []
         updated_ids: list[int] = []
-        for plan, change in zip(plans, changes, strict=True):
+        for plan, seq in zip(plans, seqs, strict=True):
             kind, project, name = plan.manifest.key
             row = plan.row
             if row is None:
+                # not added to the session: inserted below in one batched statement
                 row = ObjectRow(
                     kind=kind,
                     project=project or "",
@@ -442,36 +439,37 @@ class ObjectService:
                     labels=plan.labels,
                     annotations=plan.annotations,
                     status=None,
-                    resource_version=change.seq,
+                    resource_version=seq,
                     generation=1,
                     created_at=now,
                     updated_at=now,
                     created_by=principal.actor,
                     updated_by=principal.actor,
                 )
-                session.add(row)
+                created.append(row)
             else:
                 if row.spec != plan.spec:
                     row.generation += 1
                 row.spec = plan.spec
                 row.labels = plan.labels
                 row.annotations = plan.annotations
-                row.resource_version = change.seq
+                row.resource_version = seq
                 row.updated_at = now
                 row.updated_by = principal.actor
                 updated_ids.append(row.id)
+            row.rendered = orjson.dumps(row_json(row)).decode("utf-8")
             rows.append(row)
         if updated_ids:
             await session.execute(delete(RefRow).where(RefRow.source_id.in_(updated_ids)))
-        await session.flush()  # the objects, so that new ones have ids
-        for row in rows:
-            row.rendered = orjson.dumps(row_json(row)).decode("utf-8")
-        session.add_all(
-            RefRow(source_id=row.id, kind=ref[0], project=ref[1] or "", name=ref[2])
+        await session.flush()  # the updated objects
+        await _insert_objects(session, created)
+        refs = [
+            {"source_id": row.id, "kind": ref[0], "project": ref[1] or "", "name": ref[2]}
             for plan, row in zip(plans, rows, strict=True)
             for ref in {r.target for r in iter_references(_resolved(plan))}
-        )
-        await session.flush()
+        ]
+        if refs:
+            await session.execute(insert(RefRow), refs)
         return rows
 
     async def _delete_rows(
@@ -490,35 +488,31 @@ class ObjectService:
             names = ", ".join(sorted(format_key(k) for k in doomed))
             raise Conflict(f"{names} is still referenced by {', '.join(blocking)}")
         now = self.clock()
-        await lock_change_log(session)
         manifests = [Manifest(row_resource(r)) for r in rows]
         order = {m.key: i for i, m in enumerate(delete_order(manifests))}
-        for row in sorted(rows, key=lambda r: order[row_key(r)]):
-            session.add(
-                ChangeRow(
-                    kind=row.kind,
-                    project=row.project,
-                    name=row.name,
-                    verb="delete",
-                    actor=principal.actor,
-                    at=now,
-                    write_id=_write_id(session),
-                    source=session.info.get("source", ""),
-                )
-            )
+        ordered = sorted(rows, key=lambda r: order[row_key(r)])
+        await _append_changes(
+            session, [_change(session, principal, row_key(r), "delete") for r in ordered], now
+        )
+        for row in ordered:
             await session.delete(row)
-            await record_audit(
-                session,
-                principal,
-                verb="delete",
-                kind=row.kind,
-                name=row.name,
-                project=row.project or None,
-                outcome="success",
-                at=now,
-                details=_via(session, verb),
-            )
         await session.flush()
+        await record_audits(
+            session,
+            [
+                audit_entry(
+                    principal,
+                    verb="delete",
+                    kind=row.kind,
+                    name=row.name,
+                    project=row.project or None,
+                    outcome="success",
+                    at=now,
+                    details=_via(session, verb),
+                )
+                for row in ordered
+            ],
+        )
 
 
 def _require_no_escalation(policy: Policy, resource: Resource) -> None:
@@ -536,6 +530,86 @@ def _require_no_escalation(policy: Policy, resource: Resource) -> None:
 
 def _require_reveal(policy: Policy) -> None:
     require_run(policy, "reveal-secrets")
+
+
+def _change(session: AsyncSession, principal: Principal, key: Key, verb: str) -> dict[str, Any]:
+    """One entry of the change log (without its `at`, which `_append_changes` sets)."""
+    kind, project, name = key
+    return {
+        "kind": kind,
+        "project": project or "",
+        "name": name,
+        "verb": verb,
+        "actor": principal.actor,
+        "write_id": _write_id(session),
+        "source": session.info.get("source", ""),
+    }
+
+
+async def _append_changes(
+    session: AsyncSession, entries: list[dict[str, Any]], now: datetime
+) -> list[int]:
+    """Append `entries` to the change log in one batched INSERT; their seqs, in order.
+
+    With the change log held (`lock_change_log`; SQLite: the write lock the INSERT takes)
+    nobody else appends meanwhile, so the log's newest `len(entries)` changes are exactly
+    these, numbered in order (a batched INSERT without RETURNING: with RETURNING, SQLite
+    inserted them one by one).
+    """
+    if not entries:
+        return []
+    await lock_change_log(session)
+    await session.execute(insert(ChangeRow), [{**e, "at": now} for e in entries])
+    newest = await session.execute(
+        select(ChangeRow.seq, ChangeRow.write_id).order_by(ChangeRow.seq.desc()).limit(len(entries))
+    )
+    found = list(newest)[::-1]
+    if len(found) != len(entries) or any(w != entries[0]["write_id"] for _, w in found):
+        raise RuntimeError("the change log was appended to meanwhile")  # pragma: no cover
+    return [seq for seq, _ in found]
+
+
+_OBJECT_COLUMNS = (
+    "kind",
+    "project",
+    "name",
+    "spec",
+    "labels",
+    "annotations",
+    "status",
+    "resource_version",
+    "generation",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
+    "rendered",
+)
+
+
+async def _insert_objects(session: AsyncSession, rows: list[ObjectRow]) -> None:
+    """INSERT new objects in one batched statement and give each its id.
+
+    The ORM would insert them one by one (it reads each id back); the writer holds
+    the change log (`_append_changes`), so the table's newest ids are these. The rows
+    stay outside the session: what reads them again in this transaction loads them.
+    """
+    if not rows:
+        return
+    await session.execute(
+        insert(ObjectRow), [{c: getattr(r, c) for c in _OBJECT_COLUMNS} for r in rows]
+    )
+    newest = await session.execute(
+        select(ObjectRow.id, ObjectRow.kind, ObjectRow.project, ObjectRow.name)
+        .order_by(ObjectRow.id.desc())
+        .limit(len(rows))
+    )
+    ids = {(kind, project, name): id_ for id_, kind, project, name in newest}
+    for row in rows:
+        id_ = ids.get((row.kind, row.project, row.name))
+        if id_ is None:  # pragma: no cover - the writer holds the change log
+            raise RuntimeError("objects were inserted meanwhile")
+        row.id = id_
 
 
 def _write_id(session: AsyncSession) -> str:
