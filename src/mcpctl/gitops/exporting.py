@@ -84,9 +84,11 @@ def export_all(
 ) -> pygit2.Oid | None:
     """Make `main` hold exactly the full export (a commit only if anything differs)."""
     wanted = render_tree(resources, seal)
-    current = repo.files()
+    current = repo.file_ids()
     changes: dict[str, bytes | None] = {
-        path: content for path, content in wanted.items() if current.get(path) != content
+        path: content
+        for path, content in wanted.items()
+        if current.get(path) != pygit2.hash(content)
     }
     changes.update({path: None for path in current if path not in wanted})
     if not changes:
@@ -111,13 +113,17 @@ def compare(
     """The paths where `main` and the full export differ, and a unified diff of them
     (`a/` is main, `b/` the export; secret values sealed on both sides, as in git)."""
     wanted = render_tree(resources, seal)
-    current = repo.files()
+    current = repo.file_ids()
     paths = sorted(
-        path for path in set(wanted) | set(current) if wanted.get(path) != current.get(path)
+        path
+        for path in set(wanted) | set(current)
+        if path not in wanted or current.get(path) != pygit2.hash(wanted[path])
     )
     lines: list[str] = []
     for path in paths:
-        old, new = current.get(path), wanted.get(path)
+        new = wanted.get(path)
+        blob = repo.repo[current[path]] if path in current else None
+        old = blob.data if isinstance(blob, pygit2.Blob) else None
         lines.extend(
             difflib.unified_diff(
                 _text_lines(old),

@@ -96,6 +96,24 @@ class StateRepo:
         self._walk(commit.tree, "", out)
         return out
 
+    def file_ids(self, commit: pygit2.Commit | None = None) -> dict[str, pygit2.Oid]:
+        """The blob id of every file of `commit` (default: main), without reading the blobs."""
+        commit = commit or self.head()
+        if commit is None:
+            return {}
+        out: dict[str, pygit2.Oid] = {}
+        stack: list[tuple[pygit2.Tree, str]] = [(commit.tree, "")]
+        while stack:
+            tree, prefix = stack.pop()
+            for entry in tree:
+                if entry.type == pygit2.enums.ObjectType.TREE:
+                    sub = self.repo[entry.id]
+                    assert isinstance(sub, pygit2.Tree)
+                    stack.append((sub, f"{prefix}{entry.name}/"))
+                else:
+                    out[prefix + str(entry.name)] = entry.id
+        return out
+
     def _walk(self, tree: pygit2.Tree, prefix: str, out: dict[str, bytes]) -> None:
         for entry in tree:
             path = prefix + str(entry.name)

@@ -143,9 +143,17 @@ class GitReplica:
             await self.catch_up_locked(full=full)
 
     async def catch_up_locked(self, *, full: bool = False) -> None:
-        """`catch_up` for a caller already holding `lock`."""
-        for group in _by_write(await self.unexported()):
-            await self._export_write(group)
+        """`catch_up` for a caller already holding `lock`.
+
+        With `full`, a backlog of more than `FULL_EXPORT_BACKLOG` changes (a disaster
+        recovery, a restore cut short) is one full export instead of a commit per write:
+        the full export follows anyway, and rendering every object twice is what takes
+        the time.
+        """
+        unexported = await self.unexported()
+        if not (full and len(unexported) > FULL_EXPORT_BACKLOG):
+            for group in _by_write(unexported):
+                await self._export_write(group)
         if full:
             await self._export_everything()
 
@@ -253,6 +261,10 @@ class GitReplica:
         async with self._lock:
             resources = await self.resources()
             return await asyncio.to_thread(compare, self.repo, resources, self.seal)
+
+
+#: Unexported changes beyond which a start exports everything at once (see catch_up_locked).
+FULL_EXPORT_BACKLOG = 1000
 
 
 def _imported_json(value: str | None) -> dict[str, str] | None:
