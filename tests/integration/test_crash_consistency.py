@@ -31,6 +31,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.support.gitrepo import quiet
 from tests.support.mcpd import Mcpd, running_mcpd
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -149,17 +150,6 @@ def assert_history_clean(state: Path) -> None:
 
 
 # ---- mcpd ------------------------------------------------------------------------------------
-
-
-def quiet(client: httpx.Client, deadline: float = 20.0) -> dict[str, Any]:
-    """Wait until every committed write is exported; the status then."""
-    end = time.monotonic() + deadline
-    while True:
-        status: dict[str, Any] = client.get("/api/v1/gitops/status").raise_for_status().json()
-        if not status["pending"]:
-            return status
-        assert time.monotonic() < end, f"export still pending: {status}"
-        time.sleep(0.02)
 
 
 def apply(client: httpx.Client, items: list[dict[str, Any]]) -> None:

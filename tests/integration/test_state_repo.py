@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pygit2
 import pytest
 
+from tests.support.gitrepo import quiet
 from tests.support.mcpd import Mcpd, running_mcpd
 
 pytestmark = pytest.mark.integration
@@ -28,17 +27,6 @@ def git(state: Path, *args: str) -> str:
         check=True,
     )
     return done.stdout
-
-
-def quiet(client: httpx.Client, deadline: float = 20.0) -> dict[str, Any]:
-    """Wait until every committed write is exported; the status then."""
-    end = time.monotonic() + deadline
-    while True:
-        status: dict[str, Any] = client.get("/api/v1/gitops/status").raise_for_status().json()
-        if not status["pending"]:
-            return status
-        assert time.monotonic() < end, f"export still pending: {status}"
-        time.sleep(0.02)
 
 
 def objects() -> list[dict[str, Any]]:
