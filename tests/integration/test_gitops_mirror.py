@@ -19,7 +19,7 @@ import pytest
 
 from mcpctl.gitops.mirror import ensure_deploy_key
 from tests.support.gitrepo import Clone
-from tests.support.mcpd import Mcpd, running_mcpd
+from tests.support.mcpd import Mcpd, failed_start, running_mcpd
 from tests.support.sshgit import ssh_git_server
 
 pytestmark = pytest.mark.integration
@@ -293,10 +293,17 @@ def test_sync_without_a_remote_is_a_clear_409(mcpd: Mcpd) -> None:
 def test_credentials_in_a_remote_url_never_show(tmp_path: Path) -> None:
     url = "http://deploy:s3cret-token-value@127.0.0.1:9/state.git"
     args = ["--git-remote", url, "--git-sync-interval", "300"]
+    # a new state dir starts from the remote: out of reach, mcpd refuses, redacting the URL
+    refused = failed_start(tmp_path / "new", args=args)
+    assert refused.returncode == 2
+    assert "http://deploy:***@127.0.0.1:9/state.git" in refused.log
+    # a state dir of its own: mcpd starts and reports the remote's failures
+    with running_mcpd(tmp_path / "state"):
+        pass
     with running_mcpd(tmp_path / "state", args=args) as mcpd, mcpd.client() as client:
         failed = sync(mcpd)
         answer = status(client)
-    text = failed.stdout + failed.stderr + str(answer) + mcpd.log.read_text()
+    text = failed.stdout + failed.stderr + str(answer) + mcpd.log.read_text() + refused.log
     assert failed.returncode != 0
     assert "s3cret-token-value" not in text
     assert answer["remote"]["url"] == "http://deploy:***@127.0.0.1:9/state.git"
@@ -320,6 +327,8 @@ def test_ssh_remote_refuses_another_key(tmp_path: Path, remote: Path) -> None:
     other = ensure_deploy_key(tmp_path / "other-ssh")
     with ssh_git_server(remote, [other]) as host:
         args = ["--git-remote", host.url, "--git-sync-interval", "300"]
+        with running_mcpd(tmp_path / "state"):
+            pass  # the state repo exists: mcpd does not start from the remote
         with running_mcpd(tmp_path / "state", args=args) as mcpd, mcpd.client() as client:
             done = sync(mcpd)
             answer = status(client)
@@ -341,3 +350,51 @@ def test_a_push_to_mcpd_reaches_the_remote(mirrored: Mcpd, remote: Path, tmp_pat
     assert remote_head(remote).strip() == final["head"]
     git("--git-dir", str(remote), "merge-base", "--is-ancestor", pushed, "main")
     assert "pushed" in git("--git-dir", str(remote), "show", "main:servers/pushed.yaml")
+
+
+def test_a_new_machine_comes_back_from_the_remote(database_url: str, tmp_path: Path) -> None:
+    """No state dir, an empty database, the remote: mcpd starts from the remote's main and
+    restores every object from it (with the sealing key given), in sync with the remote."""
+    remote = tmp_path / "remote.git"
+    git("init", "--quiet", "--bare", "--initial-branch", "main", str(remote))
+    secret = {
+        "apiVersion": "mcpctl/v1",
+        "kind": "Secret",
+        "metadata": {"name": "github"},
+        "spec": {"data": {"token": "ghp_from-the-remote-0042"}},
+    }
+    args = ["--git-remote", str(remote), "--git-sync-interval", "300"]
+    old_db = f"sqlite:///{tmp_path / 'old.db'}"
+    with running_mcpd(tmp_path / "old", old_db, args=args) as old, old.client() as client:
+        client.post("/api/v1/apply", json={"items": [secret, server("s")]}).raise_for_status()
+        before = settle(client)
+    key = (tmp_path / "old" / "sealing.key").read_text().strip()
+    assert remote_head(remote).strip() == before["head"]
+
+    new_state = tmp_path / "new"
+    env = {"MCPCTL_SEALING_KEY": key}
+    with (
+        running_mcpd(new_state, database_url, args=args, env=env) as new,
+        new.client() as client,
+    ):
+        after = settle(client)
+        shown = client.get("/api/v1/secrets/github", params={"showSecrets": "true"})
+        item = client.get("/api/v1/servers/s").raise_for_status().json()
+        log = new.log.read_text()
+
+    assert "it starts from" in log
+    assert "disaster recovery done" in log
+    assert shown.raise_for_status().json()["spec"]["data"] == {"token": "ghp_from-the-remote-0042"}
+    assert item["spec"]["command"] == ["mcp-server-time"]
+    assert after["head"] == before["head"]  # nothing new to commit: the same history
+    assert remote_head(remote).strip() == before["head"]
+    assert "ghp_from-the-remote-0042" not in log
+
+
+def test_a_new_machine_refuses_to_start_when_the_remote_is_out_of_reach(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.git"
+    args = ["--git-remote", str(missing), "--git-sync-interval", "300"]
+    failed = failed_start(tmp_path / "state", f"sqlite:///{tmp_path / 'mcpd.db'}", args=args)
+    assert failed.returncode != 0
+    assert "gone.git" in failed.log
+    assert not (tmp_path / "state" / "state.git").exists()

@@ -25,7 +25,7 @@ from mcpctl.api.githttp import GitEndpoint
 from mcpctl.contexts import Context, load_config, mcpctl_home, save_config
 from mcpctl.errors import BackendUnavailable, McpctlError
 from mcpctl.gitops import StateRepo
-from mcpctl.gitops.mirror import Remote, ensure_deploy_key
+from mcpctl.gitops.mirror import Remote, ensure_deploy_key, start_from_remote
 from mcpctl.secrets import (
     KEY_ENV,
     KEY_FILE,
@@ -123,6 +123,16 @@ async def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.database_url)
     await upgrade(engine)
     repo_path = settings.state_dir / "state.git"
+    if settings.git_remote and not (repo_path / "HEAD").exists():
+        # a new machine: the state repo starts from the remote (then recovery, if the
+        # database is empty); the deploy key must exist before the first fetch
+        await asyncio.to_thread(ensure_deploy_key, settings.state_dir / "ssh")
+        remote = Remote(settings.git_remote, settings.state_dir / "ssh")
+        started = await asyncio.to_thread(start_from_remote, repo_path, remote)
+        if started is not None:
+            log.warning(
+                "no state repo here: it starts from %s at main %s", remote.redacted, started[:12]
+            )
     repo = await asyncio.to_thread(StateRepo.open_or_init, repo_path)
     sealer: Sealer | MissingKey
     if key_configured(settings.state_dir) or not repo.holds("secrets"):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -138,6 +139,38 @@ class Remote:
             raise BackendUnavailable(
                 f"push to {self.redacted} failed: {self.redact(done.stderr.strip())[-500:]}"
             )
+
+
+def start_from_remote(repo_path: Path, remote: Remote) -> str | None:
+    """A state repo that does not exist yet starts as a copy of the remote's main.
+
+    So that an mcpd on a new machine (no state dir, an empty database) comes back
+    from the remote as it would from its own repo (disaster recovery). Returns the
+    commit main starts at; None, and no repo, when the remote is empty. A remote out
+    of reach raises: starting afresh would make a history the remote does not share.
+    """
+    done = subprocess.run(
+        ["git", "init", "--quiet", "--bare", "--initial-branch", "main", str(repo_path)],
+        capture_output=True,
+        text=True,
+        timeout=GIT_TIMEOUT,
+        env=remote.env(),
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BackendUnavailable(f"state repo {repo_path}: {done.stderr.strip()}")
+    try:
+        fetched = remote.fetch(repo_path)
+        if fetched is not None:
+            moved = remote._git(repo_path, "update-ref", "refs/heads/main", fetched)
+            if moved.returncode != 0:
+                raise BackendUnavailable(f"state repo {repo_path}: {moved.stderr.strip()}")
+    except BaseException:
+        shutil.rmtree(repo_path, ignore_errors=True)
+        raise
+    if fetched is None:
+        shutil.rmtree(repo_path, ignore_errors=True)
+    return fetched
 
 
 def _redact_url(url: str) -> str:
