@@ -530,10 +530,11 @@ def test_a_conflicting_push_keeps_the_database_version_and_applies_the_rest(
         )
 
     # main: the push as it was, then mcpd's version of x on top; the pushed x stays in history
-    commits = log[1].splitlines()
-    assert commits[-1] == "Ann Pusher|Edit x and y"
-    assert len(commits) == 2, commits
-    assert commits[0].startswith("mcpd|") or commits[0].startswith("admin|"), commits
+    # newest first: the API's change of x, exported on top of the push (it carries the
+    # database's version of x: no commit of mcpd's own is needed beside it)
+    assert log[1].splitlines() == ["admin|update Server/x", "Ann Pusher|Edit x and y"]
+    trailer = bare(state, "log", "-1", "--format=%(trailers:key=Mcpctl-Change,valueonly)", "main")
+    assert trailer.strip() == str(change)  # the change that commit exports
     assert "api-edit" in bare(state, "show", "main:servers/x.yaml")
     assert "pushed-edit" in bare(state, "show", "main:servers/y.yaml")
     assert "pushed-edit" in bare(state, "show", f"{pushed}:servers/x.yaml")
