@@ -297,7 +297,7 @@ def test_restore_to_the_abandoned_timeline_with_the_cli_brings_the_later_state_b
     second = next(t["name"] for t in listed if t["name"] != first["timeline"])
     assert done.stdout.splitlines() == [
         f"restored main to timelines/{first['timeline']} ({history.second[:12]}): "
-        "1 add, 3 change, 1 remove",
+        "1 created, 3 configured, 1 deleted",
         f"the previous head is kept on timelines/{second}",
     ]
     assert second.endswith(f"-{after_first[:12]}")

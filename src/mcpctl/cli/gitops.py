@@ -146,10 +146,8 @@ def sync(fmt: str) -> None:
     head = str(answer.get("head") or "")[:12]
     if action == "imported":
         imported = answer.get("imported") or {}
-        counts = {k: v for k, v in (imported.get("summary") or {}).items() if k != "unchanged"}
-        words = {"add": "created", "change": "configured", "remove": "deleted"}
-        done = ", ".join(f"{n} {words.get(k, k)}" for k, n in sorted(counts.items()) if n)
-        click.echo(f"imported {str(answer.get('fetched'))[:12]}: {done or 'no object changed'}")
+        done = _counted(imported.get("summary") or {})
+        click.echo(f"imported {str(answer.get('fetched'))[:12]}: {done}")
         for conflict in imported.get("conflicts") or []:
             click.echo(f"conflict: {conflict['kind']}/{conflict['name']}: mcpd's version kept")
     click.echo(f"{answer.get('remote')} is at {head}")
@@ -189,12 +187,21 @@ def restore(rev: str, reason: str, fmt: str) -> None:
     if not answer.get("changed"):
         click.echo(f"main already holds what {rev} ({target}) holds: nothing to restore")
         return
-    counts = answer.get("summary") or {}
-    done = (
-        ", ".join(f"{n} {what}" for what, n in sorted(counts.items()) if n) or "no object changed"
-    )
-    click.echo(f"restored main to {rev} ({target}): {done}")
+    click.echo(f"restored main to {rev} ({target}): {_counted(answer.get('summary') or {})}")
     click.echo(f"the previous head is kept on timelines/{answer.get('timeline')}")
+
+
+_DONE = {"add": "created", "change": "configured", "remove": "deleted"}
+
+
+def _counted(summary: dict[str, int]) -> str:
+    """A change summary in apply's words: `2 created, 1 deleted` (unchanged left out)."""
+    done = ", ".join(
+        f"{n} {_DONE.get(what, what)}"
+        for what, n in sorted(summary.items())
+        if n and what != "unchanged"
+    )
+    return done or "no object changed"
 
 
 def _add_clone_commands() -> None:
