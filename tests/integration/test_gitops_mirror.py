@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from mcpctl.gitops.mirror import ensure_deploy_key
-from tests.support.gitrepo import Clone
+from tests.support.gitrepo import Clone, server
 from tests.support.mcpd import Mcpd, failed_start, running_mcpd
 from tests.support.sshgit import ssh_git_server
 
@@ -53,15 +53,6 @@ def wait_for(what: Callable[[], Any], deadline: float = 20.0, message: str = "")
             return value
         assert time.monotonic() < end, message or "timed out"
         time.sleep(0.05)
-
-
-def server(name: str, command: str = "mcp-server-time") -> dict[str, Any]:
-    return {
-        "apiVersion": "mcpctl/v1",
-        "kind": "Server",
-        "metadata": {"name": name},
-        "spec": {"command": [command]},
-    }
 
 
 def remote_head(remote: Path) -> str:

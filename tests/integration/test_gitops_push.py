@@ -29,6 +29,7 @@ from tests.support.gitrepo import (
     remote_lines,
     repo_url,
     run_git,
+    server,
     snapshot,
     subjects,
 )
@@ -46,15 +47,6 @@ def server_yaml(name: str, command: str = "mcp-server-time", **labels: str) -> s
     if labels:
         meta += "  labels:\n" + "".join(f"    {k}: {v}\n" for k, v in labels.items())
     return f"apiVersion: mcpctl/v1\nkind: Server\n{meta}spec:\n  command:\n  - {command}\n"
-
-
-def server(name: str, command: str = "mcp-server-time") -> dict[str, Any]:
-    return {
-        "apiVersion": "mcpctl/v1",
-        "kind": "Server",
-        "metadata": {"name": name},
-        "spec": {"command": [command]},
-    }
 
 
 def spec_of(client: httpx.Client, plural: str, name: str) -> dict[str, Any] | None:

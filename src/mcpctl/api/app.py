@@ -33,7 +33,7 @@ from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.schemas import BY_PLURAL, Resource
 from mcpctl.service import IdentityService, ObjectService, Principal, Selector
 from mcpctl.service.access import policy_of, require, require_run
-from mcpctl.service.audit import list_audit, list_events, record_audit
+from mcpctl.service.audit import list_audit, list_events, record_audit_apart
 from mcpctl.service.importing import GitImporter
 from mcpctl.service.mirroring import GitMirror
 from mcpctl.service.replication import GitReplica
@@ -522,18 +522,14 @@ def _denied_target(request: Request) -> tuple[str, str | None, str | None, str |
 async def _audit_denied(services: Services, request: Request, detail: str) -> None:
     principal = getattr(request.state, "principal", None)
     verb, kind, name, project = _denied_target(request)
-    try:
-        async with services.sessions() as session, session.begin():
-            await record_audit(
-                session,
-                principal,
-                verb=verb,
-                kind=kind,
-                name=name,
-                project=project,
-                outcome="denied",
-                request_id=getattr(request.state, "request_id", None),
-                details={"path": request.url.path, "reason": detail},
-            )
-    except Exception:
-        log.exception("could not record a denied attempt")
+    await record_audit_apart(
+        services.sessions,
+        principal,
+        verb=verb,
+        kind=kind,
+        name=name,
+        project=project,
+        outcome="denied",
+        request_id=getattr(request.state, "request_id", None),
+        details={"path": request.url.path, "reason": detail},
+    )

@@ -50,7 +50,7 @@ from mcpctl.gitops import REF, Author
 from mcpctl.kindnames import KIND_NAMES
 from mcpctl.service import IdentityService, Principal
 from mcpctl.service.access import policy_of, require
-from mcpctl.service.audit import record_audit
+from mcpctl.service.audit import record_audit_apart
 from mcpctl.service.importing import GitImporter, ImportReport
 from mcpctl.service.mirroring import GitMirror
 from mcpctl.service.replication import GitReplica
@@ -209,11 +209,9 @@ class GitEndpoint:
         details: dict[str, Any] = {"path": PREFIX, "reason": reason}
         if commit is not None:
             details["commit"] = commit
-        try:
-            async with self.importer.objects.sessions() as session, session.begin():
-                await record_audit(session, principal, verb=verb, outcome="denied", details=details)
-        except Exception:
-            log.exception("could not record a denied %s", verb)
+        await record_audit_apart(
+            self.importer.objects.sessions, principal, verb=verb, outcome="denied", details=details
+        )
 
     async def _require_read(self, principal: Principal) -> None:
         async with self.importer.objects.sessions() as session:

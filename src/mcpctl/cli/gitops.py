@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from mcpctl.cli.apply import VERBS
 from mcpctl.cli.connection import api_errors, connect, target_options
 from mcpctl.cli.errors import EXIT_FOUND, EXIT_OK
 
@@ -191,7 +192,8 @@ def restore(rev: str, reason: str, fmt: str) -> None:
     click.echo(f"the previous head is kept on timelines/{answer.get('timeline')}")
 
 
-_DONE = {"add": "created", "change": "configured", "remove": "deleted"}
+#: apply's words, but for objects a commit removed (not pruned)
+_DONE = {**VERBS, "remove": "deleted"}
 
 
 def _counted(summary: dict[str, int]) -> str:

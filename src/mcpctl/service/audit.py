@@ -2,92 +2,80 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.schemas._base import NAME_RE
 from mcpctl.service.access import Principal
 from mcpctl.store import AuditRow, EventRow
 
+log = logging.getLogger(__name__)
+
+
+class AuditFields(TypedDict, total=False):
+    """What an audit entry says beside who (`principal`): `verb` and `outcome` always."""
+
+    verb: Required[str]
+    outcome: Required[str]
+    kind: str | None
+    name: str | None
+    project: str | None
+    server: str | None
+    tool: str | None
+    duration_ms: float | None
+    request_id: str | None
+    at: datetime | None
+    details: dict[str, Any] | None
+    user: str | None
+
 
 async def record_audit(
-    session: AsyncSession,
-    principal: Principal | None,
-    *,
-    verb: str,
-    outcome: str,
-    kind: str | None = None,
-    name: str | None = None,
-    project: str | None = None,
-    server: str | None = None,
-    tool: str | None = None,
-    duration_ms: float | None = None,
-    request_id: str | None = None,
-    at: datetime | None = None,
-    details: dict[str, Any] | None = None,
-    user: str | None = None,
+    session: AsyncSession, principal: Principal | None, **fields: Unpack[AuditFields]
 ) -> None:
     """Add an audit entry to `session` (committed with the write it records).
 
     Names that are not DNS labels (from a denied request's URL or a failed
     login) are left out: an entry names only objects that could exist.
     """
-    session.add(
-        AuditRow(
-            **audit_entry(
-                principal,
-                verb=verb,
-                outcome=outcome,
-                kind=kind,
-                name=name,
-                project=project,
-                server=server,
-                tool=tool,
-                duration_ms=duration_ms,
-                request_id=request_id,
-                at=at,
-                details=details,
-                user=user,
-            )
-        )
-    )
+    session.add(AuditRow(**audit_entry(principal, **fields)))
 
 
-def audit_entry(
+async def record_audit_apart(
+    sessions: async_sessionmaker[AsyncSession],
     principal: Principal | None,
-    *,
-    verb: str,
-    outcome: str,
-    kind: str | None = None,
-    name: str | None = None,
-    project: str | None = None,
-    server: str | None = None,
-    tool: str | None = None,
-    duration_ms: float | None = None,
-    request_id: str | None = None,
-    at: datetime | None = None,
-    details: dict[str, Any] | None = None,
-    user: str | None = None,
-) -> dict[str, Any]:
+    **fields: Unpack[AuditFields],
+) -> None:
+    """An audit entry in a transaction of its own (a denied attempt, whose own work rolled
+    back); a failure to record it is logged, never raised over the answer being given."""
+    try:
+        async with sessions() as session, session.begin():
+            await record_audit(session, principal, **fields)
+    except Exception:
+        log.exception("could not record the audit entry of a %s", fields["verb"])
+
+
+def audit_entry(principal: Principal | None, **fields: Unpack[AuditFields]) -> dict[str, Any]:
     """The columns of one audit entry (see `record_audit`; `record_audits` writes many)."""
+    user = fields.get("user")
     return {
-        "time": at or datetime.now(UTC),
+        "time": fields.get("at") or datetime.now(UTC),
         "user": (user or (principal.actor if principal else "anonymous"))[:253],
         "token": principal.token if principal else None,
-        "verb": verb,
-        "kind": kind,
-        "name": _label(name),
-        "project": _label(project),
-        "server": _label(server),
-        "tool": tool,
-        "outcome": outcome,
-        "duration_ms": duration_ms,
-        "request_id": request_id,
-        "details": details or {},
+        "verb": fields["verb"],
+        "kind": fields.get("kind"),
+        "name": _label(fields.get("name")),
+        "project": _label(fields.get("project")),
+        "server": _label(fields.get("server")),
+        "tool": fields.get("tool"),
+        "outcome": fields["outcome"],
+        "duration_ms": fields.get("duration_ms"),
+        "request_id": fields.get("request_id"),
+        "details": fields.get("details") or {},
     }
 
 

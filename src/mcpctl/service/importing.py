@@ -197,9 +197,7 @@ class GitImporter:
         report = ImportReport(commit, result.changes, list(overridden.values()), read.keys)
         report.skipped = read.skipped
         if source in ("push", "sync"):  # what the pusher is told (a restore's files are mcpd's)
-            report.rewritten = await asyncio.to_thread(
-                self._rewritten, changes, [m for m in manifests if not read.skipped]
-            )
+            report.rewritten = await asyncio.to_thread(self._rewritten, changes, manifests)
         for conflict in report.conflicts:
             log.warning("import of %s: %s", commit[:12], conflict.message())
         return report

@@ -381,22 +381,14 @@ class ObjectService:
             if plan.changed:
                 to_store.append(plan)
         stored = await self._store(session, principal, to_store, now)
-        entries = []
-        for plan, row in zip(to_store, stored, strict=True):
-            written.append(row_json(row))
-            entries.append(
-                audit_entry(
-                    principal,
-                    verb="create" if plan.row is None else "update",
-                    kind=row.kind,
-                    name=row.name,
-                    project=row.project or None,
-                    outcome="success",
-                    at=now,
-                    details=_via(session, verb),
-                )
-            )
-        await record_audits(session, entries)
+        written.extend(row_json(row) for row in stored)
+        await record_audits(
+            session,
+            [
+                _audited(session, principal, row, _done(plan), now, verb)
+                for plan, row in zip(to_store, stored, strict=True)
+            ],
+        )
         if pruned:
             old.extend(row_resource(r) for r in pruned)
             await self._delete_rows(
@@ -417,10 +409,7 @@ class ObjectService:
             return []
         seqs = await _append_changes(
             session,
-            [
-                _change(session, principal, p.manifest.key, "create" if p.row is None else "update")
-                for p in plans
-            ],
+            [_change(session, principal, p.manifest.key, _done(p)) for p in plans],
             now,
         )
         rows: list[ObjectRow] = []
@@ -498,20 +487,7 @@ class ObjectService:
             await session.delete(row)
         await session.flush()
         await record_audits(
-            session,
-            [
-                audit_entry(
-                    principal,
-                    verb="delete",
-                    kind=row.kind,
-                    name=row.name,
-                    project=row.project or None,
-                    outcome="success",
-                    at=now,
-                    details=_via(session, verb),
-                )
-                for row in ordered
-            ],
+            session, [_audited(session, principal, row, "delete", now, verb) for row in ordered]
         )
 
 
@@ -530,6 +506,33 @@ def _require_no_escalation(policy: Policy, resource: Resource) -> None:
 
 def _require_reveal(policy: Policy) -> None:
     require_run(policy, "reveal-secrets")
+
+
+def _done(plan: _Planned) -> str:
+    """What writing `plan` does to its object: create or update."""
+    return "create" if plan.row is None else "update"
+
+
+def _audited(
+    session: AsyncSession,
+    principal: Principal,
+    row: ObjectRow,
+    done: str,
+    now: datetime,
+    verb: str | None,
+) -> dict[str, Any]:
+    """The audit entry of one object written (`done`: create, update, delete) by the write
+    in `session`, saying how the write came (`verb`, the commit: `_via`)."""
+    return audit_entry(
+        principal,
+        verb=done,
+        kind=row.kind,
+        name=row.name,
+        project=row.project or None,
+        outcome="success",
+        at=now,
+        details=_via(session, verb),
+    )
 
 
 def _change(session: AsyncSession, principal: Principal, key: Key, verb: str) -> dict[str, Any]:
