@@ -18,7 +18,7 @@ import pygit2
 
 from mcpctl.errors import BackendUnavailable
 from mcpctl.faults import fault
-from mcpctl.gitops.layout import README, README_PATH
+from mcpctl.gitops.layout import README, README_PATH, key_for
 
 BRANCH = "main"
 REF = f"refs/heads/{BRANCH}"
@@ -95,6 +95,10 @@ class StateRepo:
         out: dict[str, bytes] = {}
         self._walk(commit.tree, "", out)
         return out
+
+    def holds_objects(self) -> bool:
+        """Whether main holds any object's file (more than the README), blobs unread."""
+        return any(key_for(path) is not None for path in self.file_ids())
 
     def file_ids(self, commit: pygit2.Commit | None = None) -> dict[str, pygit2.Oid]:
         """The blob id of every file of `commit` (default: main), without reading the blobs."""

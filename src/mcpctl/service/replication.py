@@ -32,7 +32,6 @@ from mcpctl.gitops import (
     compare,
     export_all,
     export_changes,
-    key_for,
 )
 from mcpctl.manifests import Sealer
 from mcpctl.manifests.references import Key, format_key
@@ -123,13 +122,11 @@ class GitReplica:
                 )
             exported = await session.get(MetaRow, EXPORTED)
             if known is None:
-                if exported is not None:
-                    files = await asyncio.to_thread(self.repo.files)
-                    if any(key_for(path) is not None for path in files):
-                        raise BackendUnavailable(
-                            "the state repo holds objects but this database was exported "
-                            "elsewhere: start with the state dir it belongs to"
-                        )
+                if exported is not None and await asyncio.to_thread(self.repo.holds_objects):
+                    raise BackendUnavailable(
+                        "the state repo holds objects but this database was exported "
+                        "elsewhere: start with the state dir it belongs to"
+                    )
                 session.add(MetaRow(key=REPO_ID, value=repo_id))
 
     @property

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from mcpctl.errors import BackendUnavailable, Conflict, Forbidden, InvalidManifest, McpctlError
 from mcpctl.faults import fault
-from mcpctl.gitops import CHANGE_TRAILER, Author, key_for
+from mcpctl.gitops import CHANGE_TRAILER, Author
 from mcpctl.gitops.timelines import (
     commit_tree,
     list_timelines,
@@ -39,6 +39,7 @@ from mcpctl.schemas import GIT_KINDS
 from mcpctl.service.access import SYSTEM, Principal, policy_of, require_run
 from mcpctl.service.importing import GitImporter, acting_for
 from mcpctl.service.replication import EXPORTED, REPO_ID, GitReplica
+from mcpctl.service.rows import rows_by_key
 from mcpctl.store import ChangeRow, MetaRow, ObjectRow
 
 log = logging.getLogger(__name__)
@@ -151,8 +152,7 @@ class Restorer:
         repo_id = await asyncio.to_thread(self.repo.identity)
         if stored and follows is not None and follows.value == repo_id:
             return False  # recovered, cut short before its export: the replica's start does it
-        files = await asyncio.to_thread(self.repo.files)
-        holds = any(key_for(path) is not None for path in files)
+        holds: bool = await asyncio.to_thread(self.repo.holds_objects)
         if holds and stored:
             raise BackendUnavailable(
                 "the state repo holds objects but this database, which holds objects too, "
@@ -224,14 +224,10 @@ async def _keeps_restoring(principal: Principal, rev: str, session: Any) -> None
     if principal.kind == "System":
         return
     lost = ""
-    if principal.kind == "User":
-        user = await session.scalar(
-            select(ObjectRow.id).where(
-                ObjectRow.kind == "User", ObjectRow.project == "", ObjectRow.name == principal.name
-            )
-        )
-        if user is None:
-            lost = f"User {principal.name!r} is not at {rev}"
+    if principal.kind == "User" and not await rows_by_key(
+        session, [("User", None, principal.name)]
+    ):
+        lost = f"User {principal.name!r} is not at {rev}"
     if not lost:
         try:
             require_run(await policy_of(session, principal), "restore")
