@@ -41,8 +41,22 @@ def ssh_git_server(repo: Path, authorized_keys: list[str]) -> Iterator[SshGitSer
     ready = threading.Event()
     failure: list[BaseException] = []
     holder: list[asyncssh.SSHAcceptor] = []
+    handlers: set[asyncio.Task[None]] = set()
+    connections: set[asyncssh.SSHServerConnection] = set()
+
+    class Server(asyncssh.SSHServer):
+        def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+            self.conn = conn
+            connections.add(conn)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            connections.discard(self.conn)
 
     async def handle(process: asyncssh.SSHServerProcess[bytes]) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
+        task.add_done_callback(handlers.discard)
         words = shlex.split(process.command or "")
         if len(words) != 2 or words[0] not in GIT_COMMANDS or Path(words[1]) != repo:
             process.stderr.write(b"only git-upload-pack/git-receive-pack of the one repo\n")
@@ -64,7 +78,7 @@ def ssh_git_server(repo: Path, authorized_keys: list[str]) -> Iterator[SshGitSer
         host_key = asyncssh.generate_private_key("ssh-ed25519")
         keys = asyncssh.import_authorized_keys("\n".join(authorized_keys) + "\n")
         acceptor = await asyncssh.create_server(
-            asyncssh.SSHServer,
+            Server,
             "127.0.0.1",
             port,
             server_host_keys=[host_key],
@@ -100,6 +114,19 @@ def ssh_git_server(repo: Path, authorized_keys: list[str]) -> Iterator[SshGitSer
             for acceptor in holder:
                 acceptor.close()
                 await acceptor.wait_closed()
+            # a session may still be closing (its client just went away): let it end
+            # on its own, so its clean-up runs, before closing what is left
+            if handlers:
+                await asyncio.wait(set(handlers), timeout=10)
+            for conn in list(connections):
+                conn.close()
+                await conn.wait_closed()
+            if handlers:
+                await asyncio.wait(set(handlers), timeout=10)
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in rest:
+                task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
