@@ -19,6 +19,7 @@ import pygit2
 from mcpctl.errors import BackendUnavailable
 from mcpctl.faults import fault
 from mcpctl.gitops.layout import README, README_PATH, key_for
+from mcpctl.gitops.trees import BLOB, TREE, TreeEntries
 
 BRANCH = "main"
 REF = f"refs/heads/{BRANCH}"
@@ -42,11 +43,12 @@ class StateRepo:
 
     def __init__(self, repo: pygit2.Repository) -> None:
         self.repo = repo
-        #: Directory path -> (the tree it last wrote there, the builder holding its entries):
-        #: the next commit changing that directory starts from the builder instead of
-        #: reading the tree again (10,000 entries take milliseconds to load). Used by
-        #: one writer at a time (the replica's lock); checked against the base tree.
-        self._builders: dict[str, tuple[pygit2.Oid, pygit2.TreeBuilder]] = {}
+        self._objects = Path(repo.path) / "objects"
+        #: Directory path -> (the tree it last wrote there, that tree's entries): the
+        #: next commit changing that directory starts from them instead of reading the
+        #: tree again (10,000 entries take milliseconds to load). Used by one writer at
+        #: a time (the replica's lock); checked against the base tree.
+        self._builders: dict[str, tuple[pygit2.Oid, TreeEntries]] = {}
 
     @classmethod
     def open_or_init(cls, path: Path) -> StateRepo:
@@ -175,15 +177,16 @@ class StateRepo:
         self, base: pygit2.Tree | None, changes: Mapping[str, bytes | None]
     ) -> pygit2.Oid:
         """The tree `base` with `changes` applied, rewriting only the directories they touch."""
-        oid = self._updated(base, changes, "")
+        oid = self._updated(base.id if base is not None else None, changes, "")
         if oid is None:  # everything deleted: an empty root
-            return self.repo.TreeBuilder().write()
+            return TreeEntries().write(self._objects)
         return oid
 
     def _updated(
-        self, base: pygit2.Tree | None, changes: Mapping[str, bytes | None], where: str
+        self, base: pygit2.Oid | None, changes: Mapping[str, bytes | None], where: str
     ) -> pygit2.Oid | None:
-        """As `_updated_tree`, but None for a tree left empty (so its parent drops it)."""
+        """As `_updated_tree` (`base` by id), but None for a tree left empty (so its parent
+        drops it)."""
         here: dict[str, bytes | None] = {}
         below: dict[str, dict[str, bytes | None]] = {}
         for path, content in changes.items():
@@ -198,20 +201,19 @@ class StateRepo:
                 if builder.get(name) is not None:
                     builder.remove(name)
             else:
-                builder.insert(name, self._blob(content), pygit2.enums.FileMode.BLOB)
+                builder.insert(name, self._blob(content), BLOB)
         for name, sub in below.items():
             entry = builder.get(name)
-            subtree = self.repo[entry.id].peel(pygit2.Tree) if entry is not None else None
-            oid = self._updated(subtree, sub, f"{where}{name}/")
+            oid = self._updated(entry[1] if entry is not None else None, sub, f"{where}{name}/")
             if oid is None:
                 if entry is not None:
                     builder.remove(name)
             else:
-                builder.insert(name, oid, pygit2.enums.FileMode.TREE)
+                builder.insert(name, oid, TREE)
         if len(builder) == 0:
             self._builders.pop(where, None)
             return None
-        written = builder.write()
+        written = builder.write(self._objects)
         self._builders[where] = (written, builder)
         return written
 
@@ -221,11 +223,12 @@ class StateRepo:
         oid = pygit2.hash(content)
         return oid if oid in self.repo else self.repo.create_blob(content)
 
-    def _builder(self, base: pygit2.Tree | None, where: str) -> pygit2.TreeBuilder:
-        """A builder holding `base`'s entries: the cached one if it wrote `base` last."""
+    def _builder(self, base: pygit2.Oid | None, where: str) -> TreeEntries:
+        """The entries of tree `base`: the cached ones if they wrote `base` last (then the
+        tree is not even read)."""
         cached = self._builders.pop(where, None)
         if base is None:
-            return self.repo.TreeBuilder()
-        if cached is not None and cached[0] == base.id:
+            return TreeEntries()
+        if cached is not None and cached[0] == base:
             return cached[1]
-        return self.repo.TreeBuilder(base)
+        return TreeEntries.of(self.repo[base].peel(pygit2.Tree))
