@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpctl.errors import (
@@ -62,7 +62,14 @@ from mcpctl.service.access import (
 from mcpctl.service.audit import audit_entry, record_audits
 from mcpctl.service.labels import Selector
 from mcpctl.service.rbac import Grant
-from mcpctl.service.rows import row_json, row_key, row_resource, rows_by_key, stored_fields
+from mcpctl.service.rows import (
+    key_filters,
+    row_json,
+    row_key,
+    row_resource,
+    rows_by_key,
+    stored_fields,
+)
 from mcpctl.store import ChangeRow, ObjectRow, RefRow, lock_change_log
 
 MAX_PAGE = 5000
@@ -721,14 +728,10 @@ async def _referrers(session: AsyncSession, keys: list[Key]) -> list[ObjectRow]:
     """Stored objects that refer to any of `keys`."""
     if not keys:
         return []
-    wanted = [(k, p or "", n) for k, p, n in keys]
     found: dict[int, ObjectRow] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
+    for where in key_filters(RefRow.kind, RefRow.project, RefRow.name, keys):
         rows = await session.scalars(
-            select(ObjectRow)
-            .join(RefRow, RefRow.source_id == ObjectRow.id)
-            .where(tuple_(RefRow.kind, RefRow.project, RefRow.name).in_(chunk))
+            select(ObjectRow).join(RefRow, RefRow.source_id == ObjectRow.id).where(where)
         )
         for row in rows:
             found[row.id] = row

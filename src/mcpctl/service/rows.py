@@ -7,11 +7,12 @@ values unless the caller may and asks to see them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from mcpctl.manifests import Manifest, to_plain
 from mcpctl.manifests.canonical import format_timestamp
@@ -87,16 +88,45 @@ def is_secret(resource: Resource) -> bool:
 
 
 async def rows_by_key(session: AsyncSession, keys: Iterable[Key]) -> dict[Key, ObjectRow]:
-    """The stored rows of `keys` that exist, by key (500 keys a query)."""
-    wanted = list({(k, p or "", n) for k, p, n in keys})
+    """The stored rows of `keys` that exist, by key (a few queries for thousands of keys)."""
     found: dict[Key, ObjectRow] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        rows = await session.scalars(
-            select(ObjectRow).where(
-                tuple_(ObjectRow.kind, ObjectRow.project, ObjectRow.name).in_(chunk)
-            )
-        )
-        for row in rows:
+    for where in key_filters(ObjectRow.kind, ObjectRow.project, ObjectRow.name, keys):
+        for row in await session.scalars(select(ObjectRow).where(where)):
             found[row_key(row)] = row
     return found
+
+
+#: Bound parameters in one query (the tuple lists used to take 500 keys of 3).
+PARAMS_PER_QUERY = 1500
+
+
+def key_filters(
+    kind: InstrumentedAttribute[str],
+    project: InstrumentedAttribute[str],
+    name: InstrumentedAttribute[str],
+    keys: Iterable[Key],
+) -> Iterator[ColumnElement[bool]]:
+    """WHERE clauses that together match the rows holding `keys`, one per query.
+
+    Keys are grouped by kind and project, each group a `name IN (...)`: PostgreSQL
+    plans a list of (kind, project, name) tuples as a scan testing every tuple
+    against every row (150 ms for 500 keys in a table of 10,000), a name list as
+    an index lookup.
+    """
+    groups: dict[tuple[str, str], set[str]] = {}
+    for k, p, n in keys:
+        groups.setdefault((k, p or ""), set()).add(n)
+    clauses: list[ColumnElement[bool]] = []
+    size = 0
+    step = PARAMS_PER_QUERY - 2
+    for (k, p), names in sorted(groups.items()):
+        ordered = sorted(names)
+        for start in range(0, len(ordered), step):
+            chunk = ordered[start : start + step]
+            if clauses and size + len(chunk) + 2 > PARAMS_PER_QUERY:
+                yield or_(*clauses)
+                clauses, size = [], 0
+            clauses.append(and_(kind == k, project == p, name.in_(chunk)))
+            size += len(chunk) + 2
+    if clauses:
+        yield or_(*clauses)
