@@ -90,6 +90,43 @@ def test_every_write_is_one_commit_and_main_equals_the_export(mcpd: Mcpd) -> Non
     assert "replicas: 2" in git(mcpd.state_dir, "show", "main:servers/time.yaml")
 
 
+def test_writes_waiting_for_the_exporter_are_each_committed_as_they_were(tmp_path: Path) -> None:
+    """The exporter held back, one object is written twice and another deleted: three
+    commits, each with its own write's version (not the database's latest for all)."""
+    state, database = tmp_path / "state", f"sqlite:///{tmp_path / 'mcpd.db'}"
+    with running_mcpd(state, database) as first, first.client() as client:
+        client.post("/api/v1/apply", json={"items": objects()}).raise_for_status()
+        before = quiet(client)["head"]
+    env = {"MCPD_FAULTS": "export.delay=sleep:3"}  # before the first write it exports
+    with running_mcpd(state, database, env=env) as mcpd, mcpd.client() as client:
+        for replicas in (2, 3):
+            server = client.get("/api/v1/servers/time").raise_for_status().json()
+            server["spec"]["replicas"] = replicas
+            client.put("/api/v1/servers/time", json=server).raise_for_status()
+        client.delete("/api/v1/projects/demo/prompts/intro").raise_for_status()
+        secret = objects()[0]
+        secret["spec"]["data"]["other"] = "second-value"  # a Secret: read back, not handed
+        client.put("/api/v1/secrets/github", json=secret).raise_for_status()
+        assert git(state, "rev-parse", "main").strip() == before  # nothing exported yet
+        status = quiet(client)
+        verify = client.get("/api/v1/gitops/verify").raise_for_status().json()
+
+    assert verify["inSync"] is True
+    log = git(state, "log", "--format=%H %s", f"{before}..main").splitlines()
+    assert [line.split(" ", 1)[1] for line in log] == [
+        "update Secret/github",
+        "delete Prompt/demo/intro",
+        "update Server/time",
+        "update Server/time",
+    ]
+    assert log[0].split()[0] == status["head"]
+    third, second = log[2].split()[0], log[3].split()[0]
+    assert "replicas: 2" in git(state, "show", f"{second}:servers/time.yaml")
+    assert "replicas: 3" in git(state, "show", f"{third}:servers/time.yaml")
+    everything = git(state, "log", "--all", "-p", "--format=%B")
+    assert "second-value" not in everything
+
+
 def test_no_secret_value_reaches_the_history(mcpd: Mcpd) -> None:
     with mcpd.client() as client:
         client.post("/api/v1/apply", json={"items": objects()}).raise_for_status()

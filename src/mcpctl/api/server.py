@@ -16,6 +16,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -141,9 +142,12 @@ async def build_services(settings: Settings) -> Services:
         sealer = missing_key(settings.state_dir)
     wake: list[GitReplica | GitMirror] = []
 
-    def written() -> None:
+    def written(write_id: str, stored: Any) -> None:
         for follower in wake:
-            follower.notify()
+            if isinstance(follower, GitReplica):
+                follower.notify(write_id, stored)
+            else:
+                follower.notify()
 
     sessions = make_sessionmaker(engine, after_write=written)
     replica = GitReplica(sessions, repo, sealer.seal)

@@ -70,7 +70,7 @@ from mcpctl.service.rows import (
     rows_by_key,
     stored_fields,
 )
-from mcpctl.store import ChangeRow, ObjectRow, RefRow, lock_change_log
+from mcpctl.store import STORED, ChangeRow, ObjectRow, RefRow, lock_change_log
 
 MAX_PAGE = 5000
 
@@ -387,8 +387,8 @@ class ObjectService:
             new.append(manifest.resource)
             if plan.changed:
                 to_store.append(plan)
-        stored = await self._store(session, principal, to_store, now)
-        written.extend(row_json(row) for row in stored)
+        stored, bodies = await self._store(session, principal, to_store, now)
+        written.extend(bodies)
         await record_audits(
             session,
             [
@@ -410,16 +410,19 @@ class ObjectService:
         principal: Principal,
         plans: list[_Planned],
         now: datetime,
-    ) -> list[ObjectRow]:
-        """Write the planned objects in their order, in a few batched statements."""
+    ) -> tuple[list[ObjectRow], list[dict[str, Any]]]:
+        """Write the planned objects in their order, in a few batched statements; the rows
+        and their API forms."""
         if not plans:
-            return []
+            return [], []
         seqs = await _append_changes(
             session,
             [_change(session, principal, p.manifest.key, _done(p)) for p in plans],
             now,
         )
+        _hand_over(session, {p.manifest.key: _resolved(p) for p in plans})
         rows: list[ObjectRow] = []
+        bodies: list[dict[str, Any]] = []
         created: list[ObjectRow] = []
         updated_ids: list[int] = []
         for plan, seq in zip(plans, seqs, strict=True):
@@ -453,8 +456,10 @@ class ObjectService:
                 row.updated_at = now
                 row.updated_by = principal.actor
                 updated_ids.append(row.id)
-            row.rendered = orjson.dumps(row_json(row)).decode("utf-8")
+            body = row_json(row)
+            row.rendered = orjson.dumps(body).decode("utf-8")
             rows.append(row)
+            bodies.append(body)
         if updated_ids:
             await session.execute(delete(RefRow).where(RefRow.source_id.in_(updated_ids)))
         await session.flush()  # the updated objects
@@ -466,7 +471,7 @@ class ObjectService:
         ]
         if refs:
             await session.execute(insert(RefRow), refs)
-        return rows
+        return rows, bodies
 
     async def _delete_rows(
         self,
@@ -490,6 +495,7 @@ class ObjectService:
         await _append_changes(
             session, [_change(session, principal, row_key(r), "delete") for r in ordered], now
         )
+        _hand_over(session, dict.fromkeys(row_key(r) for r in ordered))
         for row in ordered:
             await session.delete(row)
         await session.flush()
@@ -620,6 +626,20 @@ async def _insert_objects(session: AsyncSession, rows: list[ObjectRow]) -> None:
         if id_ is None:  # pragma: no cover - the writer holds the change log
             raise RuntimeError("objects were inserted meanwhile")
         row.id = id_
+
+
+def _hand_over(session: AsyncSession, stored: dict[Key, Resource | None]) -> None:
+    """Note in the session what its changes stored (None: deleted), for the exporter.
+
+    The exporter commits a write's objects as this write stored them, without reading
+    them back (`GitReplica.notify`). Secrets are left out: what their rows hold is not
+    the resource as given (values may live in a backend), so a write storing one is
+    read back from the database, like any write whose note is missing.
+    """
+    if any(isinstance(r, Secret) for r in stored.values()):
+        session.info[STORED] = None
+    elif session.info.get(STORED, {}) is not None:
+        session.info.setdefault(STORED, {}).update(stored)
 
 
 def _write_id(session: AsyncSession) -> str:

@@ -41,6 +41,10 @@ from mcpctl.store import ChangeRow, MetaRow, ObjectRow
 
 log = logging.getLogger(__name__)
 
+#: Writes whose stored objects wait for the exporter at most; beyond, the oldest is read
+#: back from the database instead.
+MAX_HANDED_OVER = 64
+
 EXPORTED = "exported_change"
 REPO_ID = "state_repo_id"
 _GIT_KIND_NAMES = tuple(m.KIND for m in GIT_KINDS)
@@ -79,9 +83,21 @@ class GitReplica:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: Write id -> what that write stored, by key (None: deleted), handed over by
+        #: the write itself: its commit needs no read of the database (see `notify`).
+        self._stored: dict[str, dict[Key, Resource | None]] = {}
 
-    def notify(self) -> None:
-        """A write committed: export it soon (called from the session's after-commit hook)."""
+    def notify(self, write_id: str | None = None, stored: Any = None) -> None:
+        """A write committed: export it soon (called from the session's after-commit hook).
+
+        `stored` is what the write stored (the `STORED` note of its session); the export
+        of the write then commits exactly that. A write whose note is missing or was
+        dropped (too many waiting) is read back from the database, as at start.
+        """
+        if write_id is not None and isinstance(stored, dict):
+            while len(self._stored) >= MAX_HANDED_OVER:
+                del self._stored[next(iter(self._stored))]
+            self._stored[write_id] = stored
         self._wake.set()
 
     async def start(self) -> None:
@@ -188,10 +204,16 @@ class GitReplica:
         keys: list[Key] = list(
             dict.fromkeys((change.kind, change.project or None, change.name) for change in group)
         )
-        async with self.sessions() as session:
-            rows = await rows_by_key(session, keys)
-        written = [row_resource(rows[k]) for k in keys if k in rows]
-        deleted = [k for k in keys if k not in rows]
+        stored = self._stored.pop(group[0].write_id, None)
+        if stored is not None and all(k in stored for k in keys):
+            handed = [stored[k] for k in keys]
+            written = [r for r in handed if r is not None]
+            deleted = [k for k, r in zip(keys, handed, strict=True) if r is None]
+        else:
+            async with self.sessions() as session:
+                rows = await rows_by_key(session, keys)
+            written = [row_resource(rows[k]) for k in keys if k in rows]
+            deleted = [k for k in keys if k not in rows]
         source, _, commit = group[0].source.partition(":")
         if commit:  # the write imported a commit: what differs is only the canonical form
             author = Author(*COMMITTER)
@@ -212,6 +234,7 @@ class GitReplica:
         await self._mark(group[-1].seq)
 
     async def _export_everything(self) -> None:
+        self._stored.clear()  # what they stored is in the database: the export reads it
         resources = await self.resources()
         async with self.sessions() as session:
             last = await _last_change(session)

@@ -5,6 +5,7 @@ production database; the same code and the same tests serve both.
 """
 
 from mcpctl.store.engine import (
+    STORED,
     async_url,
     lock_change_log,
     make_engine,
@@ -26,6 +27,7 @@ from mcpctl.store.tables import (
 )
 
 __all__ = [
+    "STORED",
     "AuditRow",
     "Base",
     "ChangeRow",

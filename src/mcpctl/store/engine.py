@@ -71,10 +71,17 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+#: The key of `Session.info` where a write notes what its changes stored, by object key
+#: (None: deleted), for `after_write`; None there when the write stored what must be read
+#: back from the database.
+STORED = "stored"
+
+
 def make_sessionmaker(
-    engine: AsyncEngine, *, after_write: Callable[[], None] | None = None
+    engine: AsyncEngine, *, after_write: Callable[[str, Any], None] | None = None
 ) -> async_sessionmaker[AsyncSession]:
-    """Sessions on `engine`; `after_write` runs after each commit that recorded changes."""
+    """Sessions on `engine`; `after_write(write_id, stored)` runs after each commit that
+    recorded changes (`stored`: the session's `STORED` note, or None)."""
     if after_write is None:
         return async_sessionmaker(engine, expire_on_commit=False)
 
@@ -83,9 +90,13 @@ def make_sessionmaker(
 
     def committed(session: Session) -> None:
         if "write_id" in session.info:
-            after_write()
+            after_write(session.info["write_id"], session.info.pop(STORED, None))
+
+    def rolled_back(session: Session, previous: Any) -> None:
+        session.info.pop(STORED, None)  # nothing of it was stored
 
     event.listen(WriteSession, "after_commit", committed)
+    event.listen(WriteSession, "after_soft_rollback", rolled_back)
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=WriteSession)
 
 
