@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pygit2
 import pytest
 
 from mcpctl.secrets.sealing import KEY_ENV, KEY_FILE
@@ -590,6 +591,59 @@ def test_an_empty_database_is_restored_from_main_at_start(
     assert f"disaster recovery done: {count(objects)} object(s) restored from main" in started
     for value in VALUES:
         assert value not in log_of(state).read_text()
+
+
+NON_CANONICAL = """# edited by hand, past mcpd
+kind: Server
+apiVersion: mcpctl/v1
+metadata: {name: by-hand}
+spec:
+  replicas: 1
+  command: [mcp-server-time]
+"""
+
+
+def commit_behind_mcpd(state: Path, path: str, content: bytes) -> str:
+    """A commit on main written straight into the repo (pygit2): no hook, no mcpd."""
+    repo = pygit2.Repository(str(state / "state.git"))
+    head = repo.references["refs/heads/main"].peel(pygit2.Commit)
+    directory, name = path.split("/")
+    entry = head.tree[directory]
+    sub = repo.TreeBuilder(repo[entry.id].peel(pygit2.Tree))
+    sub.insert(name, repo.create_blob(content), pygit2.enums.FileMode.BLOB)
+    root = repo.TreeBuilder(head.tree)
+    root.insert(directory, sub.write(), pygit2.enums.FileMode.TREE)
+    who = pygit2.Signature("someone", "someone@example.com")
+    oid = repo.create_commit(None, who, who, "by hand", root.write(), [head.id])
+    repo.references["refs/heads/main"].set_target(oid)
+    return str(oid)
+
+
+@pytest.mark.slow
+def test_recovery_commits_the_canonical_form_of_a_file_that_was_not(
+    database_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """main's last commit holds a valid file in another form than mcpd's (written past
+    mcpd): the recovered mcpd stores it and commits its canonical form on top."""
+    state = tmp_path / "state"
+    with running_mcpd(state, database_url) as first, first.client() as client:
+        apply(client, [server("time"), server("other")])
+        assert_in_sync(client)
+    edited = commit_behind_mcpd(state, "servers/by-hand.yaml", NON_CANONICAL.encode())
+    empty = empty_database(database_url, request, tmp_path / "empty.db")
+
+    with running_mcpd(state, empty) as again, again.client() as client:
+        status = assert_in_sync(client)
+        stored = client.get("/api/v1/servers/by-hand").raise_for_status().json()
+
+    assert stored["spec"]["command"] == ["mcp-server-time"]
+    assert bare(state, "rev-list", f"{edited}..main").split() == [status["head"]]
+    assert bare(state, "log", "-1", "--format=%s", "main").strip() == (
+        f"Canonical form of the files of {edited[:12]} (recover)"
+    )
+    canonical = bare(state, "show", "main:servers/by-hand.yaml")
+    assert canonical != NON_CANONICAL
+    assert canonical.startswith("apiVersion: mcpctl/v1\nkind: Server\n")
 
 
 @pytest.mark.slow

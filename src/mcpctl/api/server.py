@@ -179,13 +179,17 @@ async def build_services(settings: Settings) -> Services:
     )
 
 
-async def recover(settings: Settings, services: Services) -> None:
-    """Disaster recovery at start: an empty database comes back from the state repo."""
+async def recover(settings: Settings, services: Services) -> bool:
+    """Disaster recovery at start: an empty database comes back from the state repo.
+
+    True if it did: the database then holds exactly the objects at `main`, written in
+    one write, so the export of that write checks every file (no full export needed).
+    """
     assert services.restorer is not None
     assert services.importer is not None
     report = await services.restorer.recover(skip_unopenable=settings.skip_unopenable_secrets)
     if not isinstance(services.importer.sealer, MissingKey):
-        return
+        return report is not None
     if report is None:
         raise BackendUnavailable(
             f"the state repo holds sealed secrets but there is no sealing key: set {KEY_ENV} "
@@ -195,6 +199,7 @@ async def recover(settings: Settings, services: Services) -> None:
     sealer = load_sealer(settings.state_dir, create=True)
     services.importer.sealer = sealer
     services.replica.seal = sealer.seal
+    return True
 
 
 def _write_secret_file(path: Path, text: str) -> None:
@@ -225,9 +230,9 @@ async def serve(settings: Settings) -> None:
     services = await build_services(settings)
     assert services.git is not None
     try:
-        await recover(settings, services)
+        recovered = await recover(settings, services)
         await bootstrap(settings, services)
-        await services.replica.start()
+        await services.replica.start(full=not recovered)
         await services.git.start()
         if services.mirror is not None:
             await services.mirror.start()

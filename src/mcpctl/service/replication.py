@@ -100,10 +100,14 @@ class GitReplica:
             self._stored[write_id] = stored
         self._wake.set()
 
-    async def start(self) -> None:
-        """Export what the database has that `main` lacks, then follow every write."""
+    async def start(self, *, full: bool = True) -> None:
+        """Export what the database has that `main` lacks, then follow every write.
+
+        Without `full`, only the writes not exported yet (the caller knows the rest
+        matches: a database just recovered from `main`).
+        """
         await self.guard_fresh_database()
-        await self.catch_up(full=True)
+        await self.catch_up(full=full)
         self._task = asyncio.create_task(self._follow(), name="git-replica")
 
     async def stop(self) -> None:
