@@ -334,6 +334,17 @@ def build_app(services: Services) -> Starlette:
         report = await services.restorer.restore(principal, body["to"], reason)
         return JSONResponse(report.to_json())
 
+    async def gitops_seal(request: Request) -> Response:
+        principal = await principal_of(request)
+        body = await _json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise InvalidInput("the body needs items: a list of Secret manifests")
+        unknown = set(body) - {"items"}
+        if unknown:
+            raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
+        items = await objects.seal(principal, body["items"], services.replica.seal)
+        return JSONResponse({"apiVersion": "mcpctl/v1", "kind": "List", "items": items})
+
     async def gitops_timelines(request: Request) -> Response:
         principal = await principal_of(request)
         async with services.sessions() as session:
@@ -376,6 +387,7 @@ def build_app(services: Services) -> Starlette:
         Route("/api/v1/gitops/restore", endpoint(gitops_restore, "restore"), methods=["POST"]),
         Route("/api/v1/gitops/timelines", endpoint(gitops_timelines)),
         Route("/api/v1/gitops/sync", endpoint(gitops_sync, "sync"), methods=["POST"]),
+        Route("/api/v1/gitops/seal", endpoint(gitops_seal, "seal"), methods=["POST"]),
         Route("/api/v1/mcptokens/introspect", endpoint(introspect)),
         Route("/api/v1/mcptokens", endpoint(create_token), methods=["POST"]),
         Route(

@@ -408,6 +408,34 @@ def _gitops_paths() -> dict[str, Any]:
                 },
             }
         },
+        "/api/v1/gitops/seal": {
+            "post": {
+                "summary": "seal the values of Secrets for a push to the state repo (nothing "
+                "is stored; RBAC: create or edit of each Secret)",
+                "requestBody": _json_body(
+                    _object(
+                        ["items"],
+                        {"items": {"type": "array", "items": _ref("Manifest")}},
+                        additionalProperties=False,
+                    )
+                ),
+                "responses": {
+                    "200": _answer(
+                        "the Secrets, values under sealedData",
+                        _object(
+                            ["apiVersion", "kind", "items"],
+                            {
+                                "apiVersion": {"const": "mcpctl/v1"},
+                                "kind": {"const": "List"},
+                                "items": {"type": "array", "items": _ref("Manifest")},
+                            },
+                            additionalProperties=False,
+                        ),
+                    ),
+                    **_problem_responses(401, 403, 413, 422),
+                },
+            }
+        },
         "/api/v1/gitops/sync": {
             "post": {
                 "summary": "sync with the remote now: fetch, import, push (409: no remote)",

@@ -46,6 +46,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mcpctl.cli.gitops:restore",
         "Restore every exported object to a revision of the state repo.",
     ),
+    "seal": (
+        "mcpctl.cli.gitops:seal",
+        "Seal Secret values for a push to the state repo (git takes no plaintext).",
+    ),
     "config": ("mcpctl.cli.config:config", "Show and switch contexts of the config file."),
     "completion": (
         "mcpctl.cli.completion:completion",

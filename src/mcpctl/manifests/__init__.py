@@ -20,7 +20,7 @@ from mcpctl.manifests.loading import (
 )
 from mcpctl.manifests.ordering import apply_order, delete_order
 from mcpctl.manifests.references import Catalog, Key, format_key, iter_references
-from mcpctl.manifests.validation import check_set
+from mcpctl.manifests.validation import check_sealable, check_set
 
 __all__ = [
     "HIDDEN",
@@ -36,6 +36,7 @@ __all__ = [
     "Origin",
     "Sealer",
     "apply_order",
+    "check_sealable",
     "check_set",
     "delete_order",
     "diff_sets",

@@ -18,7 +18,7 @@ from mcpctl.manifests.references import (
     check_references,
     check_template_parameters,
 )
-from mcpctl.schemas import Resource, Server
+from mcpctl.schemas import Resource, Secret, Server
 
 
 def check_set(
@@ -34,3 +34,20 @@ def check_set(
             issues.extend(check_template_parameters(manifest, manifest.resource, catalog))
     issues.extend(find_cycles(manifests, catalog))
     return issues
+
+
+def check_sealable(manifest: Manifest) -> list[ManifestIssue]:
+    """What keeps `manifest` from being sealed (`mcpctl seal`): not a Secret, a value not
+    given (null keeps a stored value, which sealing cannot know)."""
+    resource = manifest.resource
+    if not isinstance(resource, Secret):
+        return [manifest.issue(f"only Secrets are sealed: this is a {resource.KIND}", "kind")]
+    return [
+        manifest.issue(
+            f"key {key!r} has no value to seal: give its value",
+            "secret-value",
+            ("spec", "data", key),
+        )
+        for key, value in resource.spec.data.items()
+        if value is None
+    ]

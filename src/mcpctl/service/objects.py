@@ -36,11 +36,14 @@ from mcpctl.manifests import (
     Catalog,
     ChangeSet,
     Manifest,
+    Sealer,
     apply_order,
+    check_sealable,
     check_set,
     delete_order,
     diff_sets,
     iter_references,
+    to_plain,
     validate_object,
 )
 from mcpctl.manifests.references import (
@@ -308,6 +311,59 @@ class ObjectService:
                 if dry_run:
                     await session.rollback()
             return result
+
+    async def seal(
+        self, principal: Principal, items: Sequence[Any], seal: Sealer
+    ) -> list[dict[str, Any]]:
+        """Secrets with their values sealed, as the state repo keeps them (`mcpctl seal`).
+
+        For a push of a new value: git refuses plaintext values, and only mcpd holds
+        the key. Each value is bound to its Secret and key, so it opens nowhere else.
+        Nothing is stored; the caller must be allowed to write each Secret (create, or
+        edit if it exists), as the push of it will be. Values sealed already pass.
+        """
+        manifests: list[Manifest] = []
+        sealed_keys: list[set[str]] = []  # the keys given in plaintext, per Secret
+        issues: list[ManifestIssue] = []
+        for i, item in enumerate(items):
+            checked = validate_object(item)
+            if not isinstance(checked, Manifest):
+                issues.extend(_at_item(issue, i) for issue in checked)
+                continue
+            problems = check_sealable(checked)
+            if problems:
+                issues.extend(_at_item(issue, i) for issue in problems)
+                continue
+            resource = checked.resource
+            assert isinstance(resource, Secret)  # check_sealable said so
+            manifests.append(checked)
+            sealed_keys.append(set(resource.spec.data))
+        issues.extend(check_duplicates(manifests))
+        if issues:
+            raise InvalidManifest(issues)
+        async with self.sessions() as session, session.begin():
+            policy = await policy_of(session, principal)
+            rows = await rows_by_key(session, [m.key for m in manifests])
+            for manifest in manifests:
+                role = "edit" if manifest.key in rows else "create"
+                require(policy, role, "secrets", manifest.resource.name)
+            now = self.clock()
+            await record_audits(
+                session,
+                [
+                    audit_entry(
+                        principal,
+                        verb="seal",
+                        kind="Secret",
+                        name=m.resource.name,
+                        outcome="success",
+                        at=now,
+                        details={"keys": sorted(keys)},
+                    )
+                    for m, keys in zip(manifests, sealed_keys, strict=True)
+                ],
+            )
+        return [to_plain(m.resource, secrets="seal", sealer=seal) for m in manifests]
 
     async def write_set(
         self,

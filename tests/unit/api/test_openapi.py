@@ -73,4 +73,5 @@ def test_the_gitops_routes_are_documented() -> None:
         ("GET", "/api/v1/gitops/timelines"),
         ("POST", "/api/v1/gitops/restore"),
         ("POST", "/api/v1/gitops/sync"),
+        ("POST", "/api/v1/gitops/seal"),
     }

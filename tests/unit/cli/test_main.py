@@ -47,6 +47,7 @@ EVERY_COMMAND = [
     ["gitops", "timelines"],
     ["gitops", "sync"],
     ["restore"],
+    ["seal"],
     ["config"],
     ["config", "get-contexts"],
     ["config", "current-context"],
