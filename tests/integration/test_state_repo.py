@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,39 @@ def test_writes_waiting_for_the_exporter_are_each_committed_as_they_were(tmp_pat
     assert "replicas: 3" in git(state, "show", f"{third}:servers/time.yaml")
     everything = git(state, "log", "--all", "-p", "--format=%B")
     assert "second-value" not in everything
+
+
+@pytest.mark.slow
+def test_the_exporter_packs_the_repo_once_writes_stop(tmp_path: Path) -> None:
+    """Past MAINTAIN_EVERY commits and MAINTAIN_IDLE seconds without a write, mcpd has
+    git pack the loose objects its commits wrote (more than GC_AUTO of them); the repo
+    stays whole and in sync."""
+    from mcpctl.gitops.repo import GC_AUTO
+    from mcpctl.service.replication import MAINTAIN_EVERY, MAINTAIN_IDLE
+
+    state = tmp_path / "state"
+    packs = state / "state.git" / "objects" / "pack"
+    with running_mcpd(state, f"sqlite:///{tmp_path / 'mcpd.db'}") as mcpd, mcpd.client() as client:
+        client.post("/api/v1/apply", json={"items": objects()}).raise_for_status()
+        server = client.get("/api/v1/servers/time").raise_for_status().json()
+        for i in range(max(MAINTAIN_EVERY, GC_AUTO // 4 + 20)):  # 4 objects a commit
+            server["metadata"]["labels"] = {"n": str(i)}  # a new blob and trees each time
+            server = client.put("/api/v1/servers/time", json=server).raise_for_status().json()
+        head = quiet(client)["head"]
+        assert not list(packs.glob("*.pack"))  # writes kept coming: not yet
+        deadline = time.monotonic() + MAINTAIN_IDLE + 60
+        while not list(packs.glob("*.pack")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert list(packs.glob("*.pack")), "the repo was not packed"
+        verify = client.get("/api/v1/gitops/verify").raise_for_status().json()
+        server["spec"]["replicas"] = 5  # and writes go on after it
+        client.put("/api/v1/servers/time", json=server).raise_for_status()
+        after = quiet(client)
+
+    assert verify["inSync"] is True
+    assert git(state, "rev-list", "--count", f"{head}..main").strip() == "1"
+    assert after["head"] != head
+    subprocess.run(["git", "--git-dir", str(state / "state.git"), "fsck", "--strict"], check=True)
 
 
 def test_no_secret_value_reaches_the_history(mcpd: Mcpd) -> None:

@@ -8,6 +8,7 @@ worker thread, one at a time.
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from mcpctl.gitops.trees import BLOB, TREE, TreeEntries
 BRANCH = "main"
 REF = f"refs/heads/{BRANCH}"
 COMMITTER = ("mcpd", "mcpd@localhost")
+#: Loose objects past which `maintain` packs them (git's own default is 6,700: with a
+#: 10,000-file directory, each commit writes a 380 KB tree, so that is gigabytes).
+GC_AUTO = 1000
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,43 @@ class StateRepo:
         except pygit2.GitError as e:
             raise BackendUnavailable(f"cannot commit to the state repo: {e}") from e
         return oid
+
+    def loose_objects(self) -> int:
+        """How many objects the repo holds loose (not in a pack)."""
+        objects = Path(self.repo.path) / "objects"
+        return sum(
+            1
+            for directory in objects.iterdir()
+            if len(directory.name) == 2 and directory.is_dir()
+            for entry in directory.iterdir()
+            if not entry.name.startswith("tmp_")
+        )
+
+    def maintain(self) -> bool:
+        """Pack the loose objects once there are more than `GC_AUTO`; True if it did.
+
+        Every commit writes the trees it changes whole and loose, and only a push
+        runs git's own automatic gc. Packed, a tree that differs by one entry from
+        the last is a delta of a few bytes. `git repack -d` packs the loose objects
+        (counted here: git's own count is an estimate from one directory), then
+        `git gc --auto` merges packs and expires old reflogs by git's thresholds.
+        Safe beside writers and readers, as git's automatic gc is: nothing
+        reachable, or younger than two weeks, goes.
+        """
+        packed = self.loose_objects() > GC_AUTO
+        if packed:
+            self._git("repack", "-d", "-q")
+        self._git("-c", "gc.autoDetach=false", "gc", "--auto", "--quiet")
+        return packed
+
+    def _git(self, *args: str) -> None:
+        command = ["git", "--git-dir", self.repo.path, *args]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise BackendUnavailable(f"cannot pack the state repo: {e}") from e
+        if done.returncode != 0:
+            raise BackendUnavailable(f"cannot pack the state repo: {done.stderr.strip()}")
 
     def move_main(self, new: pygit2.Oid, old: pygit2.Oid | None, message: str) -> None:
         """Point main at `new`, if it still points at `old` (a compare-and-swap)."""

@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 #: Writes whose stored objects wait for the exporter at most; beyond, the oldest is read
 #: back from the database instead.
 MAX_HANDED_OVER = 64
+#: Commits after which the exporter asks git whether to pack the repo (`maintain`), once
+#: no write has come for `MAINTAIN_IDLE` seconds.
+MAINTAIN_EVERY = 200
+MAINTAIN_IDLE = 10.0
 
 EXPORTED = "exported_change"
 REPO_ID = "state_repo_id"
@@ -86,6 +90,8 @@ class GitReplica:
         #: Write id -> what that write stored, by key (None: deleted), handed over by
         #: the write itself: its commit needs no read of the database (see `notify`).
         self._stored: dict[str, dict[Key, Resource | None]] = {}
+        self._commits = 0  # since the repo was last maintained
+        self._maintaining: asyncio.Task[None] | None = None
 
     def notify(self, write_id: str | None = None, stored: Any = None) -> None:
         """A write committed: export it soon (called from the session's after-commit hook).
@@ -117,10 +123,34 @@ class GitReplica:
                 await self._task
             self._task = None
         await self.catch_up()
+        if self._maintaining is not None:  # a git gc in its thread: let it end
+            await self._maintaining
+
+    async def _next_write(self) -> None:
+        """Wait for the next write. Meanwhile, once `MAINTAIN_EVERY` commits were made
+        and no write came for `MAINTAIN_IDLE` seconds, pack the repo in the background
+        (git's gc then takes no time from the writes that follow each other)."""
+        while True:
+            busy = self._maintaining is not None and not self._maintaining.done()
+            if self._commits < MAINTAIN_EVERY or busy:
+                await self._wake.wait()
+                return
+            try:
+                await asyncio.wait_for(self._wake.wait(), MAINTAIN_IDLE)
+                return
+            except TimeoutError:
+                self._commits = 0
+                self._maintaining = asyncio.create_task(self._maintain(), name="git-maintain")
+
+    async def _maintain(self) -> None:
+        try:
+            await asyncio.to_thread(self.repo.maintain)
+        except Exception:  # the next round tries again; writes never wait for it
+            log.exception("packing the state repo failed")
 
     async def _follow(self) -> None:
         while True:
-            await self._wake.wait()
+            await self._next_write()
             self._wake.clear()
             try:
                 await afault("export.delay")
@@ -224,7 +254,7 @@ class GitReplica:
             summary = f"Canonical form of the files of {commit[:12]} ({source})"
         else:
             author, summary = Author.of(group[0].actor), _summary(group, keys)
-        await asyncio.to_thread(
+        committed = await asyncio.to_thread(
             export_changes,
             self.repo,
             written,
@@ -234,6 +264,8 @@ class GitReplica:
             summary=summary,
             change=group[-1].seq,
         )
+        if committed is not None:
+            self._commits += 1
         fault("export.after-ref")
         await self._mark(group[-1].seq)
 

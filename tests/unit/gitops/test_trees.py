@@ -1,4 +1,5 @@
-"""TreeEntries writes the very tree libgit2 writes, readable by libgit2 and the git CLI."""
+"""TreeEntries writes the very tree libgit2 writes, readable by libgit2 and the git CLI; the
+repo they fill with loose objects is packed by `StateRepo.maintain`."""
 
 from __future__ import annotations
 
@@ -87,3 +88,36 @@ def test_a_large_tree_reads_back_through_libgit2_and_git(repo: pygit2.Repository
 
 def test_an_empty_tree_is_gits_empty_tree(repo: pygit2.Repository) -> None:
     assert str(TreeEntries().write(objects(repo))) == "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+def test_maintain_packs_the_loose_objects_and_the_repo_reads_on(tmp_path: Path) -> None:
+    from mcpctl.gitops.repo import GC_AUTO, Author, StateRepo
+
+    state = StateRepo.open_or_init(tmp_path / "state.git")
+    files = {f"servers/s{i}.yaml": f"kind: Server # {i}\n".encode() for i in range(300)}
+    state.commit_files(files, Author("a", "a@example.com"), "seed")
+    for i in range(GC_AUTO // 3):  # a blob, two trees and a commit each: past the threshold
+        change = {f"servers/s{i % 300}.yaml": f"kind: Server # v{i}\n".encode()}
+        state.commit_files(change, Author("a", "a@example.com"), f"change {i}")
+    objects = tmp_path / "state.git" / "objects"
+
+    def loose() -> int:
+        return sum(1 for d in objects.iterdir() if len(d.name) == 2 for _ in d.iterdir())
+
+    before = loose()
+    state.maintain()
+
+    assert before > GC_AUTO
+    assert loose() < GC_AUTO // 10
+    assert list((objects / "pack").glob("*.pack"))
+    head = state.head()
+    assert head is not None
+    last = max(i for i in range(GC_AUTO // 3) if i % 300 == 0)
+    assert state.files()["servers/s0.yaml"] == f"kind: Server # v{last}\n".encode()
+    # the next commit starts from the cached entries of trees now packed
+    oid = state.commit_files({"servers/new.yaml": b"kind: Server\n"}, Author("a", "a@e.com"), "n")
+    assert oid is not None
+    subprocess.run(
+        ["git", "--git-dir", str(tmp_path / "state.git"), "fsck", "--strict"], check=True
+    )
+    assert state.files()["servers/new.yaml"] == b"kind: Server\n"
