@@ -36,7 +36,9 @@ shows without the server-written fields):
 
 Secret values are sealed (`sealedData`) with a key that is not in this
 repository; McpTokens carry only the hash of their secret; passwords are
-never here. Validate a change before pushing it with `mcpctl validate .`.
+never here. A push takes no value in plaintext: `mcpctl seal -f secret.yaml`
+prints a Secret with its values sealed, ready to commit. Validate a change
+before pushing it with `mcpctl validate .`.
 """
 
 
