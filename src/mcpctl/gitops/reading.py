@@ -17,6 +17,7 @@ import pygit2
 
 from mcpctl.errors import ManifestIssue, McpctlError
 from mcpctl.gitops.layout import README_PATH, key_for, path_for
+from mcpctl.gitops.trees import blob_ids
 from mcpctl.manifests import Manifest, load_bytes
 from mcpctl.manifests.references import Key, format_key
 from mcpctl.schemas import Secret
@@ -48,9 +49,7 @@ def tree_changes(
 ) -> dict[str, bytes | None]:
     """Path -> new content (None: deleted) for every file where `new` differs from `old`."""
     if old is None:
-        out: dict[str, bytes | None] = {}
-        _walk(repo, new, "", out)
-        return out
+        return {path: _blob(repo, oid) for path, oid in blob_ids(repo, new).items()}
     diff = old.diff_to_tree(new)
     changes: dict[str, bytes | None] = {}
     for delta in diff.deltas:
@@ -68,18 +67,6 @@ def tree_changes(
 def _blob(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes:
     obj = repo[oid]
     return obj.data if isinstance(obj, pygit2.Blob) else b""
-
-
-def _walk(
-    repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, out: dict[str, bytes | None]
-) -> None:
-    for entry in tree:
-        path = prefix + str(entry.name)
-        obj = repo[entry.id]
-        if isinstance(obj, pygit2.Tree):
-            _walk(repo, obj, path + "/", out)
-        elif isinstance(obj, pygit2.Blob):
-            out[path] = obj.data
 
 
 def read_changes(

@@ -20,7 +20,7 @@ import pygit2
 from mcpctl.errors import BackendUnavailable
 from mcpctl.faults import fault
 from mcpctl.gitops.layout import README, README_PATH, key_for
-from mcpctl.gitops.trees import BLOB, TREE, TreeEntries
+from mcpctl.gitops.trees import BLOB, TREE, TreeEntries, blob_ids
 
 BRANCH = "main"
 REF = f"refs/heads/{BRANCH}"
@@ -95,12 +95,8 @@ class StateRepo:
 
     def files(self, commit: pygit2.Commit | None = None) -> dict[str, bytes]:
         """Every file of `commit` (default: the head of main) by path."""
-        commit = commit or self.head()
-        if commit is None:
-            return {}
-        out: dict[str, bytes] = {}
-        self._walk(commit.tree, "", out)
-        return out
+        ids = self.file_ids(commit)
+        return {path: self.repo[oid].peel(pygit2.Blob).data for path, oid in ids.items()}
 
     def holds_objects(self) -> bool:
         """Whether main holds any object's file (more than the README), blobs unread."""
@@ -109,29 +105,7 @@ class StateRepo:
     def file_ids(self, commit: pygit2.Commit | None = None) -> dict[str, pygit2.Oid]:
         """The blob id of every file of `commit` (default: main), without reading the blobs."""
         commit = commit or self.head()
-        if commit is None:
-            return {}
-        out: dict[str, pygit2.Oid] = {}
-        stack: list[tuple[pygit2.Tree, str]] = [(commit.tree, "")]
-        while stack:
-            tree, prefix = stack.pop()
-            for entry in tree:
-                if entry.type == pygit2.enums.ObjectType.TREE:
-                    sub = self.repo[entry.id]
-                    assert isinstance(sub, pygit2.Tree)
-                    stack.append((sub, f"{prefix}{entry.name}/"))
-                else:
-                    out[prefix + str(entry.name)] = entry.id
-        return out
-
-    def _walk(self, tree: pygit2.Tree, prefix: str, out: dict[str, bytes]) -> None:
-        for entry in tree:
-            path = prefix + str(entry.name)
-            obj = self.repo[entry.id]
-            if isinstance(obj, pygit2.Tree):
-                self._walk(obj, path + "/", out)
-            elif isinstance(obj, pygit2.Blob):
-                out[path] = obj.data
+        return blob_ids(self.repo, commit.tree) if commit is not None else {}
 
     def commit_files(
         self,
@@ -168,10 +142,9 @@ class StateRepo:
 
     def loose_objects(self) -> int:
         """How many objects the repo holds loose (not in a pack)."""
-        objects = Path(self.repo.path) / "objects"
         return sum(
             1
-            for directory in objects.iterdir()
+            for directory in self._objects.iterdir()
             if len(directory.name) == 2 and directory.is_dir()
             for entry in directory.iterdir()
             if not entry.name.startswith("tmp_")

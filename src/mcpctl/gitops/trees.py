@@ -30,6 +30,21 @@ TREE = int(pygit2.enums.FileMode.TREE)
 BLOB = int(pygit2.enums.FileMode.BLOB)
 
 
+def blob_ids(repo: pygit2.Repository, tree: pygit2.Tree) -> dict[str, pygit2.Oid]:
+    """Path -> blob id of every file under `tree` (links included, submodules not),
+    without reading the blobs."""
+    out: dict[str, pygit2.Oid] = {}
+    stack: list[tuple[pygit2.Tree, str]] = [(tree, "")]
+    while stack:
+        current, prefix = stack.pop()
+        for entry in current:
+            if entry.type == pygit2.enums.ObjectType.TREE:
+                stack.append((repo[entry.id].peel(pygit2.Tree), f"{prefix}{entry.name}/"))
+            elif entry.type == pygit2.enums.ObjectType.BLOB:
+                out[prefix + str(entry.name)] = entry.id
+    return out
+
+
 def _sort_key(name: bytes, mode: int) -> bytes:
     """Git's order of tree entries: by name, a directory as if its name ended in '/'."""
     return name + b"/" if mode == TREE else name

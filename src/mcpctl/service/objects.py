@@ -323,7 +323,7 @@ class ObjectService:
         edit if it exists), as the push of it will be. Values sealed already pass.
         """
         manifests: list[Manifest] = []
-        sealed_keys: list[set[str]] = []  # the keys given in plaintext, per Secret
+        secrets: list[Secret] = []  # the resources of `manifests`, as Secrets
         issues: list[ManifestIssue] = []
         for i, item in enumerate(items):
             checked = validate_object(item)
@@ -334,10 +334,9 @@ class ObjectService:
             if problems:
                 issues.extend(_at_item(issue, i) for issue in problems)
                 continue
-            resource = checked.resource
-            assert isinstance(resource, Secret)  # check_sealable said so
+            assert isinstance(checked.resource, Secret)  # check_sealable said so
             manifests.append(checked)
-            sealed_keys.append(set(resource.spec.data))
+            secrets.append(checked.resource)
         issues.extend(check_duplicates(manifests))
         if issues:
             raise InvalidManifest(issues)
@@ -355,12 +354,12 @@ class ObjectService:
                         principal,
                         verb="seal",
                         kind="Secret",
-                        name=m.resource.name,
+                        name=secret.name,
                         outcome="success",
                         at=now,
-                        details={"keys": sorted(keys)},
+                        details={"keys": sorted(secret.spec.data)},
                     )
-                    for m, keys in zip(manifests, sealed_keys, strict=True)
+                    for secret in secrets
                 ],
             )
         return [to_plain(m.resource, secrets="seal", sealer=seal) for m in manifests]
