@@ -169,6 +169,16 @@ def watch(cli: Cli, tmp_path: Path) -> Iterator[Callable[..., Watch]]:
             process.close()
 
 
+def watching_a_set(cli: Cli, write: Write, watch: Callable[..., Watch]) -> tuple[str, Path, Watch]:
+    """A set of manifests in m/set.yaml under a new name, watched once applied: the name,
+    the file and the watch."""
+    n = cli.name("set")
+    path = write("m/set.yaml", server_set(n))
+    process = watch("-f", "m")
+    process.until("watching m for changes")
+    return n, path, process
+
+
 def eventually(check: Callable[[], bool], timeout: float = ROUND_TIMEOUT) -> None:
     """Poll `check` until it holds, for at most `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -231,10 +241,7 @@ def test_watch_applies_then_applies_each_change_again_showing_its_fields(
 def test_an_invalid_edit_is_reported_by_file_and_line_and_the_fix_is_applied(
     cli: Cli, write: Write, watch: Callable[..., Watch]
 ) -> None:
-    n = cli.name("set")
-    path = write("m/set.yaml", server_set(n))
-    process = watch("-f", "m")
-    process.until("watching m for changes")
+    n, path, process = watching_a_set(cli, write, watch)
 
     edit(path, "command: [uvx, mcp-server-time]", "command: [uvx, mcp-server-time]\n  replicas: -1")
     invalid = process.until("error: ")
@@ -259,10 +266,7 @@ def test_an_invalid_edit_is_reported_by_file_and_line_and_the_fix_is_applied(
 def test_issues_mcpd_finds_point_at_the_file_and_the_watch_goes_on(
     cli: Cli, write: Write, watch: Callable[..., Watch]
 ) -> None:
-    n = cli.name("set")
-    path = write("m/set.yaml", server_set(n))
-    process = watch("-f", "m")
-    process.until("watching m for changes")
+    n, path, process = watching_a_set(cli, write, watch)
 
     edit(path, f"servers: [{n}-time]", f"servers: [{n}-nope]")
     refused = process.until("error: mcpd refused")
@@ -331,10 +335,7 @@ def test_without_prune_a_deleted_file_leaves_its_objects_and_says_so_once(
 def test_editor_swap_backup_and_hidden_files_start_no_round(
     cli: Cli, write: Write, watch: Callable[..., Watch]
 ) -> None:
-    n = cli.name("set")
-    path = write("m/set.yaml", server_set(n))
-    process = watch("-f", "m")
-    process.until("watching m for changes")
+    _, path, process = watching_a_set(cli, write, watch)
 
     for junk in ("m/.set.yaml.swp", "m/set.yaml~", "m/#set.yaml#", "m/4913", "m/.hidden/x.yaml"):
         write(junk, "not: a manifest\n")
@@ -348,10 +349,7 @@ def test_editor_swap_backup_and_hidden_files_start_no_round(
 
 
 def test_a_save_burst_is_one_round(cli: Cli, write: Write, watch: Callable[..., Watch]) -> None:
-    n = cli.name("set")
-    path = write("m/set.yaml", server_set(n))
-    process = watch("-f", "m")
-    process.until("watching m for changes")
+    _, path, process = watching_a_set(cli, write, watch)
 
     # as an editor saving by replacing: write a new file, rename it over the old one
     text = path.read_text().replace("[uvx, mcp-server-time]", "[uvx, mcp-server-time, -b]")
@@ -425,10 +423,7 @@ def test_ctrl_c_reaches_the_watch_even_when_the_test_run_ignores_it(
 def test_ctrl_c_at_any_moment_of_a_round_stops_the_watch(
     cli: Cli, write: Write, watch: Callable[..., Watch], delay: float
 ) -> None:
-    n = cli.name("set")
-    path = write("m/set.yaml", server_set(n))
-    process = watch("-f", "m")
-    process.until("watching m for changes")
+    _, path, process = watching_a_set(cli, write, watch)
 
     # the quiet wait, loading, the request or the report: wherever this lands
     edit(path, "[uvx, mcp-server-time]", "[uvx, mcp-server-time, -i]")
