@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,18 +141,15 @@ async def build_services(settings: Settings) -> Services:
         sealer = load_sealer(settings.state_dir, create=True)
     else:  # sealed secrets and no key: only a recovery told to skip them can go on
         sealer = missing_key(settings.state_dir)
-    wake: list[GitReplica | GitMirror] = []
+    wake: list[Callable[[str, Any], None]] = []  # who follows the writes, once built
 
     def written(write_id: str, stored: Any) -> None:
-        for follower in wake:
-            if isinstance(follower, GitReplica):
-                follower.notify(write_id, stored)
-            else:
-                follower.notify()
+        for notify in wake:
+            notify(write_id, stored)
 
     sessions = make_sessionmaker(engine, after_write=written)
     replica = GitReplica(sessions, repo, sealer.seal)
-    wake.append(replica)
+    wake.append(replica.notify)
     objects = ObjectService(sessions)
     identity = IdentityService(sessions, objects)
     importer = GitImporter(objects, replica, sealer)
@@ -163,7 +161,7 @@ async def build_services(settings: Settings) -> Services:
         mirror = GitMirror(
             importer, replica, remote, repo_path, public_key, settings.git_sync_interval
         )
-        wake.append(mirror)
+        wake.append(lambda _write, _stored: mirror.notify())
     git = GitEndpoint(repo_path, identity, importer, replica, mirror)
     return Services(
         engine,

@@ -475,7 +475,8 @@ class ObjectService:
             [_change(session, principal, p.manifest.key, _done(p)) for p in plans],
             now,
         )
-        _hand_over(session, {p.manifest.key: _resolved(p) for p in plans})
+        resolved = [_resolved(p) for p in plans]
+        _hand_over(session, {p.manifest.key: r for p, r in zip(plans, resolved, strict=True)})
         rows: list[ObjectRow] = []
         bodies: list[dict[str, Any]] = []
         created: list[ObjectRow] = []
@@ -521,8 +522,8 @@ class ObjectService:
         await _insert_objects(session, created)
         refs = [
             {"source_id": row.id, "kind": ref[0], "project": ref[1] or "", "name": ref[2]}
-            for plan, row in zip(plans, rows, strict=True)
-            for ref in {r.target for r in iter_references(_resolved(plan))}
+            for resource, row in zip(resolved, rows, strict=True)
+            for ref in {r.target for r in iter_references(resource)}
         ]
         if refs:
             await session.execute(insert(RefRow), refs)
