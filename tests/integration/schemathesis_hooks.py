@@ -24,8 +24,8 @@ import schemathesis
 from schemathesis import Case, HookContext
 
 from mcpctl.errors import McpctlError
-from mcpctl.gitops import StateRepo
-from mcpctl.gitops.timelines import resolve
+from mcpctl.staterepo import StateRepo
+from mcpctl.staterepo.timelines import resolve
 
 ADMIN = "admin"
 ELSEWHERE = "fuzzed-admin"

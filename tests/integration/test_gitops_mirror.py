@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mcpctl.gitops.mirror import ensure_deploy_key
+from mcpctl.staterepo.remote import ensure_deploy_key
 from tests.support.gitrepo import Clone, server
 from tests.support.mcpd import Mcpd, failed_start, running_mcpd
 from tests.support.sshgit import ssh_git_server

@@ -133,8 +133,8 @@ def test_the_exporter_packs_the_repo_once_writes_stop(tmp_path: Path) -> None:
     """Past MAINTAIN_EVERY commits and MAINTAIN_IDLE seconds without a write, mcpd has
     git pack the loose objects its commits wrote (more than GC_AUTO of them); the repo
     stays whole and in sync."""
-    from mcpctl.gitops.repo import GC_AUTO
-    from mcpctl.service.replication import MAINTAIN_EVERY, MAINTAIN_IDLE
+    from mcpctl.reconciler.exporting import MAINTAIN_EVERY, MAINTAIN_IDLE
+    from mcpctl.staterepo.repo import GC_AUTO
 
     state = tmp_path / "state"
     packs = state / "state.git" / "objects" / "pack"

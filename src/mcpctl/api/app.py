@@ -24,20 +24,22 @@ from starlette.responses import JSONResponse as _StarletteJSONResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mcpctl.access import Principal
+from mcpctl.access.audit import list_audit, list_events, record_audit_apart
+from mcpctl.access.policy import policy_of, require, require_run
 from mcpctl.api.githttp import GitEndpoint
 from mcpctl.api.openapi import openapi_document
 from mcpctl.api.problems import ReadOnly, TooLarge, problem, problem_for
 from mcpctl.errors import Conflict, Forbidden, InvalidInput, McpctlError, NotFound
+from mcpctl.identity import IdentityService
 from mcpctl.manifests import ChangeSet
 from mcpctl.manifests.canonical import format_timestamp
+from mcpctl.objects import ObjectService, Selector
+from mcpctl.reconciler.exporting import GitReplica
+from mcpctl.reconciler.importing import GitImporter
+from mcpctl.reconciler.mirroring import GitMirror
+from mcpctl.reconciler.restoring import Restorer
 from mcpctl.schemas import BY_PLURAL, Resource
-from mcpctl.service import IdentityService, ObjectService, Principal, Selector
-from mcpctl.service.access import policy_of, require, require_run
-from mcpctl.service.audit import list_audit, list_events, record_audit_apart
-from mcpctl.service.importing import GitImporter
-from mcpctl.service.mirroring import GitMirror
-from mcpctl.service.replication import GitReplica
-from mcpctl.service.restoring import Restorer
 from mcpctl.store import current_revision, head_revision
 
 log = logging.getLogger(__name__)

@@ -44,16 +44,17 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from mcpctl.access import Principal
+from mcpctl.access.audit import record_audit_apart
+from mcpctl.access.policy import policy_of, require
 from mcpctl.errors import Forbidden, InvalidManifest, ManifestIssue, McpctlError
 from mcpctl.faults import fault
-from mcpctl.gitops import REF, Author
+from mcpctl.identity import IdentityService
 from mcpctl.kindnames import KIND_NAMES
-from mcpctl.service import IdentityService, Principal
-from mcpctl.service.access import policy_of, require
-from mcpctl.service.audit import record_audit_apart
-from mcpctl.service.importing import GitImporter, ImportReport
-from mcpctl.service.mirroring import GitMirror
-from mcpctl.service.replication import GitReplica
+from mcpctl.reconciler.exporting import GitReplica
+from mcpctl.reconciler.importing import GitImporter, ImportReport
+from mcpctl.reconciler.mirroring import GitMirror
+from mcpctl.staterepo import REF, Author
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from mcpctl.errors import (
     McpctlError,
     NotFound,
 )
-from mcpctl.service import Unauthenticated
+from mcpctl.identity import Unauthenticated
 
 
 class ReadOnly(InvalidInput):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from mcpctl.service import identity
+from mcpctl.identity import service as identity
 from tests.integration.api.harness import (
     JSON,
     Api,

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mcpctl.gitops import (
+from mcpctl.manifests import check_set, load_paths, load_text
+from mcpctl.schemas import Resource, Secret
+from mcpctl.secrets import Sealer
+from mcpctl.staterepo import (
     CHANGE_TRAILER,
     README_PATH,
     Author,
@@ -19,9 +22,6 @@ from mcpctl.gitops import (
     path_for,
     render_object,
 )
-from mcpctl.manifests import check_set, load_paths, load_text
-from mcpctl.schemas import Resource, Secret
-from mcpctl.secrets import Sealer
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 SEALER = Sealer.from_key(bytes(range(64)))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mcpctl.gitops import Author, StateRepo
-from mcpctl.gitops.timelines import list_timelines, save_timeline
+from mcpctl.staterepo import Author, StateRepo
+from mcpctl.staterepo.timelines import list_timelines, save_timeline
 
 AUTHOR = Author("ann", "ann@example.com")
 NOW = datetime(2026, 11, 25, 10, 15, 0, tzinfo=UTC)

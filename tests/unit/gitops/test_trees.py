@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcpctl.gitops.trees import BLOB, TREE, TreeEntries
+from mcpctl.staterepo.trees import BLOB, TREE, TreeEntries
 
 #: Names that sort differently as a file and as a directory ("a" < "a-b" < "a/"),
 #: with multi-byte UTF-8 among them.
@@ -91,7 +91,7 @@ def test_an_empty_tree_is_gits_empty_tree(repo: pygit2.Repository) -> None:
 
 
 def test_maintain_packs_the_loose_objects_and_the_repo_reads_on(tmp_path: Path) -> None:
-    from mcpctl.gitops.repo import GC_AUTO, Author, StateRepo
+    from mcpctl.staterepo.repo import GC_AUTO, Author, StateRepo
 
     state = StateRepo.open_or_init(tmp_path / "state.git")
     files = {f"servers/s{i}.yaml": f"kind: Server # {i}\n".encode() for i in range(300)}

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 import pygit2
 
 from mcpctl.errors import ManifestIssue, McpctlError
-from mcpctl.gitops.layout import README_PATH, key_for, path_for
-from mcpctl.gitops.trees import blob_ids
 from mcpctl.manifests import Manifest, load_bytes
 from mcpctl.manifests.references import Key, format_key
 from mcpctl.schemas import Secret
+from mcpctl.staterepo.layout import README_PATH, key_for, path_for
+from mcpctl.staterepo.trees import blob_ids
 
 #: Opens one sealed Secret value: (secret name, key, sealed text) -> plaintext; raises
 #: an McpctlError naming the Secret and key when it cannot.

@@ -25,7 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpctl.errors import BackendUnavailable
 from mcpctl.faults import afault, fault
-from mcpctl.gitops import (
+from mcpctl.manifests import Sealer
+from mcpctl.manifests.references import Key, format_key
+from mcpctl.schemas import GIT_KINDS, Resource
+from mcpctl.staterepo import (
     COMMITTER,
     Author,
     StateRepo,
@@ -33,11 +36,8 @@ from mcpctl.gitops import (
     export_all,
     export_changes,
 )
-from mcpctl.manifests import Sealer
-from mcpctl.manifests.references import Key, format_key
-from mcpctl.schemas import GIT_KINDS, Resource
-from mcpctl.service.rows import row_resource, rows_by_key
 from mcpctl.store import ChangeRow, MetaRow, ObjectRow
+from mcpctl.store.rows import row_resource, rows_by_key
 
 log = logging.getLogger(__name__)
 

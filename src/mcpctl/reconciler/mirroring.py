@@ -26,14 +26,14 @@ from typing import Any
 
 import pygit2
 
+from mcpctl.access.policy import SYSTEM, Principal
 from mcpctl.errors import Conflict, McpctlError
-from mcpctl.gitops import COMMITTER, Author, key_for
-from mcpctl.gitops.mirror import Remote, describe
-from mcpctl.gitops.reading import tree_changes
 from mcpctl.manifests.references import Key
-from mcpctl.service.access import SYSTEM, Principal
-from mcpctl.service.importing import GitImporter, Overridden
-from mcpctl.service.replication import GitReplica
+from mcpctl.reconciler.exporting import GitReplica
+from mcpctl.reconciler.importing import GitImporter, Overridden
+from mcpctl.staterepo import COMMITTER, Author, key_for
+from mcpctl.staterepo.reading import tree_changes
+from mcpctl.staterepo.remote import Remote, describe
 
 log = logging.getLogger(__name__)
 

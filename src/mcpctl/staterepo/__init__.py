@@ -4,7 +4,8 @@ Import of pushed commits, conflicts, restore, timelines and the mirror build
 on these pieces (DESIGN.md, "The four flows and the one invariant").
 """
 
-from mcpctl.gitops.exporting import (
+from mcpctl.staterepo.layout import README_PATH, key_for, path_for
+from mcpctl.staterepo.rendering import (
     CHANGE_TRAILER,
     compare,
     differences,
@@ -13,8 +14,7 @@ from mcpctl.gitops.exporting import (
     render_object,
     render_tree,
 )
-from mcpctl.gitops.layout import README_PATH, key_for, path_for
-from mcpctl.gitops.repo import BRANCH, COMMITTER, REF, Author, StateRepo
+from mcpctl.staterepo.repo import BRANCH, COMMITTER, REF, Author, StateRepo
 
 __all__ = [
     "BRANCH",

@@ -28,17 +28,17 @@ from typing import Any
 
 import pygit2
 
+from mcpctl.access.audit import record_audit, record_event
+from mcpctl.access.policy import SYSTEM, Principal
 from mcpctl.errors import InvalidManifest, ManifestIssue, McpctlError
-from mcpctl.gitops.exporting import render_object
-from mcpctl.gitops.layout import path_for
-from mcpctl.gitops.reading import ReadResult, keys_of, read_changes, tree_changes
 from mcpctl.manifests import ChangeSet, Manifest
 from mcpctl.manifests.references import Key, format_key
+from mcpctl.objects.service import ObjectService
+from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.secrets import MissingKey, Sealer
-from mcpctl.service.access import SYSTEM, Principal
-from mcpctl.service.audit import record_audit, record_event
-from mcpctl.service.objects import ObjectService
-from mcpctl.service.replication import GitReplica
+from mcpctl.staterepo.layout import path_for
+from mcpctl.staterepo.reading import ReadResult, keys_of, read_changes, tree_changes
+from mcpctl.staterepo.rendering import render_object
 from mcpctl.store import ChangeRow, MetaRow
 
 log = logging.getLogger(__name__)

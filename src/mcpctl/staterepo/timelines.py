@@ -17,7 +17,7 @@ from typing import Any
 import pygit2
 
 from mcpctl.errors import InvalidInput, NotFound
-from mcpctl.gitops.repo import COMMITTER, REF, Author, StateRepo
+from mcpctl.staterepo.repo import COMMITTER, REF, Author, StateRepo
 
 PREFIX = "refs/heads/timelines/"
 NOTES_REF = "refs/notes/timelines"

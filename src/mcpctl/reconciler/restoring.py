@@ -25,22 +25,22 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from mcpctl.access.policy import SYSTEM, Principal, policy_of, require_run
 from mcpctl.errors import BackendUnavailable, Conflict, Forbidden, InvalidManifest, McpctlError
 from mcpctl.faults import fault
-from mcpctl.gitops import CHANGE_TRAILER, Author
-from mcpctl.gitops.timelines import (
+from mcpctl.reconciler.exporting import EXPORTED, REPO_ID, GitReplica
+from mcpctl.reconciler.importing import GitImporter, acting_for
+from mcpctl.schemas import GIT_KINDS
+from mcpctl.staterepo import CHANGE_TRAILER, Author
+from mcpctl.staterepo.timelines import (
     commit_tree,
     list_timelines,
     resolve,
     save_timeline,
     undo_timeline,
 )
-from mcpctl.schemas import GIT_KINDS
-from mcpctl.service.access import SYSTEM, Principal, policy_of, require_run
-from mcpctl.service.importing import GitImporter, acting_for
-from mcpctl.service.replication import EXPORTED, REPO_ID, GitReplica
-from mcpctl.service.rows import rows_by_key
 from mcpctl.store import ChangeRow, MetaRow, ObjectRow
+from mcpctl.store.rows import rows_by_key
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from typing import Any, Required, TypedDict, Unpack
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mcpctl.access.policy import Principal
 from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.schemas._base import NAME_RE
-from mcpctl.service.access import Principal
 from mcpctl.store import AuditRow, EventRow
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mcpctl.errors import Forbidden, InvalidInput, McpctlError, NotFound
-from mcpctl.manifests.canonical import format_timestamp
-from mcpctl.schemas import Binding, McpToken, Rbac
-from mcpctl.service.access import (
+from mcpctl.access.audit import record_audit
+from mcpctl.access.policy import (
     SYSTEM,
     Principal,
     grants_of,
@@ -32,11 +30,13 @@ from mcpctl.service.access import (
     policy_of,
     require,
 )
-from mcpctl.service.audit import record_audit
-from mcpctl.service.objects import ObjectService, utcnow, validated
-from mcpctl.service.rbac import Grant, Permissions
-from mcpctl.service.rows import rows_by_key
+from mcpctl.access.rbac import Grant, Permissions
+from mcpctl.errors import Forbidden, InvalidInput, McpctlError, NotFound
+from mcpctl.manifests.canonical import format_timestamp
+from mcpctl.objects.service import ObjectService, utcnow, validated
+from mcpctl.schemas import Binding, McpToken, Rbac
 from mcpctl.store import CredentialRow, MetaRow, ObjectRow, SessionRow, TokenRow
+from mcpctl.store.rows import rows_by_key
 
 SESSION_PREFIX = "mcpctl_sess_"
 TOKEN_PREFIX = "mcpctl_pat_"

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 
 import pygit2
 
-from mcpctl.gitops.layout import README, README_PATH, path_for
-from mcpctl.gitops.repo import Author, StateRepo
 from mcpctl.manifests import Sealer, dump_object
 from mcpctl.schemas import Resource
+from mcpctl.staterepo.layout import README, README_PATH, path_for
+from mcpctl.staterepo.repo import Author, StateRepo
 
 #: The trailer naming the last database change a commit reflects.
 CHANGE_TRAILER = "Mcpctl-Change"

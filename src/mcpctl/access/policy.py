@@ -8,11 +8,11 @@ from typing import Literal, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mcpctl.access.rbac import NOTHING, Grant, Permissions, permissions_for
 from mcpctl.errors import Forbidden
 from mcpctl.schemas import Group, Rbac
-from mcpctl.service.rbac import NOTHING, Grant, Permissions, permissions_for
-from mcpctl.service.rows import row_resource
 from mcpctl.store import ObjectRow
+from mcpctl.store.rows import row_resource
 
 PrincipalKind = Literal["User", "ServiceAccount", "McpToken", "System"]
 

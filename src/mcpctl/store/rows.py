@@ -18,7 +18,7 @@ from mcpctl.manifests import Manifest, to_plain
 from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.manifests.references import Key
 from mcpctl.schemas import API_VERSION, BY_KIND, Resource, Secret
-from mcpctl.store import ObjectRow
+from mcpctl.store.tables import ObjectRow
 
 
 def row_key(row: ObjectRow) -> tuple[str, str | None, str]:

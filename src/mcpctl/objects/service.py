@@ -23,6 +23,16 @@ import orjson
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mcpctl.access.audit import audit_entry, record_audits
+from mcpctl.access.policy import (
+    Policy,
+    Principal,
+    missing_grants,
+    policy_of,
+    require,
+    require_run,
+)
+from mcpctl.access.rbac import Grant
 from mcpctl.errors import (
     Conflict,
     Forbidden,
@@ -53,19 +63,10 @@ from mcpctl.manifests.references import (
     format_key,
     object_key,
 )
+from mcpctl.objects.selectors import Selector
 from mcpctl.schemas import BY_KIND, Rbac, Resource, Secret
-from mcpctl.service.access import (
-    Policy,
-    Principal,
-    missing_grants,
-    policy_of,
-    require,
-    require_run,
-)
-from mcpctl.service.audit import audit_entry, record_audits
-from mcpctl.service.labels import Selector
-from mcpctl.service.rbac import Grant
-from mcpctl.service.rows import (
+from mcpctl.store import STORED, ChangeRow, ObjectRow, RefRow, lock_change_log
+from mcpctl.store.rows import (
     key_filters,
     row_json,
     row_key,
@@ -73,7 +74,6 @@ from mcpctl.service.rows import (
     rows_by_key,
     stored_fields,
 )
-from mcpctl.store import STORED, ChangeRow, ObjectRow, RefRow, lock_change_log
 
 MAX_PAGE = 5000
 

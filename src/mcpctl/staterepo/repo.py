@@ -19,8 +19,8 @@ import pygit2
 
 from mcpctl.errors import BackendUnavailable
 from mcpctl.faults import fault
-from mcpctl.gitops.layout import README, README_PATH, key_for
-from mcpctl.gitops.trees import BLOB, TREE, TreeEntries, blob_ids
+from mcpctl.staterepo.layout import README, README_PATH, key_for
+from mcpctl.staterepo.trees import BLOB, TREE, TreeEntries, blob_ids
 
 BRANCH = "main"
 REF = f"refs/heads/{BRANCH}"

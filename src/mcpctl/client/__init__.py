@@ -1,0 +1,1 @@
+"""mcpd's HTTP client and the contexts file, shared by the CLI and the coming mcplocal."""

@@ -1,0 +1,145 @@
+"""mcpd's wiring: the engine, state repo, sealer, services and loops, built from settings.
+
+Called by `main` at start: `build_services` builds every part once and hands
+each the parts it stands on; `recover` and `bootstrap` run before the loops
+and the API start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mcpctl.api.app import Services
+from mcpctl.api.githttp import GitEndpoint
+from mcpctl.contexts import Context, load_config, save_config
+from mcpctl.daemon.settings import Settings
+from mcpctl.errors import BackendUnavailable
+from mcpctl.identity import IdentityService
+from mcpctl.objects import ObjectService
+from mcpctl.reconciler.exporting import GitReplica
+from mcpctl.reconciler.importing import GitImporter
+from mcpctl.reconciler.mirroring import GitMirror
+from mcpctl.reconciler.restoring import Restorer
+from mcpctl.secrets import (
+    KEY_ENV,
+    KEY_FILE,
+    MissingKey,
+    Sealer,
+    key_configured,
+    load_sealer,
+    missing_key,
+)
+from mcpctl.staterepo import StateRepo
+from mcpctl.staterepo.remote import Remote, ensure_deploy_key, start_from_remote
+from mcpctl.store import make_engine, make_sessionmaker, upgrade
+
+log = logging.getLogger("mcpd")
+
+
+async def build_services(settings: Settings) -> Services:
+    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(settings.database_url)
+    await upgrade(engine)
+    repo_path = settings.state_dir / "state.git"
+    if settings.git_remote and not (repo_path / "HEAD").exists():
+        # a new machine: the state repo starts from the remote (then recovery, if the
+        # database is empty); the deploy key must exist before the first fetch
+        await asyncio.to_thread(ensure_deploy_key, settings.state_dir / "ssh")
+        remote = Remote(settings.git_remote, settings.state_dir / "ssh")
+        started = await asyncio.to_thread(start_from_remote, repo_path, remote)
+        if started is not None:
+            log.warning(
+                "no state repo here: it starts from %s at main %s", remote.redacted, started[:12]
+            )
+    repo = await asyncio.to_thread(StateRepo.open_or_init, repo_path)
+    sealer: Sealer | MissingKey
+    if key_configured(settings.state_dir) or not repo.holds("secrets"):
+        sealer = load_sealer(settings.state_dir, create=True)
+    else:  # sealed secrets and no key: only a recovery told to skip them can go on
+        sealer = missing_key(settings.state_dir)
+    wake: list[Callable[[str, Any], None]] = []  # who follows the writes, once built
+
+    def written(write_id: str, stored: Any) -> None:
+        for notify in wake:
+            notify(write_id, stored)
+
+    sessions = make_sessionmaker(engine, after_write=written)
+    replica = GitReplica(sessions, repo, sealer.seal)
+    wake.append(replica.notify)
+    objects = ObjectService(sessions)
+    identity = IdentityService(sessions, objects)
+    importer = GitImporter(objects, replica, sealer)
+    restorer = Restorer(importer, replica)
+    public_key = await asyncio.to_thread(ensure_deploy_key, settings.state_dir / "ssh")
+    mirror = None
+    if settings.git_remote:
+        remote = Remote(settings.git_remote, settings.state_dir / "ssh")
+        mirror = GitMirror(
+            importer, replica, remote, repo_path, public_key, settings.git_sync_interval
+        )
+        wake.append(lambda _write, _stored: mirror.notify())
+    git = GitEndpoint(repo_path, identity, importer, replica, mirror)
+    return Services(
+        engine,
+        sessions,
+        objects,
+        identity,
+        replica,
+        importer,
+        restorer,
+        git,
+        mirror=mirror,
+        public_key=public_key,
+    )
+
+
+async def recover(settings: Settings, services: Services) -> bool:
+    """Disaster recovery at start: an empty database comes back from the state repo.
+
+    True if it did: the database then holds exactly the objects at `main`, written in
+    one write, so the export of that write checks every file (no full export needed).
+    """
+    assert services.restorer is not None
+    assert services.importer is not None
+    report = await services.restorer.recover(skip_unopenable=settings.skip_unopenable_secrets)
+    if not isinstance(services.importer.sealer, MissingKey):
+        return report is not None
+    if report is None:
+        raise BackendUnavailable(
+            f"the state repo holds sealed secrets but there is no sealing key: set {KEY_ENV} "
+            f"or restore {settings.state_dir / KEY_FILE}"
+        )
+    # recovered without the old key (told to skip those values): seal from now on with a new one
+    sealer = load_sealer(settings.state_dir, create=True)
+    services.importer.sealer = sealer
+    services.replica.seal = sealer.seal
+    return True
+
+
+def _write_secret_file(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+async def bootstrap(settings: Settings, services: Services) -> None:
+    created = await services.identity.bootstrap()
+    if created is None:
+        return
+    password, token = created
+    _write_secret_file(settings.state_dir / "initial-admin-password", password + "\n")
+    config_file = settings.state_dir / "config"
+    config = load_config(config_file)
+    config.put(Context(name="local", server=settings.url, user="admin", token=token))
+    save_config(config, config_file)
+    log.info(
+        "first start: created user admin; CLI context 'local' written to %s, "
+        "initial password in %s",
+        config_file,
+        settings.state_dir / "initial-admin-password",
+    )
