@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpctl.access.policy import Principal
 from mcpctl.manifests.canonical import format_timestamp
-from mcpctl.schemas._base import NAME_RE
+from mcpctl.schemas import API_VERSION, NAME_RE
 from mcpctl.store import AuditRow, EventRow
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def audit_json(row: AuditRow) -> dict[str, Any]:
     if row.details:
         spec["details"] = row.details
     return {
-        "apiVersion": "mcpctl/v1",
+        "apiVersion": API_VERSION,
         "kind": "AuditEvent",
         "metadata": {"name": f"audit-{row.id}"},
         "spec": spec,
@@ -166,7 +166,7 @@ async def list_events(
     rows = await session.scalars(query.order_by(EventRow.last_timestamp.desc()).limit(limit))
     return [
         {
-            "apiVersion": "mcpctl/v1",
+            "apiVersion": API_VERSION,
             "kind": "Event",
             "metadata": {"name": f"event-{row.id}"},
             "spec": {

@@ -39,7 +39,7 @@ from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.importing import GitImporter
 from mcpctl.reconciler.mirroring import GitMirror
 from mcpctl.reconciler.restoring import Restorer
-from mcpctl.schemas import BY_PLURAL, Resource
+from mcpctl.schemas import API_VERSION, BY_PLURAL, Resource
 from mcpctl.store import current_revision, head_revision
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def build_app(services: Services) -> Starlette:
         meta = orjson.dumps({"continue": token} if token else {})
         body = b"".join(
             (
-                b'{"apiVersion":"mcpctl/v1","kind":"List","items":[',
+                b'{"apiVersion":"' + API_VERSION.encode() + b'","kind":"List","items":[',
                 ",".join(items).encode("utf-8"),
                 b'],"metadata":',
                 meta,
@@ -271,7 +271,7 @@ def build_app(services: Services) -> Starlette:
                 until=_parse_ts(query["until"]) if query.get("until") else None,
                 limit=min(_int_param(query.get("limit"), "limit", 500), 5000),
             )
-        return JSONResponse({"apiVersion": "mcpctl/v1", "kind": "List", "items": items})
+        return JSONResponse({"apiVersion": API_VERSION, "kind": "List", "items": items})
 
     async def events(request: Request) -> Response:
         principal = await principal_of(request)
@@ -285,7 +285,7 @@ def build_app(services: Services) -> Starlette:
                 project=query.get("project"),
                 limit=min(_int_param(query.get("limit"), "limit", 100), 1000),
             )
-        return JSONResponse({"apiVersion": "mcpctl/v1", "kind": "List", "items": items})
+        return JSONResponse({"apiVersion": API_VERSION, "kind": "List", "items": items})
 
     async def gitops_status(request: Request) -> Response:
         principal = await principal_of(request)
@@ -345,7 +345,7 @@ def build_app(services: Services) -> Starlette:
         if unknown:
             raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
         items = await objects.seal(principal, body["items"], services.replica.seal)
-        return JSONResponse({"apiVersion": "mcpctl/v1", "kind": "List", "items": items})
+        return JSONResponse({"apiVersion": API_VERSION, "kind": "List", "items": items})
 
     async def gitops_timelines(request: Request) -> Response:
         principal = await principal_of(request)
@@ -353,7 +353,7 @@ def build_app(services: Services) -> Starlette:
             require_run(await policy_of(session, principal), "sync")
         assert services.restorer is not None
         items = await services.restorer.timelines()
-        return JSONResponse({"apiVersion": "mcpctl/v1", "kind": "List", "items": items})
+        return JSONResponse({"apiVersion": API_VERSION, "kind": "List", "items": items})
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())

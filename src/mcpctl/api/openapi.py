@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcpctl import __version__
-from mcpctl.schemas import KINDS
+from mcpctl.schemas import API_VERSION, KINDS
 from mcpctl.schemas.jsonschema import manifest_schema
 
 #: What a JSON body of each list page or object looks like.
@@ -95,7 +95,7 @@ def _component_schemas() -> dict[str, Any]:
     schemas["ObjectList"] = _object(
         ["apiVersion", "kind", "items", "metadata"],
         {
-            "apiVersion": {"const": "mcpctl/v1"},
+            "apiVersion": {"const": API_VERSION},
             "kind": {"const": "List"},
             "items": {"type": "array", "items": _ref("Manifest")},
             "metadata": {
@@ -115,7 +115,7 @@ def _component_schemas() -> dict[str, Any]:
         schemas[f"{kind}List"] = _object(
             ["apiVersion", "kind", "items"],
             {
-                "apiVersion": {"const": "mcpctl/v1"},
+                "apiVersion": {"const": API_VERSION},
                 "kind": {"const": "List"},
                 "items": {"type": "array", "items": _ref(kind)},
             },
@@ -328,7 +328,7 @@ def _gitops_schemas(summary: dict[str, Any], changes: dict[str, Any]) -> dict[st
     schemas["TimelineList"] = _object(
         ["apiVersion", "kind", "items"],
         {
-            "apiVersion": {"const": "mcpctl/v1"},
+            "apiVersion": {"const": API_VERSION},
             "kind": {"const": "List"},
             "items": {"type": "array", "items": _ref("Timeline")},
         },
@@ -425,7 +425,7 @@ def _gitops_paths() -> dict[str, Any]:
                         _object(
                             ["apiVersion", "kind", "items"],
                             {
-                                "apiVersion": {"const": "mcpctl/v1"},
+                                "apiVersion": {"const": API_VERSION},
                                 "kind": {"const": "List"},
                                 "items": {"type": "array", "items": _ref("Manifest")},
                             },

@@ -34,7 +34,7 @@ from mcpctl.access.rbac import Grant, Permissions
 from mcpctl.errors import Forbidden, InvalidInput, McpctlError, NotFound
 from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.objects.service import ObjectService, utcnow, validated
-from mcpctl.schemas import Binding, McpToken, Rbac
+from mcpctl.schemas import API_VERSION, Binding, McpToken, Rbac
 from mcpctl.store import CredentialRow, MetaRow, ObjectRow, SessionRow, TokenRow
 from mcpctl.store.rows import rows_by_key
 
@@ -289,7 +289,7 @@ class IdentityService:
                 manifests.append(
                     validated(
                         {
-                            "apiVersion": "mcpctl/v1",
+                            "apiVersion": API_VERSION,
                             "kind": "Rbac",
                             "metadata": {"name": f"token-{name}"[:63].rstrip("-")},
                             "spec": {
@@ -424,19 +424,19 @@ class IdentityService:
             session.add(MetaRow(key="bootstrapped", value=utcnow().isoformat()))
         seed: list[dict[str, Any]] = [
             {
-                "apiVersion": "mcpctl/v1",
+                "apiVersion": API_VERSION,
                 "kind": "SecretBackend",
                 "metadata": {"name": "default"},
                 "spec": {"type": "plaintext", "default": True},
             },
             {
-                "apiVersion": "mcpctl/v1",
+                "apiVersion": API_VERSION,
                 "kind": "User",
                 "metadata": {"name": "admin"},
                 "spec": {"email": "admin@localhost.localdomain", "displayName": "Administrator"},
             },
             {
-                "apiVersion": "mcpctl/v1",
+                "apiVersion": API_VERSION,
                 "kind": "Rbac",
                 "metadata": {"name": "admin"},
                 "spec": {

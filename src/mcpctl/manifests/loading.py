@@ -26,8 +26,7 @@ from pydantic_core import ErrorDetails
 
 from mcpctl.errors import InvalidInput, InvalidManifest, ManifestIssue, NotFound
 from mcpctl.manifests.parsing import Document, Path, format_path, parse_documents
-from mcpctl.schemas import API_VERSION, BY_KIND, NAME_RULE, Resource
-from mcpctl.schemas._base import NAME_PATTERN
+from mcpctl.schemas import API_VERSION, BY_KIND, NAME_PATTERN, NAME_RULE, Resource
 
 #: The largest manifest file accepted, in bytes.
 MAX_FILE_SIZE = 4 * 1024 * 1024

@@ -6,6 +6,8 @@ models, the store keeps them, the API speaks them.
 
 from mcpctl.schemas._base import (
     API_VERSION,
+    NAME_PATTERN,
+    NAME_RE,
     NAME_RULE,
     SERVER_METADATA_FIELDS,
     Model,
@@ -76,6 +78,8 @@ __all__ = [
     "BY_PLURAL",
     "GIT_KINDS",
     "KINDS",
+    "NAME_PATTERN",
+    "NAME_RE",
     "NAME_RULE",
     "SERVER_METADATA_FIELDS",
     "AuditEvent",

@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-API_VERSION = "mcpctl/v1"
+from mcpctl.kindnames import API_VERSION as API_VERSION
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 NAME_RE = re.compile(NAME_PATTERN)
