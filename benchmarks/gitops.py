@@ -1,7 +1,7 @@
 """How fast the database and the state repo follow each other: issue 4's GitOps figures.
 
 Starts mcpd (SQLite, and PostgreSQL with --postgres), seeds 10,000 objects,
-then measures the four flows of DESIGN.md:
+then measures the flows of docs/architecture.md ("The flows and the invariant"):
 
 - one-object write to visible commit: the time from the API's answer to a
   PUT until `main` holds the commit (the time the export adds), p50 and p95

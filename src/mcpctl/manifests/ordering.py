@@ -1,8 +1,9 @@
 """Dependency order: what must exist before what, and the cycles that forbid an order.
 
-Objects are applied in DESIGN.md's kind order, except where a reference says
-otherwise (an OpenBao backend needs the Secret holding its token, which lives
-in another backend); deletes go in reverse. A cycle is reported with its path.
+Objects are applied in the kind order of docs/architecture.md ("The resource
+model"), except where a reference says otherwise (an OpenBao backend needs the
+Secret holding its token, which lives in another backend); deletes go in
+reverse. A cycle is reported with its path.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def _rank(key: Key) -> tuple[int, str, str]:
 def apply_order(manifests: Sequence[Manifest], catalog: Catalog | None = None) -> list[Manifest]:
     """`manifests` in an order where every object comes after what it needs.
 
-    Ties follow DESIGN.md's kind order, then project, then name, so the order
+    Ties follow the kind order (schemas.KINDS), then project, then name, so the order
     is deterministic. Objects caught in a cycle come last, in kind order.
     """
     catalog = catalog or Catalog(manifests)
