@@ -24,7 +24,7 @@ import uvicorn
 from mcpctl import __version__
 from mcpctl.api.app import Services, build_app
 from mcpctl.api.githttp import GitEndpoint
-from mcpctl.contexts import Context, load_config, mcpctl_home, save_config
+from mcpctl.client.contexts import Context, load_config, mcpctl_home, save_config
 from mcpctl.errors import BackendUnavailable, McpctlError
 from mcpctl.gitops import StateRepo
 from mcpctl.gitops.mirror import Remote, ensure_deploy_key, start_from_remote

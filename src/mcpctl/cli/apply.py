@@ -258,7 +258,6 @@ def delete(
       mcpctl delete servers -l team=old
       mcpctl delete -f manifests/
     """
-    from mcpctl.cli.client import NotLoggedIn
     from mcpctl.cli.resources import (
         list_objects,
         name_of,
@@ -267,6 +266,7 @@ def delete(
         resolve_kind,
         short_ref,
     )
+    from mcpctl.client.http import NotLoggedIn
     from mcpctl.errors import BackendUnavailable, McpctlError, NotFound
     from mcpctl.manifests import delete_order
 

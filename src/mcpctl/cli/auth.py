@@ -60,8 +60,8 @@ def login(server: str, username: str, password_stdin: bool, context_name: str | 
       mcpctl login mcpd.example.com -u alice --context-name prod
       printf '%s' "$PW" | mcpctl login https://mcpd.example.com -u ci --password-stdin
     """
-    from mcpctl.cli.client import ApiClient, NotLoggedIn
-    from mcpctl.contexts import Context, config_path, load_config, save_config
+    from mcpctl.client.contexts import Context, config_path, load_config, save_config
+    from mcpctl.client.http import ApiClient, NotLoggedIn
     from mcpctl.errors import BackendUnavailable
 
     url = server_url(server)
@@ -108,8 +108,8 @@ def logout(context_name: str | None) -> None:
     """
     from dataclasses import replace
 
-    from mcpctl.cli.client import ApiClient, NotLoggedIn
-    from mcpctl.contexts import load_config, save_config
+    from mcpctl.client.contexts import load_config, save_config
+    from mcpctl.client.http import ApiClient, NotLoggedIn
 
     name = context_name or target_settings().get("context")
     with api_errors():

@@ -28,7 +28,7 @@ from mcpctl.cli.errors import EXIT_FOUND, CliError, cli_errors
 from mcpctl.errors import InvalidManifest, ManifestIssue
 
 if TYPE_CHECKING:
-    from mcpctl.cli.client import ApiClient
+    from mcpctl.client.http import ApiClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,8 +85,8 @@ def target_settings(ctx: click.Context | None = None) -> dict[str, str]:
 
 def connect(ctx: click.Context | None = None, *, quick: bool = False) -> ApiClient:
     """A client for the chosen mcpd; `quick`: one short attempt (for shell completion)."""
-    from mcpctl.cli.client import NO_RETRY, ApiClient, RetryPolicy
-    from mcpctl.contexts import load_config
+    from mcpctl.client.contexts import load_config
+    from mcpctl.client.http import NO_RETRY, ApiClient, RetryPolicy
     from mcpctl.errors import NotFound
 
     settings = target_settings(ctx)

@@ -18,7 +18,7 @@ from mcpctl.cli.diffview import FORMATS
 from mcpctl.cli.errors import EXIT_FOUND, EXIT_OK, CliError, cli_errors
 
 if TYPE_CHECKING:
-    from mcpctl.cli.client import ApiClient
+    from mcpctl.client.http import ApiClient
     from mcpctl.manifests import Key
     from mcpctl.schemas import Resource
 

@@ -20,8 +20,8 @@ from mcpctl.cli.connection import api_errors, connect, target_options
 from mcpctl.cli.errors import CliError
 
 if TYPE_CHECKING:
-    from mcpctl.cli.client import ApiClient
     from mcpctl.cli.resources import Kind
+    from mcpctl.client.http import ApiClient
     from mcpctl.errors import ManifestIssue
     from mcpctl.manifests import Manifest
 

@@ -12,8 +12,8 @@ from mcpctl.cli.connection import api_errors, connect, target_options
 from mcpctl.cli.errors import EXIT_ERROR
 
 if TYPE_CHECKING:
-    from mcpctl.cli.client import ApiClient
     from mcpctl.cli.resources import JsonObject, Kind
+    from mcpctl.client.http import ApiClient
 
 OUTPUTS = ("table", "wide", "yaml", "json", "name")
 

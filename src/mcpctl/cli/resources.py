@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from mcpctl.cli.client import ApiClient
+from mcpctl.client.http import ApiClient
 from mcpctl.errors import BackendUnavailable, InvalidInput
 from mcpctl.kindnames import KIND_NAMES, KindName, lookup_kind_name
 

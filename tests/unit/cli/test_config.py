@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpctl.contexts import ClientConfig, Context, load_config, save_config
+from mcpctl.client.contexts import ClientConfig, Context, load_config, save_config
 
 from .conftest import Run
 
