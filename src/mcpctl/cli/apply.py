@@ -20,13 +20,11 @@ from mcpctl.cli.completion import complete_kinds, complete_names
 from mcpctl.cli.connection import api_errors, connect, target_options
 from mcpctl.cli.errors import EXIT_ERROR, cli_errors
 from mcpctl.cli.flags import parse_field
+from mcpctl.cli.rendering.verbs import VERBS
 
 if TYPE_CHECKING:
     from mcpctl.errors import ManifestIssue
     from mcpctl.manifests import LoadResult, Manifest
-
-#: What kubectl says for each action of the change list.
-VERBS = {"add": "created", "change": "configured", "remove": "pruned"}
 
 files_option = click.option(
     "-f",

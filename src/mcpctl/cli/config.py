@@ -47,7 +47,7 @@ def get_contexts(fmt: str) -> None:
     Example:
       mcpctl config get-contexts
     """
-    from mcpctl.cli.output import format_table
+    from mcpctl.cli.rendering.objects import format_table
     from mcpctl.client.contexts import load_config
 
     with cli_errors():

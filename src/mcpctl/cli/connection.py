@@ -118,7 +118,7 @@ def connect(ctx: click.Context | None = None, *, quick: bool = False) -> ApiClie
 
 def show_issues(issues: Sequence[ManifestIssue], *, objects: int, files: int) -> None:
     """Print every issue (and a summary line) on stderr, coloured on a terminal."""
-    from mcpctl.cli.report import render_text
+    from mcpctl.cli.rendering.issues import render_text
 
     color = sys.stderr.isatty()
     click.echo(

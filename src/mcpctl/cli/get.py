@@ -72,7 +72,7 @@ def get(
       mcpctl get prompts -p demo
       mcpctl get secret github-token -o yaml --show-values
     """
-    from mcpctl.cli.output import render
+    from mcpctl.cli.rendering.objects import render
     from mcpctl.cli.resources import (
         get_object,
         list_objects,
@@ -174,7 +174,7 @@ def describe(
       mcpctl describe secret github-token --show-values
       mcpctl describe prompt intro -p demo
     """
-    from mcpctl.cli.describing import render_describe
+    from mcpctl.cli.rendering.description import render_describe
     from mcpctl.cli.resources import (
         get_object,
         list_objects,

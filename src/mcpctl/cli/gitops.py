@@ -6,9 +6,10 @@ import sys
 
 import click
 
-from mcpctl.cli.apply import VERBS, files_option
+from mcpctl.cli.apply import files_option
 from mcpctl.cli.connection import api_errors, connect, target_options
 from mcpctl.cli.errors import EXIT_FOUND, EXIT_OK
+from mcpctl.cli.rendering.verbs import render_counts
 
 
 @click.group()
@@ -147,7 +148,7 @@ def sync(fmt: str) -> None:
     head = str(answer.get("head") or "")[:12]
     if action == "imported":
         imported = answer.get("imported") or {}
-        done = _counted(imported.get("summary") or {})
+        done = render_counts(imported.get("summary") or {})
         click.echo(f"imported {str(answer.get('fetched'))[:12]}: {done}")
         for conflict in imported.get("conflicts") or []:
             click.echo(f"conflict: {conflict['kind']}/{conflict['name']}: mcpd's version kept")
@@ -188,22 +189,8 @@ def restore(rev: str, reason: str, fmt: str) -> None:
     if not answer.get("changed"):
         click.echo(f"main already holds what {rev} ({target}) holds: nothing to restore")
         return
-    click.echo(f"restored main to {rev} ({target}): {_counted(answer.get('summary') or {})}")
+    click.echo(f"restored main to {rev} ({target}): {render_counts(answer.get('summary') or {})}")
     click.echo(f"the previous head is kept on timelines/{answer.get('timeline')}")
-
-
-#: apply's words, but for objects a commit removed (not pruned)
-_DONE = {**VERBS, "remove": "deleted"}
-
-
-def _counted(summary: dict[str, int]) -> str:
-    """A change summary in apply's words: `2 created, 1 deleted` (unchanged left out)."""
-    done = ", ".join(
-        f"{n} {_DONE.get(what, what)}"
-        for what, n in sorted(summary.items())
-        if n and what != "unchanged"
-    )
-    return done or "no object changed"
 
 
 def _add_clone_commands() -> None:
