@@ -159,7 +159,6 @@ def diff_live(
     files: tuple[str, ...], *, fmt: str, color: bool | None, prune: bool, selector: str | None
 ) -> None:
     """Render what applying `files` would change on mcpd, and exit 0 or 1 (2 on error)."""
-    from mcpctl.cli.apply import locator, request_items
     from mcpctl.cli.connection import connect, show_issues
     from mcpctl.cli.rendering.changes import (
         changes_from_api,
@@ -167,6 +166,7 @@ def diff_live(
         render_text,
         render_unified,
     )
+    from mcpctl.cli.sending import locator, request_items
     from mcpctl.errors import InvalidManifest
     from mcpctl.manifests import Manifest, load_paths
     from mcpctl.manifests.references import check_duplicates

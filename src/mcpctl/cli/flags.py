@@ -1,4 +1,5 @@
-"""Reading `create`'s flag values, and naming the flag behind a manifest issue.
+"""Reading `create`'s flag values (and `--password-stdin`'s, of `login` and
+`create user`), and naming the flag behind a manifest issue.
 
 Flags take the shapes kubectl users know: `K=V` pairs, `SECRET/KEY`
 references, `KIND:NAME` subjects, `ROLE:RESOURCE[/NAME]` bindings, and
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -179,3 +181,11 @@ def explain(
     hint = f" ({', '.join(dict.fromkeys(f for f in named if f))})" if named else ""
     where = f"{issue.field}: " if issue.field and issue.field != "spec" else ""
     return f"{where}{issue.message}{hint}"
+
+
+def read_password_stdin() -> str:
+    """A password from standard input (one line; the line end is not part of it)."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise click.UsageError("--password-stdin: standard input holds no password")
+    return password

@@ -31,12 +31,12 @@ from types import FrameType
 import click
 import watchfiles
 
-from mcpctl.cli.apply import apply_body, locator
 from mcpctl.cli.connection import connect, show_issues
 from mcpctl.cli.errors import CliError, cli_errors
 from mcpctl.cli.rendering.changes import COLORS, changes_from_api, render_fields
 from mcpctl.cli.rendering.verbs import VERBS
 from mcpctl.cli.resources import short_ref
+from mcpctl.cli.sending import apply_body, locator
 from mcpctl.errors import InvalidManifest, McpctlError
 from mcpctl.manifests import ChangeSet, Key, LoadResult, discover_files, load_paths
 from mcpctl.manifests.loading import MANIFEST_SUFFIXES
