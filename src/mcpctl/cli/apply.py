@@ -112,8 +112,7 @@ def apply(
     """
     import json
 
-    from mcpctl.cli.resources import short_ref
-    from mcpctl.schemas import BY_KIND
+    from mcpctl.cli.resources import key_ref, short_ref
 
     if not paths:
         raise click.UsageError("give the manifests with -f PATH")
@@ -149,6 +148,5 @@ def apply(
         verb = VERBS.get(change.get("action", ""), "configured") if change else "unchanged"
         click.echo(f"{short_ref(type(r), r.name, r.project)} {verb}{suffix}")
     for (kind, project, name), change in by_key.items():
-        model = BY_KIND.get(kind)
-        ref = short_ref(model, name, project) if model else f"{kind.lower()}/{name}"
+        ref = key_ref(kind, project, name)
         click.echo(f"{ref} {VERBS.get(change.get('action', ''), 'pruned')}{suffix}")
