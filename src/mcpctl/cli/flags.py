@@ -1,12 +1,12 @@
-"""Reading `create`'s flag values (and `--password-stdin`'s, of `login` and
-`create user`), and naming the flag behind a manifest issue.
+"""Reading `create`'s flag values, and naming the flag behind a manifest issue.
 
 Flags take the shapes kubectl users know: `K=V` pairs, `SECRET/KEY`
 references, `KIND:NAME` subjects, `ROLE:RESOURCE[/NAME]` bindings, and
 durations like `30d`. A value in the wrong shape is a usage error naming the
 flag; a value the schema refuses is reported by `explain` with the flag
 that set the field, so that nobody has to map `spec.apiKeyRef` back to
-`--api-key-ref` by hand.
+`--api-key-ref` by hand. `read_password_stdin` serves `login` and
+`create user` alike.
 """
 
 from __future__ import annotations
