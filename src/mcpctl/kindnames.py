@@ -2,13 +2,19 @@
 
 `mcpctl get servers` has a start-up budget that importing pydantic and the
 models would spend on its own, so the CLI's read path resolves `server`,
-`servers` or `Server` here. `schemas.kinds` holds the models; a test keeps
-the two tables equal.
+`servers` or `Server` here. This is the one table of the kinds' names, scope
+and apply order: `schemas.kinds` orders its models by it and resolves a word
+with `lookup_kind_name`; the CLI (`cli.resources`, `cli.completion`), the
+state repo's layout and git endpoint read it too. Each model also carries its
+names as class attributes (`Server.PLURAL`); a test keeps them equal to this
+table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 API_VERSION = "mcpctl/v1"
 
@@ -44,10 +50,14 @@ KIND_NAMES: tuple[KindName, ...] = (
 )
 
 
+#: Each kind by its `kind:` name, spelled exactly as manifests and the API spell it.
+BY_KIND_NAME: Mapping[str, KindName] = MappingProxyType({k.KIND: k for k in KIND_NAMES})
+#: Each kind by every word that names it, lower-cased: `server`, `servers`.
+BY_SPELLING: Mapping[str, KindName] = MappingProxyType(
+    {word: k for k in KIND_NAMES for word in (k.KIND.lower(), k.PLURAL)}
+)
+
+
 def lookup_kind_name(word: str) -> KindName | None:
     """The kind for `Server`, `server` or `servers` (case-insensitive), or None."""
-    lowered = word.lower()
-    for kind in KIND_NAMES:
-        if lowered in (kind.KIND.lower(), kind.PLURAL):
-            return kind
-    return None
+    return BY_SPELLING.get(word.lower())

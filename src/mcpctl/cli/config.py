@@ -1,7 +1,7 @@
 """`mcpctl config`: the contexts of the client config file, like `kubectl config`.
 
 The file is `$MCPCTL_HOME/config` (default `~/.mcpctl/config`), shared with
-mcpd, which writes a context for its bootstrap admin; `mcpctl.contexts` reads
+mcpd, which writes a context for its bootstrap admin; `mcpctl.client.contexts` reads
 and writes it (atomically, mode 0600). Tokens are never printed.
 """
 
@@ -17,7 +17,7 @@ def _complete_contexts(
 ) -> list[click.shell_completion.CompletionItem]:
     from click.shell_completion import CompletionItem
 
-    from mcpctl.contexts import load_config
+    from mcpctl.client.contexts import load_config
 
     try:
         names = [c.name for c in load_config().contexts]
@@ -47,8 +47,8 @@ def get_contexts(fmt: str) -> None:
     Example:
       mcpctl config get-contexts
     """
-    from mcpctl.cli.output import format_table
-    from mcpctl.contexts import load_config
+    from mcpctl.cli.rendering.objects import format_table
+    from mcpctl.client.contexts import load_config
 
     with cli_errors():
         cfg = load_config()
@@ -76,7 +76,7 @@ def current_context() -> None:
     Example:
       mcpctl config current-context
     """
-    from mcpctl.contexts import load_config
+    from mcpctl.client.contexts import load_config
 
     with cli_errors():
         click.echo(load_config().get().name)
@@ -91,7 +91,7 @@ def use_context(name: str) -> None:
     Example:
       mcpctl config use-context prod
     """
-    from mcpctl.contexts import load_config, save_config
+    from mcpctl.client.contexts import load_config, save_config
 
     with cli_errors():
         cfg = load_config()
@@ -110,7 +110,7 @@ def delete_context(name: str) -> None:
     Example:
       mcpctl config delete-context old
     """
-    from mcpctl.contexts import load_config, save_config
+    from mcpctl.client.contexts import load_config, save_config
 
     with cli_errors():
         cfg = load_config()
@@ -132,7 +132,7 @@ def view() -> None:
     """
     import yaml
 
-    from mcpctl.contexts import config_path, load_config
+    from mcpctl.client.contexts import config_path, load_config
 
     with cli_errors():
         data = load_config().to_dict()

@@ -28,7 +28,7 @@ from mcpctl.cli.errors import EXIT_FOUND, CliError, cli_errors
 from mcpctl.errors import InvalidManifest, ManifestIssue
 
 if TYPE_CHECKING:
-    from mcpctl.cli.client import ApiClient
+    from mcpctl.client.http import ApiClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,8 +85,8 @@ def target_settings(ctx: click.Context | None = None) -> dict[str, str]:
 
 def connect(ctx: click.Context | None = None, *, quick: bool = False) -> ApiClient:
     """A client for the chosen mcpd; `quick`: one short attempt (for shell completion)."""
-    from mcpctl.cli.client import NO_RETRY, ApiClient, RetryPolicy
-    from mcpctl.contexts import load_config
+    from mcpctl.client.contexts import load_config
+    from mcpctl.client.http import NO_RETRY, ApiClient, RetryPolicy
     from mcpctl.errors import NotFound
 
     settings = target_settings(ctx)
@@ -118,7 +118,7 @@ def connect(ctx: click.Context | None = None, *, quick: bool = False) -> ApiClie
 
 def show_issues(issues: Sequence[ManifestIssue], *, objects: int, files: int) -> None:
     """Print every issue (and a summary line) on stderr, coloured on a terminal."""
-    from mcpctl.cli.report import render_text
+    from mcpctl.cli.rendering.issues import render_text
 
     color = sys.stderr.isatty()
     click.echo(

@@ -15,7 +15,7 @@ from mcpctl.cli.creating import (
     send_object,
     set_given,
 )
-from mcpctl.cli.flags import parse_expiry, parse_subject
+from mcpctl.cli.flags import parse_expiry, parse_subject, read_password_stdin
 
 
 @click.command("user")
@@ -40,8 +40,6 @@ def create_user(
       mcpctl create user alice --email alice@example.com
       printf '%s' "$PW" | mcpctl create user bob --email bob@example.com --password-stdin
     """
-    from mcpctl.cli.auth import read_password_stdin
-
     password = read_password_stdin() if password_stdin else None
     spec: dict[str, Any] = {"email": email}
     set_given(spec, displayName=display_name)
@@ -228,10 +226,11 @@ def create_mcptoken(
         # checked locally as an Rbac would be, so that a bad binding names its flag
         from mcpctl.cli.connection import ValidationFailed
         from mcpctl.cli.flags import explain
+        from mcpctl.kindnames import API_VERSION
         from mcpctl.manifests import validate_object
 
         probe = {
-            "apiVersion": "mcpctl/v1",
+            "apiVersion": API_VERSION,
             "kind": "Rbac",
             "metadata": {"name": name},
             "spec": {"subjects": [{"kind": "McpToken", "name": name}], "bindings": grants},

@@ -64,7 +64,7 @@ def send_object(
     confirm_on_stderr: bool = False,
 ) -> dict[str, Any] | None:
     """Validate the manifest, then print it (dry run) or create it; the API's answer."""
-    from mcpctl.cli.output import render
+    from mcpctl.cli.rendering.objects import render, render_answer
     from mcpctl.cli.resources import collection_path, short_ref
     from mcpctl.manifests import validate_object
     from mcpctl.schemas import API_VERSION, BY_KIND
@@ -130,17 +130,6 @@ def parse_bindings(bindings: tuple[str, ...], operations: tuple[str, ...]) -> li
     return [parse_binding(b) for b in bindings] + [
         {"role": "run", "action": op} for op in operations
     ]
-
-
-def render_answer(fmt: str, answer: Any) -> str:
-    """An API answer as indented JSON or plain YAML."""
-    import json
-
-    from mcpctl.manifests.canonical import dump_plain
-
-    if fmt == "json":
-        return json.dumps(answer, indent=2, ensure_ascii=False) + "\n"
-    return dump_plain(answer)
 
 
 def set_given(target: dict[str, Any], **values: Any) -> None:

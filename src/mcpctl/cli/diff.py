@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 import click
 
 from mcpctl.cli.connection import target_options
-from mcpctl.cli.diffview import FORMATS
 from mcpctl.cli.errors import EXIT_FOUND, EXIT_OK, CliError, cli_errors
+from mcpctl.cli.rendering.changes import FORMATS
 
 if TYPE_CHECKING:
-    from mcpctl.cli.client import ApiClient
+    from mcpctl.client.http import ApiClient
     from mcpctl.manifests import Key
     from mcpctl.schemas import Resource
 
@@ -84,8 +84,8 @@ def diff(
       mcpctl diff --base HEAD~1
       mcpctl diff -o json old/ new/
     """
-    from mcpctl.cli.diffview import render_json, render_text, render_unified
-    from mcpctl.cli.report import render_text as render_issues
+    from mcpctl.cli.rendering.changes import render_json, render_text, render_unified
+    from mcpctl.cli.rendering.issues import render_text as render_issues
     from mcpctl.errors import NotFound
     from mcpctl.manifests import LoadResult, diff_sets, load_paths
     from mcpctl.manifests.references import check_duplicates
@@ -159,9 +159,14 @@ def diff_live(
     files: tuple[str, ...], *, fmt: str, color: bool | None, prune: bool, selector: str | None
 ) -> None:
     """Render what applying `files` would change on mcpd, and exit 0 or 1 (2 on error)."""
-    from mcpctl.cli.apply import locator, request_items
     from mcpctl.cli.connection import connect, show_issues
-    from mcpctl.cli.diffview import changes_from_api, render_json, render_text, render_unified
+    from mcpctl.cli.rendering.changes import (
+        changes_from_api,
+        render_json,
+        render_text,
+        render_unified,
+    )
+    from mcpctl.cli.sending import locator, request_items
     from mcpctl.errors import InvalidManifest
     from mcpctl.manifests import Manifest, load_paths
     from mcpctl.manifests.references import check_duplicates

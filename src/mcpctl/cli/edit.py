@@ -20,8 +20,8 @@ from mcpctl.cli.connection import api_errors, connect, target_options
 from mcpctl.cli.errors import CliError
 
 if TYPE_CHECKING:
-    from mcpctl.cli.client import ApiClient
     from mcpctl.cli.resources import Kind
+    from mcpctl.client.http import ApiClient
     from mcpctl.errors import ManifestIssue
     from mcpctl.manifests import Manifest
 
@@ -96,7 +96,7 @@ def edit(kind: str, name: str, project: str | None) -> None:
       EDITOR="code --wait" mcpctl edit project demo
       mcpctl edit prompt intro -p demo
     """
-    from mcpctl.cli.output import render_yaml
+    from mcpctl.cli.rendering.objects import render_yaml
     from mcpctl.cli.resources import get_object, need_project, resolve_kind, short_ref
 
     with api_errors():

@@ -5,13 +5,15 @@ references, `KIND:NAME` subjects, `ROLE:RESOURCE[/NAME]` bindings, and
 durations like `30d`. A value in the wrong shape is a usage error naming the
 flag; a value the schema refuses is reported by `explain` with the flag
 that set the field, so that nobody has to map `spec.apiKeyRef` back to
-`--api-key-ref` by hand.
+`--api-key-ref` by hand. `read_password_stdin` serves `login` and
+`create user` alike.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -179,3 +181,11 @@ def explain(
     hint = f" ({', '.join(dict.fromkeys(f for f in named if f))})" if named else ""
     where = f"{issue.field}: " if issue.field and issue.field != "spec" else ""
     return f"{where}{issue.message}{hint}"
+
+
+def read_password_stdin() -> str:
+    """A password from standard input (one line; the line end is not part of it)."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise click.UsageError("--password-stdin: standard input holds no password")
+    return password

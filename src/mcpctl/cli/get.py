@@ -1,4 +1,8 @@
-"""`mcpctl get` and `mcpctl describe`: reading objects from mcpd, kubectl-style."""
+"""`mcpctl get`: listing objects of a kind from mcpd, or showing the named ones, kubectl-style.
+
+Fetches here, prints through `rendering.objects` (tables per kind, canonical
+YAML, the API's JSON, names). `describe` shows one object in full.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mcpctl.cli.completion import complete_kinds, complete_names, names_of
+from mcpctl.cli.completion import complete_kinds, complete_names
 from mcpctl.cli.connection import api_errors, connect, target_options
 from mcpctl.cli.errors import EXIT_ERROR
+from mcpctl.cli.options import project_option
 
 if TYPE_CHECKING:
-    from mcpctl.cli.client import ApiClient
     from mcpctl.cli.resources import JsonObject, Kind
+    from mcpctl.client.http import ApiClient
 
 OUTPUTS = ("table", "wide", "yaml", "json", "name")
-
-project_option = click.option(
-    "-p",
-    "--project",
-    metavar="NAME",
-    shell_complete=names_of("projects"),
-    help="The project of project-scoped kinds (prompts, promptrequests); mcptokens: filter.",
-)
 
 
 @click.command()
@@ -72,7 +69,7 @@ def get(
       mcpctl get prompts -p demo
       mcpctl get secret github-token -o yaml --show-values
     """
-    from mcpctl.cli.output import render
+    from mcpctl.cli.rendering.objects import render
     from mcpctl.cli.resources import (
         get_object,
         list_objects,
@@ -141,88 +138,3 @@ def _scopes(
     if all_projects:
         return [name_of(p) for p in list_objects(client, resolve_kind("projects"))]
     return [need_project(model, project)]
-
-
-@click.command()
-@click.argument("kind", shell_complete=complete_kinds)
-@click.argument("names", nargs=-1, metavar="[NAME...]", shell_complete=complete_names)
-@project_option
-@click.option(
-    "-l", "--selector", metavar="SELECTOR", help="Describe the objects with these labels."
-)
-@click.option(
-    "--show-values",
-    is_flag=True,
-    help="Secrets: show the values (needs `run reveal-secrets`).",
-)
-@target_options()
-def describe(
-    kind: str,
-    names: tuple[str, ...],
-    project: str | None,
-    selector: str | None,
-    show_values: bool,
-) -> None:
-    """Show one object in full: spec, status, what it uses and what uses it, recent events.
-
-    Without NAME, every object of the KIND (or those matching -l).
-
-    \b
-    Examples:
-      mcpctl describe server github
-      mcpctl describe project demo
-      mcpctl describe secret github-token --show-values
-      mcpctl describe prompt intro -p demo
-    """
-    from mcpctl.cli.describing import render_describe
-    from mcpctl.cli.resources import (
-        get_object,
-        list_objects,
-        need_project,
-        object_path,
-        resolve_kind,
-    )
-    from mcpctl.errors import McpctlError
-
-    with api_errors():
-        model = resolve_kind(kind)
-        scope = need_project(model, project)
-        secrets = show_values and model.KIND == "Secret"
-        with connect() as client:
-            if names:
-                objects = [
-                    get_object(client, model, name, project=scope, show_secrets=secrets)
-                    for name in names
-                ]
-            else:
-                objects = list_objects(client, model, project=scope, selector=selector)
-                if secrets:
-                    objects = [
-                        get_object(
-                            client, model, o["metadata"]["name"], project=scope, show_secrets=True
-                        )
-                        for o in objects
-                    ]
-            if not objects:
-                click.echo(f"No {model.PLURAL} found.", err=True)
-            texts = []
-            for obj in objects:
-                name = obj["metadata"]["name"]
-                try:
-                    references = client.request(
-                        "GET", object_path(model, name, scope) + "/references"
-                    )
-                except McpctlError as e:
-                    references = f"cannot tell: {e}"
-                try:
-                    params = {"kind": model.KIND, "name": name}
-                    if scope:
-                        params["project"] = scope
-                    answer = client.request("GET", "/api/v1/events", params=params)
-                    events = answer.get("items") if isinstance(answer, dict) else answer
-                except McpctlError as e:
-                    events = f"cannot list: {e}"
-                texts.append(
-                    render_describe(obj, references=references, events=events, show_values=secrets)
-                )
-        click.echo("\n".join(texts), nl=False)

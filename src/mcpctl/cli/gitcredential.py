@@ -29,7 +29,7 @@ USERNAME = "mcpctl"
 
 def _context() -> tuple[str, str, str]:
     """(context name, server URL, token) of the chosen context; --server/--token refused."""
-    from mcpctl.contexts import load_config
+    from mcpctl.client.contexts import load_config
 
     settings = target_settings()
     if "server" in settings or "token" in settings:

@@ -1,4 +1,10 @@
-"""`mcpctl gitops status|verify|timelines|sync`, `mcpctl restore`, `mcpctl seal`: the state repo."""
+"""`mcpctl gitops status|verify|timelines|sync|clone`: the state repo, as mcpd keeps it.
+
+The group and its API subcommands; `clone` (and the hidden git credential
+helper behind it) are in `gitcredential`. Restoring a revision is
+`mcpctl restore` (`restore.py`), sealing Secrets for a push `mcpctl seal`
+(`seal.py`).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,9 @@ import sys
 
 import click
 
-from mcpctl.cli.apply import VERBS, files_option
 from mcpctl.cli.connection import api_errors, connect, target_options
 from mcpctl.cli.errors import EXIT_FOUND, EXIT_OK
+from mcpctl.cli.rendering.verbs import render_counts
 
 
 @click.group()
@@ -147,63 +153,11 @@ def sync(fmt: str) -> None:
     head = str(answer.get("head") or "")[:12]
     if action == "imported":
         imported = answer.get("imported") or {}
-        done = _counted(imported.get("summary") or {})
+        done = render_counts(imported.get("summary") or {})
         click.echo(f"imported {str(answer.get('fetched'))[:12]}: {done}")
         for conflict in imported.get("conflicts") or []:
             click.echo(f"conflict: {conflict['kind']}/{conflict['name']}: mcpd's version kept")
     click.echo(f"{answer.get('remote')} is at {head}")
-
-
-@click.command("restore")
-@target_options()
-@click.option(
-    "--to", "rev", required=True, metavar="REV", help="A commit: sha, main~2, timelines/NAME."
-)
-@click.option("--reason", default="", help="Why (kept in the timeline's note and the commit).")
-@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text")
-def restore(rev: str, reason: str, fmt: str) -> None:
-    """Bring every exported object back to what the state repo held at REV.
-
-    The current head of main is kept as a timeline branch; main gets a new
-    commit whose tree is REV's; runtime objects (instances, audit) are not
-    touched. Restoring to where main already is changes nothing. Needs the
-    RBAC operation `run restore`.
-
-    \b
-    Examples:
-      mcpctl restore --to main~1 --reason "undo the bad push"
-      mcpctl gitops timelines
-      mcpctl restore --to timelines/20261125T101500Z-1a2b3c4d5e6f
-    """
-    import json
-
-    with api_errors(), connect() as client:
-        answer = client.request(
-            "POST", "/api/v1/gitops/restore", body={"to": rev, "reason": reason}
-        )
-    if fmt == "json":
-        click.echo(json.dumps(answer, indent=2))
-        return
-    target = str(answer.get("target", ""))[:12]
-    if not answer.get("changed"):
-        click.echo(f"main already holds what {rev} ({target}) holds: nothing to restore")
-        return
-    click.echo(f"restored main to {rev} ({target}): {_counted(answer.get('summary') or {})}")
-    click.echo(f"the previous head is kept on timelines/{answer.get('timeline')}")
-
-
-#: apply's words, but for objects a commit removed (not pruned)
-_DONE = {**VERBS, "remove": "deleted"}
-
-
-def _counted(summary: dict[str, int]) -> str:
-    """A change summary in apply's words: `2 created, 1 deleted` (unchanged left out)."""
-    done = ", ".join(
-        f"{n} {_DONE.get(what, what)}"
-        for what, n in sorted(summary.items())
-        if n and what != "unchanged"
-    )
-    return done or "no object changed"
 
 
 def _add_clone_commands() -> None:
@@ -214,52 +168,3 @@ def _add_clone_commands() -> None:
 
 
 _add_clone_commands()
-
-
-@click.command()
-@files_option
-@click.option("-o", "--output", "fmt", type=click.Choice(["yaml", "json"]), default="yaml")
-@target_options()
-def seal(paths: tuple[str, ...], fmt: str) -> None:
-    """Seal the values of Secret manifests, for a push to the state repo.
-
-    Git takes no Secret value in plaintext: a pushed Secret carries its values
-    under sealedData, sealed by mcpd with the state repo's key. A sealed value
-    opens only as the key of the Secret it was sealed for; copied to another
-    Secret or key, the push is refused.
-
-    The files are read as `mcpctl validate` reads them; every document must be
-    a Secret with each value given. The sealed manifests are printed, in the
-    canonical form of the state repo; nothing is stored. Needs create (or edit,
-    if it exists) of each Secret, as the push will.
-
-    \b
-    Examples:
-      mcpctl seal -f github.yaml > secrets/github.yaml
-      mcpctl get secret github -o yaml --show-values | mcpctl seal -f -
-    """
-    import json
-
-    from mcpctl.cli.apply import load_local, locator, request_items
-    from mcpctl.cli.connection import ValidationFailed, show_issues
-    from mcpctl.manifests import check_sealable
-    from mcpctl.manifests.canonical import dump_plain
-
-    if not paths:
-        raise click.UsageError("give the Secret manifests with -f PATH")
-    loaded = load_local(paths)
-    issues = [issue for m in loaded.manifests for issue in check_sealable(m)]
-    if issues:
-        show_issues(issues, objects=len(loaded.manifests), files=len(loaded.files))
-        raise ValidationFailed("nothing was sealed")
-    counts = {"objects": len(loaded.manifests), "files": len(loaded.files)}
-    with api_errors(**counts, locate=locator(loaded.manifests)), connect() as client:
-        answer = client.request(
-            "POST", "/api/v1/gitops/seal", body={"items": request_items(loaded.manifests)}
-        )
-    items = answer.get("items", []) if isinstance(answer, dict) else []
-    if fmt == "json":
-        shown = items[0] if len(items) == 1 else {**answer, "items": items}
-        click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
-        return
-    click.echo("---\n".join(dump_plain(item) for item in items), nl=False)

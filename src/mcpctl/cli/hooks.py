@@ -54,7 +54,7 @@ def pre_commit(paths: tuple[str, ...]) -> None:
     Example:
       mcpctl hooks pre-commit manifests/
     """
-    from mcpctl.cli.report import render_text
+    from mcpctl.cli.rendering.issues import render_text
     from mcpctl.hooks import GitRepo, run_pre_commit
 
     with cli_errors():

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from mcpctl.cli.client import ApiClient
+from mcpctl.client.http import ApiClient
 from mcpctl.errors import BackendUnavailable, InvalidInput
-from mcpctl.kindnames import KIND_NAMES, KindName, lookup_kind_name
+from mcpctl.kindnames import BY_KIND_NAME, BY_SPELLING, KIND_NAMES, KindName, lookup_kind_name
 
 if TYPE_CHECKING:
     from mcpctl.schemas import Resource
@@ -48,8 +48,7 @@ def resolve_kind(word: str) -> KindName:
     model = lookup_kind_name(word)
     if model is not None:
         return model
-    names = [m.PLURAL for m in KIND_NAMES] + [m.KIND.lower() for m in KIND_NAMES]
-    close = difflib.get_close_matches(word.lower(), names, n=1)
+    close = difflib.get_close_matches(word.lower(), list(BY_SPELLING), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     known = ", ".join(m.PLURAL for m in KIND_NAMES)
     raise InvalidInput(f"unknown kind {word!r}{hint}; known kinds: {known}")
@@ -155,6 +154,12 @@ def short_ref(model: Kind, name: str, project: str | None = None) -> str:
     """kubectl-style `server/github`, or `prompt/demo/intro` for a project-scoped object."""
     kind = model.KIND.lower()
     return f"{kind}/{project}/{name}" if project else f"{kind}/{name}"
+
+
+def key_ref(kind: str, project: str | None, name: str) -> str:
+    """`short_ref` of an object's key; `kind/name` for a kind this mcpctl does not know."""
+    known = BY_KIND_NAME.get(kind)
+    return short_ref(known, name, project) if known else f"{kind.lower()}/{name}"
 
 
 def ref_of(data: JsonObject) -> str:

@@ -8,7 +8,7 @@ import sys
 import click
 
 from mcpctl.cli.errors import EXIT_FOUND, EXIT_OK, cli_errors, fast_exit
-from mcpctl.cli.report import FORMATS
+from mcpctl.cli.rendering.issues import FORMATS
 from mcpctl.errors import ManifestIssue
 
 
@@ -79,7 +79,7 @@ def _validate(
     color: bool | None,
 ) -> None:
     # Imported here, not at module top: `mcpctl --help` must not pay for pydantic.
-    from mcpctl.cli.report import render
+    from mcpctl.cli.rendering.issues import render
     from mcpctl.manifests import MAX_FILE_SIZE, check_set, load_paths
 
     with cli_errors():

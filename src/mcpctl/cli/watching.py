@@ -31,16 +31,16 @@ from types import FrameType
 import click
 import watchfiles
 
-from mcpctl.cli.apply import VERBS, apply_body, locator
 from mcpctl.cli.connection import connect, show_issues
-from mcpctl.cli.diffview import COLORS, changes_from_api, render_fields
 from mcpctl.cli.errors import CliError, cli_errors
-from mcpctl.cli.resources import short_ref
+from mcpctl.cli.rendering.changes import COLORS, changes_from_api, render_fields
+from mcpctl.cli.rendering.verbs import VERBS
+from mcpctl.cli.resources import key_ref
+from mcpctl.cli.sending import apply_body, locator
 from mcpctl.errors import InvalidManifest, McpctlError
 from mcpctl.manifests import ChangeSet, Key, LoadResult, discover_files, load_paths
 from mcpctl.manifests.loading import MANIFEST_SUFFIXES
 from mcpctl.manifests.references import check_duplicates
-from mcpctl.schemas import BY_KIND
 
 #: A burst of changes ends after this many milliseconds without another one...
 QUIET_MS = 100
@@ -174,9 +174,7 @@ def summarize(changes: ChangeSet) -> str:
 
 
 def ref_of(key: Key) -> str:
-    kind, project, name = key
-    model = BY_KIND.get(kind)
-    return short_ref(model, name, project) if model else f"{kind.lower()}/{name}"
+    return key_ref(*key)
 
 
 @dataclass

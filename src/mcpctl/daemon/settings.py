@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcpctl import __version__
-from mcpctl.contexts import mcpctl_home
+from mcpctl.client.contexts import mcpctl_home
 from mcpctl.store import sqlite_url
 
 

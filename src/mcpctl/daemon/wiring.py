@@ -16,7 +16,7 @@ from typing import Any
 
 from mcpctl.api.app import Services
 from mcpctl.api.githttp import GitEndpoint
-from mcpctl.contexts import Context, load_config, save_config
+from mcpctl.client.contexts import Context, load_config, save_config
 from mcpctl.daemon.settings import Settings
 from mcpctl.errors import BackendUnavailable
 from mcpctl.identity import IdentityService

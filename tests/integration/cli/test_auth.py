@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mcpctl.contexts import ClientConfig, Context, load_config, save_config
+from mcpctl.client.contexts import ClientConfig, Context, load_config, save_config
 from tests.support.postgres import free_port
 
 from .conftest import PASSWORD, Cli, binding, manifest, one_error_line

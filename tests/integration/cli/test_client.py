@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcpctl.cli.client import ApiClient, NotLoggedIn
+from mcpctl.client.http import ApiClient, NotLoggedIn
 from mcpctl.errors import Conflict, Forbidden, InvalidInput, InvalidManifest, NotFound
 
 from .conftest import Cli, manifest

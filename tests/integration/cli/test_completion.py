@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpctl.contexts import ClientConfig, Context, save_config
+from mcpctl.client.contexts import ClientConfig, Context, save_config
 from tests.support.postgres import free_port
 
 from .conftest import Cli, manifest

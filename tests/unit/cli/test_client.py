@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mcpctl.cli.client import ApiClient, RetryPolicy, parse_retry_after
+from mcpctl.client.http import ApiClient, RetryPolicy, parse_retry_after
 from mcpctl.errors import BackendUnavailable, Forbidden, InvalidInput, InvalidManifest
 
 from .conftest import Run

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpctl.contexts import ClientConfig, Context, load_config, save_config
+from mcpctl.client.contexts import ClientConfig, Context, load_config, save_config
 
 from .conftest import Run
 
@@ -37,7 +37,7 @@ def mode_of(path: Path) -> int:
     ],
 )
 def test_a_server_without_a_scheme_is_http_on_loopback_only(given: str, url: str) -> None:
-    from mcpctl.cli.auth import server_url
+    from mcpctl.cli.login import server_url
 
     assert server_url(given) == url
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mcpctl.cli.describing import render_describe
-from mcpctl.cli.output import format_age, render, render_table
+from mcpctl.cli.rendering.description import render_describe
+from mcpctl.cli.rendering.objects import format_age, render, render_table
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 CREATED = "2026-03-01T11:55:00Z"  # five minutes before NOW

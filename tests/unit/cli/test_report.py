@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree as ET
 
-from mcpctl.cli.report import render, render_github, render_junit
+from mcpctl.cli.rendering.issues import render, render_github, render_junit
 from mcpctl.errors import ManifestIssue
 
 MULTILINE = ManifestIssue(

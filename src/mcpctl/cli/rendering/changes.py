@@ -1,7 +1,8 @@
 """Rendering a ChangeSet: semantic text, JSON, or a unified diff of canonical YAML.
 
 Secret values never appear: the change set carries none, and the unified
-form renders Secrets masked.
+form renders Secrets masked. Called by `diff` (offline and against mcpd) and
+by `apply --watch`, which shows the fields of each object it changed.
 """
 
 from __future__ import annotations

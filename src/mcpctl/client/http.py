@@ -1,6 +1,7 @@
-"""The CLI's HTTP client of mcpd's `/api/v1`: retries, timeouts, one error per answer.
+"""The HTTP client of mcpd's `/api/v1`: retries, timeouts, one error per answer.
 
-Every command that talks to mcpd goes through `ApiClient.request`, which
+Every CLI command that talks to mcpd (and the coming mcplocal) goes through
+`ApiClient.request`, which
 
 - sends the bearer token of the context (or of `--token`);
 - retries HTTP 429 and 503, honouring `Retry-After`, with exponential backoff

@@ -2,6 +2,7 @@
 
 A section mcpd would not give (no permission to list events, say) is shown
 with the reason in place, so that the rest of the description still helps.
+Called by `describe`, which fetches the object, its references and events.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from mcpctl.cli.output import format_age, format_table, parse_time
+from mcpctl.cli.rendering.objects import format_age, format_table, parse_time
 from mcpctl.cli.resources import JsonObject, to_resource
 from mcpctl.manifests import to_plain
 from mcpctl.manifests.canonical import dump_plain

@@ -3,6 +3,8 @@
 Issues arrive sorted by file, line and column. Text is for people (colour on
 a terminal only), JSON for tools, JUnit for CI test reports, and `github` for
 workflow annotations that GitHub shows on the lines of a pull request.
+Called by `validate`, `diff`, `hooks pre-commit`, and `connection.show_issues`
+for the issues of manifests that `apply`, `delete`, `seal` or mcpd refused.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Tables work on the API's JSON (so an object this mcpctl cannot fully read
 still lists); YAML goes through the models for the canonical form, with the
 server's metadata and status. Secret values appear only when asked for and
 sent by mcpd: tables show key counts, never values.
+
+Called by `get` (every format), `edit` (the YAML to edit) and `create` (a
+dry run, an answer); `describe` and `config get-contexts` reuse its table
+layout and ages.
 """
 
 from __future__ import annotations
@@ -344,3 +348,12 @@ def render(
     if fmt == "name":
         return render_names(objects)
     return render_table(kind, objects, wide=fmt == "wide", now=now)
+
+
+def render_answer(fmt: str, answer: Any) -> str:
+    """An API answer as indented JSON or plain YAML."""
+    from mcpctl.manifests.canonical import dump_plain
+
+    if fmt == "json":
+        return json.dumps(answer, indent=2, ensure_ascii=False) + "\n"
+    return dump_plain(answer)

@@ -1,13 +1,17 @@
-"""`mcpctl login` and `mcpctl logout`: session tokens kept in a context of the config file."""
+"""`mcpctl login`: a session token from mcpd, kept in a context of the config file.
+
+The context (named for the server's host:port unless given) becomes the
+current one; `mcpctl logout` revokes the token again.
+"""
 
 from __future__ import annotations
 
-import sys
 from urllib.parse import urlsplit
 
 import click
 
-from mcpctl.cli.connection import api_errors, target_settings
+from mcpctl.cli.connection import api_errors
+from mcpctl.cli.flags import read_password_stdin
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
 
@@ -28,14 +32,6 @@ def server_url(server: str) -> str:
 def context_name_for(url: str) -> str:
     """The default context name of a server: its `host:port`."""
     return urlsplit(url).netloc
-
-
-def read_password_stdin() -> str:
-    """A password from standard input (one line; the line end is not part of it)."""
-    password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        raise click.UsageError("--password-stdin: standard input holds no password")
-    return password
 
 
 @click.command()
@@ -60,8 +56,8 @@ def login(server: str, username: str, password_stdin: bool, context_name: str | 
       mcpctl login mcpd.example.com -u alice --context-name prod
       printf '%s' "$PW" | mcpctl login https://mcpd.example.com -u ci --password-stdin
     """
-    from mcpctl.cli.client import ApiClient, NotLoggedIn
-    from mcpctl.contexts import Context, config_path, load_config, save_config
+    from mcpctl.client.contexts import Context, config_path, load_config, save_config
+    from mcpctl.client.http import ApiClient, NotLoggedIn
     from mcpctl.errors import BackendUnavailable
 
     url = server_url(server)
@@ -91,40 +87,3 @@ def login(server: str, username: str, password_stdin: bool, context_name: str | 
     click.echo(
         f"logged in to {url} as {username}{until}; context {name!r} saved in {config_path()}"
     )
-
-
-@click.command()
-@click.option("--context", "context_name", metavar="NAME", help="The context to log out of.")
-def logout(context_name: str | None) -> None:
-    """Log out: revoke the session token and remove it from the context.
-
-    The context stays (with its server and user) for the next `mcpctl login`.
-    A token mcpd no longer accepts is removed all the same.
-
-    \b
-    Examples:
-      mcpctl logout
-      mcpctl logout --context prod
-    """
-    from dataclasses import replace
-
-    from mcpctl.cli.client import ApiClient, NotLoggedIn
-    from mcpctl.contexts import load_config, save_config
-
-    name = context_name or target_settings().get("context")
-    with api_errors():
-        config = load_config()
-        context = config.get(name)
-        if not context.token:
-            click.echo(f"not logged in: context {context.name!r} holds no token")
-            return
-        try:
-            with ApiClient(server=context.server, token=context.token, context=context.name) as c:
-                c.request("POST", "/api/v1/auth/logout")
-        except NotLoggedIn:
-            pass  # expired or revoked already: forgetting it is all that is left
-        config.contexts = [
-            replace(c, token=None) if c.name == context.name else c for c in config.contexts
-        ]
-        save_config(config)
-    click.echo(f"logged out of {context.server} (context {context.name!r})")

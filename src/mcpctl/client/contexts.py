@@ -11,8 +11,9 @@ holds credentials::
       token: mcpctl_sess_...
 
 mcpd writes a context for its bootstrap admin at first start; `mcpctl login`,
-`logout` and `config use-context` edit the file. Used by the CLI and by mcpd,
-so it imports neither.
+`logout` and `config use-context` edit the file; `ApiClient`'s callers read
+it to know where mcpd is. Used by the CLI and by mcpd (and by the coming
+mcplocal), so it imports none of them.
 """
 
 from __future__ import annotations
