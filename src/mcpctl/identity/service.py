@@ -18,8 +18,6 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpctl.access.audit import record_audit
 from mcpctl.access.policy import (
@@ -35,7 +33,9 @@ from mcpctl.errors import Forbidden, InvalidInput, McpctlError, NotFound
 from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.objects.service import ObjectService, utcnow, validated
 from mcpctl.schemas import API_VERSION, Binding, McpToken, Rbac
-from mcpctl.store import CredentialRow, MetaRow, ObjectRow, SessionRow, TokenRow
+from mcpctl.store import CredentialRow, MetaRow, ObjectRow, SessionRow, Sessions, TokenRow
+from mcpctl.store.credentials import tokens_named
+from mcpctl.store.objects import find_named
 from mcpctl.store.rows import rows_by_key
 
 SESSION_PREFIX = "mcpctl_sess_"
@@ -86,7 +86,7 @@ class Login:
 
 
 class IdentityService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], objects: ObjectService) -> None:
+    def __init__(self, sessions: Sessions, objects: ObjectService) -> None:
         self.sessions = sessions
         self.objects = objects
 
@@ -114,19 +114,13 @@ class IdentityService:
                 raise Unauthenticated("the token has expired")
             label = f"{token.name} ({token.prefix})"
             if token.kind == "ServiceAccount":
-                sa = await session.scalar(
-                    select(ObjectRow).where(
-                        ObjectRow.kind == "ServiceAccount", ObjectRow.name == token.name
-                    )
-                )
+                sa = await find_named(session, "ServiceAccount", token.name)
                 if sa is None:
                     raise Unauthenticated("the token's ServiceAccount no longer exists")
                 return Principal(
                     "ServiceAccount", token.name, f"serviceaccount:{token.name}", label
                 )
-            obj = await session.scalar(
-                select(ObjectRow).where(ObjectRow.kind == "McpToken", ObjectRow.name == token.name)
-            )
+            obj = await find_named(session, "McpToken", token.name)
             if obj is None or obj.spec.get("revoked"):
                 raise Unauthenticated("the token was revoked")
             # the object as edited, applied or pushed since may end the token earlier
@@ -155,9 +149,7 @@ class IdentityService:
             else:
                 # spend the same time: no user enumeration by timing
                 await asyncio.to_thread(_hasher.hash, password)
-            user = await session.scalar(
-                select(ObjectRow).where(ObjectRow.kind == "User", ObjectRow.name == username)
-            )
+            user = await find_named(session, "User", username)
             if not ok or user is None:
                 # committed with the block, not rolled back by the error: raised below
                 await record_audit(
@@ -207,9 +199,7 @@ class IdentityService:
         async with self.sessions() as session, session.begin():
             if not (principal.kind == "User" and principal.name == username):
                 require(await policy_of(session, principal), "edit", "users", username)
-            user = await session.scalar(
-                select(ObjectRow).where(ObjectRow.kind == "User", ObjectRow.name == username)
-            )
+            user = await find_named(session, "User", username)
             if user is None:
                 raise NotFound(f"User/{username} not found")
             hashed = await asyncio.to_thread(_hasher.hash, password)
@@ -331,9 +321,7 @@ class IdentityService:
         body = {**current, "spec": spec}
         updated = await self.objects.replace(principal, McpToken, None, name, body)
         async with self.sessions() as session, session.begin():
-            rows = await session.scalars(
-                select(TokenRow).where(TokenRow.kind == "McpToken", TokenRow.name == name)
-            )
+            rows = await tokens_named(session, "McpToken", name)
             for row in rows:
                 row.revoked_at = row.revoked_at or utcnow()
         return updated
@@ -344,9 +332,7 @@ class IdentityService:
         async with self.sessions() as session, session.begin():
             policy = await policy_of(session, principal)
             require(policy, "edit", "serviceaccounts", name)
-            sa = await session.scalar(
-                select(ObjectRow).where(ObjectRow.kind == "ServiceAccount", ObjectRow.name == name)
-            )
+            sa = await find_named(session, "ServiceAccount", name)
             if sa is None:
                 raise NotFound(f"ServiceAccount/{name} not found")
             missing = missing_grants(
@@ -397,11 +383,7 @@ class IdentityService:
             async with self.sessions() as session:
                 row = await session.get(TokenRow, token_hash(raw))
                 assert row is not None
-                obj = await session.scalar(
-                    select(ObjectRow).where(
-                        ObjectRow.kind == "McpToken", ObjectRow.name == row.name
-                    )
-                )
+                obj = await find_named(session, "McpToken", row.name)
                 if row.project:
                     body["project"] = row.project
                 ends = [

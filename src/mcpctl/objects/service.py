@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpctl.access.audit import audit_entry, record_audits
 from mcpctl.access.policy import (
@@ -65,15 +62,25 @@ from mcpctl.manifests.references import (
 )
 from mcpctl.objects.selectors import Selector
 from mcpctl.schemas import BY_KIND, Rbac, Resource, Secret
-from mcpctl.store import STORED, ChangeRow, ObjectRow, RefRow, lock_change_log
+from mcpctl.store import ObjectRow, Session, Sessions, write_context
+from mcpctl.store.objects import (
+    all_objects,
+    find_object,
+    forget_references,
+    insert_objects,
+    insert_references,
+    listing,
+    objects_of_kind,
+    referrers,
+)
 from mcpctl.store.rows import (
-    key_filters,
     row_json,
     row_key,
     row_resource,
     rows_by_key,
     stored_fields,
 )
+from mcpctl.store.writes import append_changes
 
 MAX_PAGE = 5000
 
@@ -114,7 +121,7 @@ class ObjectService:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
@@ -163,35 +170,31 @@ class ObjectService:
         async with self.sessions() as session:
             policy = await policy_of(session, principal)
             everything = policy.allows("view", model.PLURAL)
-            # plain rows of the columns needed, not ORM instances: JSON columns are
-            # decoded only when a filter reads them
-            columns = [ObjectRow.id, ObjectRow.name, ObjectRow.rendered]
-            if selector is not None:
-                columns.append(ObjectRow.labels)
-            if spec_equals:
-                columns.append(ObjectRow.spec)
-            query = select(*columns).where(ObjectRow.kind == model.KIND, ObjectRow.id > after)
-            if project is not None:
-                query = query.where(ObjectRow.project == project)
-            query = query.order_by(ObjectRow.id)
             items: list[str] = []
             last_id = after
-            result = await session.stream(query.execution_options(yield_per=1000))
-            # a partition (yield_per rows) at a time: `async for row` would cost a
-            # greenlet switch per row (another ~20%)
-            async for partition in result.partitions():
-                for row in partition:
-                    if not everything and not policy.allows("view", model.PLURAL, row.name):
-                        continue
-                    if selector is not None and not selector.matches(row.labels):
-                        continue
-                    if spec_equals and any(row.spec.get(k) != v for k, v in spec_equals.items()):
-                        continue
-                    if len(items) == limit:
-                        await result.close()
-                        return items, _encode_continue(last_id)
-                    items.append(row.rendered)
-                    last_id = row.id
+            rows = listing(
+                session,
+                model.KIND,
+                project,
+                after,
+                labels=selector is not None,
+                spec=bool(spec_equals),
+            )
+            async with rows as partitions:
+                async for partition in partitions:
+                    for row in partition:
+                        if not everything and not policy.allows("view", model.PLURAL, row.name):
+                            continue
+                        if selector is not None and not selector.matches(row.labels):
+                            continue
+                        if spec_equals and any(
+                            row.spec.get(k) != v for k, v in spec_equals.items()
+                        ):
+                            continue
+                        if len(items) == limit:
+                            return items, _encode_continue(last_id)
+                        items.append(row.rendered)
+                        last_id = row.id
             if not everything and not items and after == 0:
                 require(policy, "view", model.PLURAL)
             return items, None
@@ -206,7 +209,7 @@ class ObjectService:
             if row is None:
                 raise NotFound(f"{_ref(model.KIND, project, name)} not found")
             uses = sorted({format_key(r.target) for r in iter_references(row_resource(row))})
-            users = await _referrers(session, [row_key(row)])
+            users = await referrers(session, [row_key(row)])
             return {"uses": uses, "usedBy": sorted(format_key(row_key(u)) for u in users)}
 
     # ---- writes ------------------------------------------------------------------------
@@ -221,7 +224,7 @@ class ObjectService:
 
     async def create_in(
         self,
-        session: AsyncSession,
+        session: Session,
         principal: Principal,
         manifests: list[Manifest],
         *,
@@ -366,7 +369,7 @@ class ObjectService:
 
     async def write_set(
         self,
-        session: AsyncSession,
+        session: Session,
         principal: Principal,
         manifests: list[Manifest],
         deleted: Sequence[Key],
@@ -384,7 +387,7 @@ class ObjectService:
 
     async def _write(
         self,
-        session: AsyncSession,
+        session: Session,
         principal: Principal,
         manifests: list[Manifest],
         *,
@@ -461,7 +464,7 @@ class ObjectService:
 
     async def _store(
         self,
-        session: AsyncSession,
+        session: Session,
         principal: Principal,
         plans: list[_Planned],
         now: datetime,
@@ -470,13 +473,15 @@ class ObjectService:
         and their API forms."""
         if not plans:
             return [], []
-        seqs = await _append_changes(
+        seqs = await append_changes(
             session,
             [_change(session, principal, p.manifest.key, _done(p)) for p in plans],
             now,
         )
         resolved = [_resolved(p) for p in plans]
-        _hand_over(session, {p.manifest.key: r for p, r in zip(plans, resolved, strict=True)})
+        write_context(session).note(
+            {p.manifest.key: r for p, r in zip(plans, resolved, strict=True)}
+        )
         rows: list[ObjectRow] = []
         bodies: list[dict[str, Any]] = []
         created: list[ObjectRow] = []
@@ -516,22 +521,20 @@ class ObjectService:
             row.rendered = orjson.dumps(body).decode("utf-8")
             rows.append(row)
             bodies.append(body)
-        if updated_ids:
-            await session.execute(delete(RefRow).where(RefRow.source_id.in_(updated_ids)))
+        await forget_references(session, updated_ids)
         await session.flush()  # the updated objects
-        await _insert_objects(session, created)
+        await insert_objects(session, created)
         refs = [
             {"source_id": row.id, "kind": ref[0], "project": ref[1] or "", "name": ref[2]}
             for resource, row in zip(resolved, rows, strict=True)
             for ref in {r.target for r in iter_references(resource)}
         ]
-        if refs:
-            await session.execute(insert(RefRow), refs)
+        await insert_references(session, refs)
         return rows, bodies
 
     async def _delete_rows(
         self,
-        session: AsyncSession,
+        session: Session,
         principal: Principal,
         rows: list[ObjectRow],
         *,
@@ -539,7 +542,7 @@ class ObjectService:
         verb: str | None = None,
     ) -> None:
         doomed = {row_key(r) for r in rows}
-        users = await _referrers(session, list(doomed))
+        users = await referrers(session, list(doomed))
         blocking = sorted(format_key(row_key(u)) for u in users if row_key(u) not in doomed)
         if blocking:
             names = ", ".join(sorted(format_key(k) for k in doomed))
@@ -548,10 +551,10 @@ class ObjectService:
         manifests = [Manifest(row_resource(r)) for r in rows]
         order = {m.key: i for i, m in enumerate(delete_order(manifests))}
         ordered = sorted(rows, key=lambda r: order[row_key(r)])
-        await _append_changes(
+        await append_changes(
             session, [_change(session, principal, row_key(r), "delete") for r in ordered], now
         )
-        _hand_over(session, dict.fromkeys(row_key(r) for r in ordered))
+        write_context(session).note(dict.fromkeys(row_key(r) for r in ordered))
         for row in ordered:
             await session.delete(row)
         await session.flush()
@@ -583,7 +586,7 @@ def _done(plan: _Planned) -> str:
 
 
 def _audited(
-    session: AsyncSession,
+    session: Session,
     principal: Principal,
     row: ObjectRow,
     done: str,
@@ -604,114 +607,27 @@ def _audited(
     )
 
 
-def _change(session: AsyncSession, principal: Principal, key: Key, verb: str) -> dict[str, Any]:
-    """One entry of the change log (without its `at`, which `_append_changes` sets)."""
+def _change(session: Session, principal: Principal, key: Key, verb: str) -> dict[str, Any]:
+    """One entry of the change log (without its `at`, which `append_changes` sets)."""
     kind, project, name = key
+    write = write_context(session)
     return {
         "kind": kind,
         "project": project or "",
         "name": name,
         "verb": verb,
         "actor": principal.actor,
-        "write_id": _write_id(session),
-        "source": session.info.get("source", ""),
+        "write_id": write.begin(principal.actor),
+        "source": str(write.source),
     }
 
 
-async def _append_changes(
-    session: AsyncSession, entries: list[dict[str, Any]], now: datetime
-) -> list[int]:
-    """Append `entries` to the change log in one batched INSERT; their seqs, in order.
-
-    With the change log held (`lock_change_log`; SQLite: the write lock the INSERT takes)
-    nobody else appends meanwhile, so the log's newest `len(entries)` changes are exactly
-    these, numbered in order (a batched INSERT without RETURNING: with RETURNING, SQLite
-    inserted them one by one).
-    """
-    if not entries:
-        return []
-    await lock_change_log(session)
-    await session.execute(insert(ChangeRow), [{**e, "at": now} for e in entries])
-    newest = await session.execute(
-        select(ChangeRow.seq, ChangeRow.write_id).order_by(ChangeRow.seq.desc()).limit(len(entries))
-    )
-    found = list(newest)[::-1]
-    if len(found) != len(entries) or any(w != entries[0]["write_id"] for _, w in found):
-        raise RuntimeError("the change log was appended to meanwhile")  # pragma: no cover
-    return [seq for seq, _ in found]
-
-
-_OBJECT_COLUMNS = (
-    "kind",
-    "project",
-    "name",
-    "spec",
-    "labels",
-    "annotations",
-    "status",
-    "resource_version",
-    "generation",
-    "created_at",
-    "updated_at",
-    "created_by",
-    "updated_by",
-    "rendered",
-)
-
-
-async def _insert_objects(session: AsyncSession, rows: list[ObjectRow]) -> None:
-    """INSERT new objects in one batched statement and give each its id.
-
-    The ORM would insert them one by one (it reads each id back); the writer holds
-    the change log (`_append_changes`), so the table's newest ids are these. The rows
-    stay outside the session: what reads them again in this transaction loads them.
-    """
-    if not rows:
-        return
-    await session.execute(
-        insert(ObjectRow), [{c: getattr(r, c) for c in _OBJECT_COLUMNS} for r in rows]
-    )
-    newest = await session.execute(
-        select(ObjectRow.id, ObjectRow.kind, ObjectRow.project, ObjectRow.name)
-        .order_by(ObjectRow.id.desc())
-        .limit(len(rows))
-    )
-    ids = {(kind, project, name): id_ for id_, kind, project, name in newest}
-    for row in rows:
-        id_ = ids.get((row.kind, row.project, row.name))
-        if id_ is None:  # pragma: no cover - the writer holds the change log
-            raise RuntimeError("objects were inserted meanwhile")
-        row.id = id_
-
-
-def _hand_over(session: AsyncSession, stored: dict[Key, Resource | None]) -> None:
-    """Note in the session what its changes stored (None: deleted), for the exporter.
-
-    The exporter commits a write's objects as this write stored them, without reading
-    them back (`GitReplica.notify`). Secrets are left out: what their rows hold is not
-    the resource as given (values may live in a backend), so a write storing one is
-    read back from the database, like any write whose note is missing.
-    """
-    if any(isinstance(r, Secret) for r in stored.values()):
-        session.info[STORED] = None
-    elif session.info.get(STORED, {}) is not None:
-        session.info.setdefault(STORED, {}).update(stored)
-
-
-def _write_id(session: AsyncSession) -> str:
-    """One id per session, i.e. per write: its changes become one git commit."""
-    value = session.info.get("write_id")
-    if value is None:
-        value = session.info["write_id"] = uuid.uuid4().hex
-    return str(value)
-
-
-def _via(session: AsyncSession, verb: str | None) -> dict[str, Any] | None:
+def _via(session: Session, verb: str | None) -> dict[str, Any] | None:
     """What an audit entry says of how the write came: the request's verb, a commit."""
     details: dict[str, Any] = {}
     if verb is not None:
         details["via"] = verb
-    source = session.info.get("source")
+    source = str(write_context(session).source)
     if source:
         details["source"] = source
     return details or None
@@ -777,45 +693,25 @@ def _resolved(plan: _Planned) -> Resource:
     return resource.model_copy(update={"spec": resource.spec.model_copy(update={"data": data})})
 
 
-async def _find(
-    session: AsyncSession, kind: str, project: str | None, name: str
-) -> ObjectRow | None:
-    return await session.scalar(
-        select(ObjectRow).where(
-            ObjectRow.kind == kind, ObjectRow.project == (project or ""), ObjectRow.name == name
-        )
-    )
+async def _find(session: Session, kind: str, project: str | None, name: str) -> ObjectRow | None:
+    return await find_object(session, kind, project, name)
 
 
-async def _context_for(session: AsyncSession, batch: list[Manifest]) -> list[Resource]:
+async def _context_for(session: Session, batch: list[Manifest]) -> list[Resource]:
     """The stored objects the batch's checks need: what it refers to, and every backend."""
     keys: set[Key] = set()
     for manifest in batch:
         keys.update(ref.target for ref in iter_references(manifest.resource))
     batch_keys = {m.key for m in batch}
     rows = await rows_by_key(session, keys - batch_keys)
-    backends = await session.scalars(select(ObjectRow).where(ObjectRow.kind == "SecretBackend"))
+    backends = await objects_of_kind(session, "SecretBackend")
     context = {row_key(r): r for r in backends}
     context.update(rows)
     return [row_resource(r) for k, r in context.items() if k not in batch_keys]
 
 
-async def _referrers(session: AsyncSession, keys: list[Key]) -> list[ObjectRow]:
-    """Stored objects that refer to any of `keys`."""
-    if not keys:
-        return []
-    found: dict[int, ObjectRow] = {}
-    for where in key_filters(RefRow.kind, RefRow.project, RefRow.name, keys):
-        rows = await session.scalars(
-            select(ObjectRow).join(RefRow, RefRow.source_id == ObjectRow.id).where(where)
-        )
-        for row in rows:
-            found[row.id] = row
-    return list(found.values())
-
-
 async def _referrer_issues(
-    session: AsyncSession, batch: list[Manifest], pruned: list[ObjectRow]
+    session: Session, batch: list[Manifest], pruned: list[ObjectRow]
 ) -> list[ManifestIssue]:
     """Stored objects outside the batch whose references the batch (or pruning) breaks."""
     batch_keys = {m.key for m in batch}
@@ -823,7 +719,7 @@ async def _referrer_issues(
     pruned_keys = {row_key(r) for r in pruned}
     users = [
         u
-        for u in await _referrers(session, touched)
+        for u in await referrers(session, touched)
         if row_key(u) not in batch_keys and row_key(u) not in pruned_keys
     ]
     if not users:
@@ -838,8 +734,8 @@ async def _referrer_issues(
     return issues
 
 
-async def _prunable(session: AsyncSession, selector: Selector, keep: set[Key]) -> list[ObjectRow]:
-    rows = await session.scalars(select(ObjectRow))
+async def _prunable(session: Session, selector: Selector, keep: set[Key]) -> list[ObjectRow]:
+    rows = await all_objects(session)
     return [
         r
         for r in rows
