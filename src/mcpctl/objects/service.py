@@ -18,8 +18,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from mcpctl.access.audit import audit_entry, record_audits
 from mcpctl.access.policy import (
     Policy,
@@ -61,6 +59,7 @@ from mcpctl.manifests.references import (
     object_key,
 )
 from mcpctl.objects.selectors import Selector
+from mcpctl.objects.status import write_status
 from mcpctl.schemas import BY_KIND, Rbac, Resource, Secret
 from mcpctl.store import ObjectRow, Session, Sessions, write_context
 from mcpctl.store.objects import (
@@ -74,6 +73,7 @@ from mcpctl.store.objects import (
     referrers,
 )
 from mcpctl.store.rows import (
+    render,
     row_json,
     row_key,
     row_resource,
@@ -383,6 +383,11 @@ class ObjectService:
         """
         return await self._write(session, principal, manifests, verb=verb, delete=deleted)
 
+    async def write_status(self, key: Key, status: dict[str, Any] | None) -> dict[str, Any]:
+        """Set the status of the object `key` (see `objects.status`); its API form."""
+        async with self.sessions() as session, session.begin():
+            return await write_status(session, key, status)
+
     # ---- the write path ----------------------------------------------------------------
 
     async def _write(
@@ -517,8 +522,7 @@ class ObjectService:
                 row.updated_at = now
                 row.updated_by = principal.actor
                 updated_ids.append(row.id)
-            body = row_json(row)
-            row.rendered = orjson.dumps(body).decode("utf-8")
+            body = render(row)
             rows.append(row)
             bodies.append(body)
         await forget_references(session, updated_ids)
