@@ -31,7 +31,8 @@ from mcpctl.access.policy import (
 from mcpctl.access.rbac import Grant, Permissions
 from mcpctl.errors import Forbidden, InvalidInput, McpctlError, NotFound
 from mcpctl.manifests.canonical import format_timestamp
-from mcpctl.objects.service import ObjectService, utcnow, validated
+from mcpctl.objects.service import ObjectService, utcnow
+from mcpctl.objects.validating import validated
 from mcpctl.schemas import API_VERSION, Binding, McpToken, Rbac
 from mcpctl.store import CredentialRow, MetaRow, ObjectRow, SessionRow, Sessions, TokenRow
 from mcpctl.store.credentials import tokens_named
