@@ -4,6 +4,10 @@ Raw tokens are shown once and stored only as SHA-256; a presented token is
 looked up by its hash and compared in constant time. Passwords are argon2
 hashes. At first start, `bootstrap` creates the `default` SecretBackend, an
 `admin` user with an Rbac granting everything, and a session for the CLI.
+
+The API calls it to authenticate every request and for its auth endpoints; the
+git endpoint authenticates pushes and fetches with it. Its queries are the
+store's (`mcpctl.store.credentials`, `mcpctl.store.objects`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,7 +31,7 @@ Sessions = async_sessionmaker[AsyncSession]
 
 SourceKind = Literal["api", "push", "sync", "restore", "recover"]
 #: The sources that import a commit of the state repo.
-_IMPORTS: tuple[str, ...] = tuple(k for k in get_args(SourceKind) if k != "api")
+_IMPORTS: tuple[SourceKind, ...] = ("push", "sync", "restore", "recover")
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class WriteSource:
         """The import of `commit` by `kind` (push, sync, restore, recover)."""
         for known in _IMPORTS:
             if kind == known:
-                return cls(known, commit)  # type: ignore[arg-type]  # one of SourceKind
+                return cls(known, commit)
         raise ValueError(f"unknown source of an import: {kind!r}")
 
     def __str__(self) -> str:
@@ -83,9 +83,9 @@ class WriteContext:
     source: WriteSource = API
     write_id: str | None = None
     actor: str = ""
-    _written: dict[Key, Resource] = field(default_factory=dict)
-    _deleted: set[Key] = field(default_factory=set)
-    _exact: bool = True
+    _written: dict[Key, Resource] = field(default_factory=dict, init=False, repr=False)
+    _deleted: set[Key] = field(default_factory=set, init=False, repr=False)
+    _exact: bool = field(default=True, init=False, repr=False)
 
     def begin(self, actor: str) -> str:
         """The write's id (made on its first change): its changes become one git commit."""
