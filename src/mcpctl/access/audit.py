@@ -1,4 +1,9 @@
-"""Audit entries: every write and every denied attempt, who, with what token, outcome."""
+"""Audit entries: every write and every denied attempt, who, with what token, outcome.
+
+The write path (`mcpctl.objects`), identity and the API record entries here, in the
+transaction of what they record; the API lists them (and the events about objects)
+as AuditEvent and Event objects. The queries are the store's (`mcpctl.store.audit`).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any, Required, TypedDict, Unpack
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from mcpctl.access.policy import Principal
 from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.schemas import API_VERSION, NAME_RE
-from mcpctl.store import AuditRow, EventRow
+from mcpctl.store import AuditRow, EventRow, Session, Sessions
+from mcpctl.store.audit import insert_audits, select_audits, select_events
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ class AuditFields(TypedDict, total=False):
 
 
 async def record_audit(
-    session: AsyncSession, principal: Principal | None, **fields: Unpack[AuditFields]
+    session: Session, principal: Principal | None, **fields: Unpack[AuditFields]
 ) -> None:
     """Add an audit entry to `session` (committed with the write it records).
 
@@ -46,7 +49,7 @@ async def record_audit(
 
 
 async def record_audit_apart(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: Sessions,
     principal: Principal | None,
     **fields: Unpack[AuditFields],
 ) -> None:
@@ -79,10 +82,9 @@ def audit_entry(principal: Principal | None, **fields: Unpack[AuditFields]) -> d
     }
 
 
-async def record_audits(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+async def record_audits(session: Session, entries: list[dict[str, Any]]) -> None:
     """Write many `audit_entry` rows in one batched statement (a write of 10,000 objects)."""
-    if entries:
-        await session.execute(insert(AuditRow), entries)
+    await insert_audits(session, entries)
 
 
 def _label(name: str | None) -> str | None:
@@ -90,7 +92,7 @@ def _label(name: str | None) -> str | None:
 
 
 async def list_audit(
-    session: AsyncSession,
+    session: Session,
     *,
     user: str | None = None,
     kind: str | None = None,
@@ -100,18 +102,9 @@ async def list_audit(
     limit: int = 500,
 ) -> list[dict[str, Any]]:
     """Audit entries, newest first, as AuditEvent objects."""
-    query = select(AuditRow)
-    if user is not None:
-        query = query.where(AuditRow.user == user)
-    if kind is not None:
-        query = query.where(AuditRow.kind == kind)
-    if project is not None:
-        query = query.where(AuditRow.project == project)
-    if since is not None:
-        query = query.where(AuditRow.time >= since)
-    if until is not None:
-        query = query.where(AuditRow.time <= until)
-    rows = await session.scalars(query.order_by(AuditRow.id.desc()).limit(limit))
+    rows = await select_audits(
+        session, user=user, kind=kind, project=project, since=since, until=until, limit=limit
+    )
     return [audit_json(r) for r in rows]
 
 
@@ -145,7 +138,7 @@ def audit_json(row: AuditRow) -> dict[str, Any]:
 
 
 async def list_events(
-    session: AsyncSession,
+    session: Session,
     *,
     kind: str | None = None,
     name: str | None = None,
@@ -154,16 +147,9 @@ async def list_events(
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     """Events about objects, newest first, as Event objects."""
-    query = select(EventRow)
-    if reason is not None:
-        query = query.where(EventRow.reason == reason)
-    if kind is not None:
-        query = query.where(EventRow.kind == kind)
-    if name is not None:
-        query = query.where(EventRow.name == name)
-    if project is not None:
-        query = query.where(EventRow.project == project)
-    rows = await session.scalars(query.order_by(EventRow.last_timestamp.desc()).limit(limit))
+    rows = await select_events(
+        session, kind=kind, name=name, project=project, reason=reason, limit=limit
+    )
     return [
         {
             "apiVersion": API_VERSION,
@@ -189,7 +175,7 @@ async def list_events(
 
 
 async def record_event(
-    session: AsyncSession,
+    session: Session,
     *,
     type: str,
     reason: str,

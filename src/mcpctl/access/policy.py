@@ -1,17 +1,19 @@
-"""Who is calling, and what they may do: principals and their effective permissions."""
+"""Who is calling, and what they may do: principals and their effective permissions.
+
+Every read and write of objects (`mcpctl.objects`), identity and the API ask
+`policy_of` what a principal may do, from the stored Rbac and Group objects.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from mcpctl.access.rbac import NOTHING, Grant, Permissions, permissions_for
 from mcpctl.errors import Forbidden
 from mcpctl.schemas import Group, Rbac
-from mcpctl.store import ObjectRow
+from mcpctl.store import Session
+from mcpctl.store.objects import objects_of_kinds
 from mcpctl.store.rows import row_resource
 
 PrincipalKind = Literal["User", "ServiceAccount", "McpToken", "System"]
@@ -59,10 +61,8 @@ class Capped:
         return self.own.allows_run(action) and self.ceiling.allows_run(action)
 
 
-async def _rbac_inputs(session: AsyncSession) -> tuple[list[Rbac], list[Group]]:
-    rows = (
-        await session.scalars(select(ObjectRow).where(ObjectRow.kind.in_(("Rbac", "Group"))))
-    ).all()
+async def _rbac_inputs(session: Session) -> tuple[list[Rbac], list[Group]]:
+    rows = await objects_of_kinds(session, ("Rbac", "Group"))
     rbacs: list[Rbac] = []
     groups: list[Group] = []
     for row in rows:
@@ -74,7 +74,7 @@ async def _rbac_inputs(session: AsyncSession) -> tuple[list[Rbac], list[Group]]:
     return rbacs, groups
 
 
-async def grants_of(session: AsyncSession, kind: str, name: str) -> Permissions:
+async def grants_of(session: Session, kind: str, name: str) -> Permissions:
     """What the Rbac objects grant one subject (a User with its groups, an SA, a token)."""
     rbacs, groups = await _rbac_inputs(session)
     return permissions_for({(kind, name)}, rbacs, groups)
@@ -94,7 +94,7 @@ class _AllowAll:
 SYSTEM = Principal("System", "mcpd", "mcpd")
 
 
-async def policy_of(session: AsyncSession, principal: Principal) -> Policy:
+async def policy_of(session: Session, principal: Principal) -> Policy:
     """The effective permissions of `principal`."""
     if principal.kind == "System":
         return _AllowAll()

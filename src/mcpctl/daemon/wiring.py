@@ -12,7 +12,6 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from mcpctl.api.app import Services
 from mcpctl.api.githttp import GitEndpoint
@@ -36,7 +35,7 @@ from mcpctl.secrets import (
 )
 from mcpctl.staterepo import StateRepo
 from mcpctl.staterepo.remote import Remote, ensure_deploy_key, start_from_remote
-from mcpctl.store import make_engine, make_sessionmaker, upgrade
+from mcpctl.store import WriteNotice, make_engine, make_sessionmaker, upgrade
 
 log = logging.getLogger("mcpd")
 
@@ -62,11 +61,11 @@ async def build_services(settings: Settings) -> Services:
         sealer = load_sealer(settings.state_dir, create=True)
     else:  # sealed secrets and no key: only a recovery told to skip them can go on
         sealer = missing_key(settings.state_dir)
-    wake: list[Callable[[str, Any], None]] = []  # who follows the writes, once built
+    wake: list[Callable[[WriteNotice], None]] = []  # who follows the writes, once built
 
-    def written(write_id: str, stored: Any) -> None:
+    def written(notice: WriteNotice) -> None:
         for notify in wake:
-            notify(write_id, stored)
+            notify(notice)
 
     sessions = make_sessionmaker(engine, after_write=written)
     replica = GitReplica(sessions, repo, sealer.seal)
@@ -82,7 +81,7 @@ async def build_services(settings: Settings) -> Services:
         mirror = GitMirror(
             importer, replica, remote, repo_path, public_key, settings.git_sync_interval
         )
-        wake.append(lambda _write, _stored: mirror.notify())
+        wake.append(lambda _notice: mirror.notify())
     git = GitEndpoint(repo_path, identity, importer, replica, mirror)
     return Services(
         engine,

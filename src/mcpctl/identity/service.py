@@ -4,6 +4,10 @@ Raw tokens are shown once and stored only as SHA-256; a presented token is
 looked up by its hash and compared in constant time. Passwords are argon2
 hashes. At first start, `bootstrap` creates the `default` SecretBackend, an
 `admin` user with an Rbac granting everything, and a session for the CLI.
+
+The API calls it to authenticate every request and for its auth endpoints; the
+git endpoint authenticates pushes and fetches with it. Its queries are the
+store's (`mcpctl.store.credentials`, `mcpctl.store.objects`).
 """
 
 from __future__ import annotations
@@ -18,8 +22,6 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpctl.access.audit import record_audit
 from mcpctl.access.policy import (
@@ -33,9 +35,12 @@ from mcpctl.access.policy import (
 from mcpctl.access.rbac import Grant, Permissions
 from mcpctl.errors import Forbidden, InvalidInput, McpctlError, NotFound
 from mcpctl.manifests.canonical import format_timestamp
-from mcpctl.objects.service import ObjectService, utcnow, validated
+from mcpctl.objects.service import ObjectService, utcnow
+from mcpctl.objects.validating import validated
 from mcpctl.schemas import API_VERSION, Binding, McpToken, Rbac
-from mcpctl.store import CredentialRow, MetaRow, ObjectRow, SessionRow, TokenRow
+from mcpctl.store import CredentialRow, MetaRow, ObjectRow, SessionRow, Sessions, TokenRow
+from mcpctl.store.credentials import tokens_named
+from mcpctl.store.objects import find_named
 from mcpctl.store.rows import rows_by_key
 
 SESSION_PREFIX = "mcpctl_sess_"
@@ -86,7 +91,7 @@ class Login:
 
 
 class IdentityService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], objects: ObjectService) -> None:
+    def __init__(self, sessions: Sessions, objects: ObjectService) -> None:
         self.sessions = sessions
         self.objects = objects
 
@@ -114,19 +119,13 @@ class IdentityService:
                 raise Unauthenticated("the token has expired")
             label = f"{token.name} ({token.prefix})"
             if token.kind == "ServiceAccount":
-                sa = await session.scalar(
-                    select(ObjectRow).where(
-                        ObjectRow.kind == "ServiceAccount", ObjectRow.name == token.name
-                    )
-                )
+                sa = await find_named(session, "ServiceAccount", token.name)
                 if sa is None:
                     raise Unauthenticated("the token's ServiceAccount no longer exists")
                 return Principal(
                     "ServiceAccount", token.name, f"serviceaccount:{token.name}", label
                 )
-            obj = await session.scalar(
-                select(ObjectRow).where(ObjectRow.kind == "McpToken", ObjectRow.name == token.name)
-            )
+            obj = await find_named(session, "McpToken", token.name)
             if obj is None or obj.spec.get("revoked"):
                 raise Unauthenticated("the token was revoked")
             # the object as edited, applied or pushed since may end the token earlier
@@ -155,9 +154,7 @@ class IdentityService:
             else:
                 # spend the same time: no user enumeration by timing
                 await asyncio.to_thread(_hasher.hash, password)
-            user = await session.scalar(
-                select(ObjectRow).where(ObjectRow.kind == "User", ObjectRow.name == username)
-            )
+            user = await find_named(session, "User", username)
             if not ok or user is None:
                 # committed with the block, not rolled back by the error: raised below
                 await record_audit(
@@ -207,9 +204,7 @@ class IdentityService:
         async with self.sessions() as session, session.begin():
             if not (principal.kind == "User" and principal.name == username):
                 require(await policy_of(session, principal), "edit", "users", username)
-            user = await session.scalar(
-                select(ObjectRow).where(ObjectRow.kind == "User", ObjectRow.name == username)
-            )
+            user = await find_named(session, "User", username)
             if user is None:
                 raise NotFound(f"User/{username} not found")
             hashed = await asyncio.to_thread(_hasher.hash, password)
@@ -331,9 +326,7 @@ class IdentityService:
         body = {**current, "spec": spec}
         updated = await self.objects.replace(principal, McpToken, None, name, body)
         async with self.sessions() as session, session.begin():
-            rows = await session.scalars(
-                select(TokenRow).where(TokenRow.kind == "McpToken", TokenRow.name == name)
-            )
+            rows = await tokens_named(session, "McpToken", name)
             for row in rows:
                 row.revoked_at = row.revoked_at or utcnow()
         return updated
@@ -344,9 +337,7 @@ class IdentityService:
         async with self.sessions() as session, session.begin():
             policy = await policy_of(session, principal)
             require(policy, "edit", "serviceaccounts", name)
-            sa = await session.scalar(
-                select(ObjectRow).where(ObjectRow.kind == "ServiceAccount", ObjectRow.name == name)
-            )
+            sa = await find_named(session, "ServiceAccount", name)
             if sa is None:
                 raise NotFound(f"ServiceAccount/{name} not found")
             missing = missing_grants(
@@ -397,11 +388,7 @@ class IdentityService:
             async with self.sessions() as session:
                 row = await session.get(TokenRow, token_hash(raw))
                 assert row is not None
-                obj = await session.scalar(
-                    select(ObjectRow).where(
-                        ObjectRow.kind == "McpToken", ObjectRow.name == row.name
-                    )
-                )
+                obj = await find_named(session, "McpToken", row.name)
                 if row.project:
                     body["project"] = row.project
                 ends = [

@@ -7,35 +7,29 @@ objects that refer to it; check RBAC per object; write in dependency order;
 record an audit entry per object and a change row per write; commit once.
 Unchanged objects are not rewritten. Anything wrong raises before commit, so a
 request changes everything it asked for or nothing.
+
+The API's handlers, identity and the git importer call `ObjectService`; the
+checks live in `validating`, the entries a write records in `recording`, list
+paging in `paging`, status writes in `status`, the queries in `mcpctl.store`.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-import orjson
-from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpctl.access.audit import audit_entry, record_audits
 from mcpctl.access.policy import (
     Policy,
     Principal,
-    missing_grants,
     policy_of,
     require,
     require_run,
 )
-from mcpctl.access.rbac import Grant
 from mcpctl.errors import (
     Conflict,
-    Forbidden,
     InvalidInput,
     InvalidManifest,
     ManifestIssue,
@@ -43,7 +37,6 @@ from mcpctl.errors import (
 )
 from mcpctl.faults import afault
 from mcpctl.manifests import (
-    Catalog,
     ChangeSet,
     Manifest,
     Sealer,
@@ -59,23 +52,43 @@ from mcpctl.manifests import (
 from mcpctl.manifests.references import (
     Key,
     check_duplicates,
-    check_references,
     format_key,
     object_key,
 )
+from mcpctl.objects.paging import MAX_PAGE, decode_continue, encode_continue
+from mcpctl.objects.recording import audited, change_entry, done_to
 from mcpctl.objects.selectors import Selector
-from mcpctl.schemas import BY_KIND, Rbac, Resource, Secret
-from mcpctl.store import STORED, ChangeRow, ObjectRow, RefRow, lock_change_log
+from mcpctl.objects.status import write_status
+from mcpctl.objects.validating import (
+    Planned,
+    at_item,
+    plan_write,
+    prunable,
+    referrer_issues,
+    require_no_escalation,
+    resolved,
+    stored_context,
+    validated,
+    withheld_value_issues,
+)
+from mcpctl.schemas import BY_KIND, Resource, Secret
+from mcpctl.store import ObjectRow, Session, Sessions, write_context
+from mcpctl.store.objects import (
+    find_object,
+    forget_references,
+    insert_objects,
+    insert_references,
+    listing,
+    referrers,
+)
 from mcpctl.store.rows import (
-    key_filters,
+    render,
     row_json,
     row_key,
     row_resource,
     rows_by_key,
-    stored_fields,
 )
-
-MAX_PAGE = 5000
+from mcpctl.store.writes import append_changes
 
 
 def utcnow() -> datetime:
@@ -91,30 +104,12 @@ class WriteResult:
     dry_run: bool = False
 
 
-@dataclass
-class _Planned:
-    manifest: Manifest
-    row: ObjectRow | None
-    spec: dict[str, Any]
-    labels: dict[str, Any]
-    annotations: dict[str, Any]
-
-    @property
-    def changed(self) -> bool:
-        row = self.row
-        return row is None or (row.spec, row.labels, row.annotations) != (
-            self.spec,
-            self.labels,
-            self.annotations,
-        )
-
-
 class ObjectService:
     """The operations on objects that the API (and later the git importer) call."""
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
@@ -159,39 +154,35 @@ class ObjectService:
         top-level spec fields have these values (e.g. McpTokens of one project).
         """
         limit = max(1, min(limit, MAX_PAGE))
-        after = _decode_continue(continue_token) if continue_token else 0
+        after = decode_continue(continue_token) if continue_token else 0
         async with self.sessions() as session:
             policy = await policy_of(session, principal)
             everything = policy.allows("view", model.PLURAL)
-            # plain rows of the columns needed, not ORM instances: JSON columns are
-            # decoded only when a filter reads them
-            columns = [ObjectRow.id, ObjectRow.name, ObjectRow.rendered]
-            if selector is not None:
-                columns.append(ObjectRow.labels)
-            if spec_equals:
-                columns.append(ObjectRow.spec)
-            query = select(*columns).where(ObjectRow.kind == model.KIND, ObjectRow.id > after)
-            if project is not None:
-                query = query.where(ObjectRow.project == project)
-            query = query.order_by(ObjectRow.id)
             items: list[str] = []
             last_id = after
-            result = await session.stream(query.execution_options(yield_per=1000))
-            # a partition (yield_per rows) at a time: `async for row` would cost a
-            # greenlet switch per row (another ~20%)
-            async for partition in result.partitions():
-                for row in partition:
-                    if not everything and not policy.allows("view", model.PLURAL, row.name):
-                        continue
-                    if selector is not None and not selector.matches(row.labels):
-                        continue
-                    if spec_equals and any(row.spec.get(k) != v for k, v in spec_equals.items()):
-                        continue
-                    if len(items) == limit:
-                        await result.close()
-                        return items, _encode_continue(last_id)
-                    items.append(row.rendered)
-                    last_id = row.id
+            rows = listing(
+                session,
+                model.KIND,
+                project,
+                after,
+                labels=selector is not None,
+                spec=bool(spec_equals),
+            )
+            async with rows as partitions:
+                async for partition in partitions:
+                    for row in partition:
+                        if not everything and not policy.allows("view", model.PLURAL, row.name):
+                            continue
+                        if selector is not None and not selector.matches(row.labels):
+                            continue
+                        if spec_equals and any(
+                            row.spec.get(k) != v for k, v in spec_equals.items()
+                        ):
+                            continue
+                        if len(items) == limit:
+                            return items, encode_continue(last_id)
+                        items.append(row.rendered)
+                        last_id = row.id
             if not everything and not items and after == 0:
                 require(policy, "view", model.PLURAL)
             return items, None
@@ -206,7 +197,7 @@ class ObjectService:
             if row is None:
                 raise NotFound(f"{_ref(model.KIND, project, name)} not found")
             uses = sorted({format_key(r.target) for r in iter_references(row_resource(row))})
-            users = await _referrers(session, [row_key(row)])
+            users = await referrers(session, [row_key(row)])
             return {"uses": uses, "usedBy": sorted(format_key(row_key(u)) for u in users)}
 
     # ---- writes ------------------------------------------------------------------------
@@ -221,7 +212,7 @@ class ObjectService:
 
     async def create_in(
         self,
-        session: AsyncSession,
+        session: Session,
         principal: Principal,
         manifests: list[Manifest],
         *,
@@ -298,7 +289,7 @@ class ObjectService:
             if isinstance(checked, Manifest):
                 manifests.append(checked)
             else:
-                issues.extend(_at_item(issue, i) for issue in checked)
+                issues.extend(at_item(issue, i) for issue in checked)
         if issues:
             raise InvalidManifest(issues)
         async with self.sessions() as session:
@@ -328,11 +319,11 @@ class ObjectService:
         for i, item in enumerate(items):
             checked = validate_object(item)
             if not isinstance(checked, Manifest):
-                issues.extend(_at_item(issue, i) for issue in checked)
+                issues.extend(at_item(issue, i) for issue in checked)
                 continue
             problems = check_sealable(checked)
             if problems:
-                issues.extend(_at_item(issue, i) for issue in problems)
+                issues.extend(at_item(issue, i) for issue in problems)
                 continue
             assert isinstance(checked.resource, Secret)  # check_sealable said so
             manifests.append(checked)
@@ -366,7 +357,7 @@ class ObjectService:
 
     async def write_set(
         self,
-        session: AsyncSession,
+        session: Session,
         principal: Principal,
         manifests: list[Manifest],
         deleted: Sequence[Key],
@@ -380,11 +371,16 @@ class ObjectService:
         """
         return await self._write(session, principal, manifests, verb=verb, delete=deleted)
 
+    async def write_status(self, key: Key, status: dict[str, Any] | None) -> dict[str, Any]:
+        """Set the status of the object `key` (see `objects.status`); its API form."""
+        async with self.sessions() as session, session.begin():
+            return await write_status(session, key, status)
+
     # ---- the write path ----------------------------------------------------------------
 
     async def _write(
         self,
-        session: AsyncSession,
+        session: Session,
         principal: Principal,
         manifests: list[Manifest],
         *,
@@ -398,8 +394,8 @@ class ObjectService:
         if duplicates:
             raise InvalidManifest(duplicates)
         rows = await rows_by_key(session, [m.key for m in manifests])
-        plans = [_plan(m, rows.get(m.key)) for m in manifests]
-        issues = [issue for p in plans for issue in _withheld_value_issues(p)]
+        plans = [plan_write(m, rows.get(m.key)) for m in manifests]
+        issues = [issue for p in plans for issue in withheld_value_issues(p)]
         if issues:
             raise InvalidManifest(issues)
         # unchanged objects too: else the answer would confirm a guess of their content
@@ -409,24 +405,24 @@ class ObjectService:
             role = "create" if plan.row is None else "edit"
             require(policy, role, plan.manifest.resource.PLURAL, plan.manifest.resource.name)
         for plan in plans:
-            _require_no_escalation(policy, plan.manifest.resource)
+            require_no_escalation(policy, plan.manifest.resource)
         # the batch against what it refers to, and what refers to it against the batch
-        batch = [Manifest(_resolved(p), p.manifest.origin) for p in plans]
-        existing = await _context_for(session, batch)
+        batch = [Manifest(resolved(p), p.manifest.origin) for p in plans]
+        existing = await stored_context(session, batch)
         if delete:  # deleted by the same write: the batch may not refer to them any more
             doomed_keys = set(delete)
             existing = [r for r in existing if object_key(r) not in doomed_keys]
         issues = check_set(batch, existing=existing)
         pruned: list[ObjectRow] = []
         if prune is not None:
-            pruned = await _prunable(session, prune, {m.key for m in batch})
+            pruned = await prunable(session, prune, {m.key for m in batch})
         if delete:
             doomed = await rows_by_key(session, list(delete))
             known = {row_key(r) for r in pruned}
             pruned.extend(r for k, r in doomed.items() if k not in known)
         for row in pruned:
             require(policy, "delete", BY_KIND[row.kind].PLURAL, row.name)
-        issues.extend(await _referrer_issues(session, batch, pruned))
+        issues.extend(await referrer_issues(session, batch, pruned))
         if issues:
             raise InvalidManifest(issues)
         now = self.clock()
@@ -434,7 +430,7 @@ class ObjectService:
         old: list[Resource] = []
         new: list[Resource] = []
         by_key = {p.manifest.key: p for p in plans}
-        to_store: list[_Planned] = []
+        to_store: list[Planned] = []
         for manifest in apply_order(batch):
             plan = by_key[manifest.key]
             if plan.row is not None:
@@ -447,7 +443,7 @@ class ObjectService:
         await record_audits(
             session,
             [
-                _audited(session, principal, row, _done(plan), now, verb)
+                audited(session, principal, row, done_to(plan), now, verb)
                 for plan, row in zip(to_store, stored, strict=True)
             ],
         )
@@ -461,22 +457,24 @@ class ObjectService:
 
     async def _store(
         self,
-        session: AsyncSession,
+        session: Session,
         principal: Principal,
-        plans: list[_Planned],
+        plans: list[Planned],
         now: datetime,
     ) -> tuple[list[ObjectRow], list[dict[str, Any]]]:
         """Write the planned objects in their order, in a few batched statements; the rows
         and their API forms."""
         if not plans:
             return [], []
-        seqs = await _append_changes(
+        seqs = await append_changes(
             session,
-            [_change(session, principal, p.manifest.key, _done(p)) for p in plans],
+            [change_entry(session, principal, p.manifest.key, done_to(p)) for p in plans],
             now,
         )
-        resolved = [_resolved(p) for p in plans]
-        _hand_over(session, {p.manifest.key: r for p, r in zip(plans, resolved, strict=True)})
+        resources = [resolved(p) for p in plans]
+        write_context(session).note(
+            {p.manifest.key: r for p, r in zip(plans, resources, strict=True)}
+        )
         rows: list[ObjectRow] = []
         bodies: list[dict[str, Any]] = []
         created: list[ObjectRow] = []
@@ -512,26 +510,23 @@ class ObjectService:
                 row.updated_at = now
                 row.updated_by = principal.actor
                 updated_ids.append(row.id)
-            body = row_json(row)
-            row.rendered = orjson.dumps(body).decode("utf-8")
+            body = render(row)
             rows.append(row)
             bodies.append(body)
-        if updated_ids:
-            await session.execute(delete(RefRow).where(RefRow.source_id.in_(updated_ids)))
+        await forget_references(session, updated_ids)
         await session.flush()  # the updated objects
-        await _insert_objects(session, created)
+        await insert_objects(session, created)
         refs = [
             {"source_id": row.id, "kind": ref[0], "project": ref[1] or "", "name": ref[2]}
-            for resource, row in zip(resolved, rows, strict=True)
+            for resource, row in zip(resources, rows, strict=True)
             for ref in {r.target for r in iter_references(resource)}
         ]
-        if refs:
-            await session.execute(insert(RefRow), refs)
+        await insert_references(session, refs)
         return rows, bodies
 
     async def _delete_rows(
         self,
-        session: AsyncSession,
+        session: Session,
         principal: Principal,
         rows: list[ObjectRow],
         *,
@@ -539,7 +534,7 @@ class ObjectService:
         verb: str | None = None,
     ) -> None:
         doomed = {row_key(r) for r in rows}
-        users = await _referrers(session, list(doomed))
+        users = await referrers(session, list(doomed))
         blocking = sorted(format_key(row_key(u)) for u in users if row_key(u) not in doomed)
         if blocking:
             names = ", ".join(sorted(format_key(k) for k in doomed))
@@ -548,28 +543,15 @@ class ObjectService:
         manifests = [Manifest(row_resource(r)) for r in rows]
         order = {m.key: i for i, m in enumerate(delete_order(manifests))}
         ordered = sorted(rows, key=lambda r: order[row_key(r)])
-        await _append_changes(
-            session, [_change(session, principal, row_key(r), "delete") for r in ordered], now
+        await append_changes(
+            session, [change_entry(session, principal, row_key(r), "delete") for r in ordered], now
         )
-        _hand_over(session, dict.fromkeys(row_key(r) for r in ordered))
+        write_context(session).note(dict.fromkeys(row_key(r) for r in ordered))
         for row in ordered:
             await session.delete(row)
         await session.flush()
         await record_audits(
-            session, [_audited(session, principal, row, "delete", now, verb) for row in ordered]
-        )
-
-
-def _require_no_escalation(policy: Policy, resource: Resource) -> None:
-    """Nobody grants through an Rbac more than they hold themselves (like Kubernetes RBAC)."""
-    if not isinstance(resource, Rbac):
-        return
-    wanted = [Grant.of(b) for b in resource.spec.bindings]
-    missing = missing_grants(policy, wanted)
-    if missing:
-        raise Forbidden(
-            f"forbidden: Rbac {resource.name!r} would grant what you do not hold: "
-            + ", ".join(g.describe() for g in missing)
+            session, [audited(session, principal, row, "delete", now, verb) for row in ordered]
         )
 
 
@@ -577,287 +559,9 @@ def _require_reveal(policy: Policy) -> None:
     require_run(policy, "reveal-secrets")
 
 
-def _done(plan: _Planned) -> str:
-    """What writing `plan` does to its object: create or update."""
-    return "create" if plan.row is None else "update"
-
-
-def _audited(
-    session: AsyncSession,
-    principal: Principal,
-    row: ObjectRow,
-    done: str,
-    now: datetime,
-    verb: str | None,
-) -> dict[str, Any]:
-    """The audit entry of one object written (`done`: create, update, delete) by the write
-    in `session`, saying how the write came (`verb`, the commit: `_via`)."""
-    return audit_entry(
-        principal,
-        verb=done,
-        kind=row.kind,
-        name=row.name,
-        project=row.project or None,
-        outcome="success",
-        at=now,
-        details=_via(session, verb),
-    )
-
-
-def _change(session: AsyncSession, principal: Principal, key: Key, verb: str) -> dict[str, Any]:
-    """One entry of the change log (without its `at`, which `_append_changes` sets)."""
-    kind, project, name = key
-    return {
-        "kind": kind,
-        "project": project or "",
-        "name": name,
-        "verb": verb,
-        "actor": principal.actor,
-        "write_id": _write_id(session),
-        "source": session.info.get("source", ""),
-    }
-
-
-async def _append_changes(
-    session: AsyncSession, entries: list[dict[str, Any]], now: datetime
-) -> list[int]:
-    """Append `entries` to the change log in one batched INSERT; their seqs, in order.
-
-    With the change log held (`lock_change_log`; SQLite: the write lock the INSERT takes)
-    nobody else appends meanwhile, so the log's newest `len(entries)` changes are exactly
-    these, numbered in order (a batched INSERT without RETURNING: with RETURNING, SQLite
-    inserted them one by one).
-    """
-    if not entries:
-        return []
-    await lock_change_log(session)
-    await session.execute(insert(ChangeRow), [{**e, "at": now} for e in entries])
-    newest = await session.execute(
-        select(ChangeRow.seq, ChangeRow.write_id).order_by(ChangeRow.seq.desc()).limit(len(entries))
-    )
-    found = list(newest)[::-1]
-    if len(found) != len(entries) or any(w != entries[0]["write_id"] for _, w in found):
-        raise RuntimeError("the change log was appended to meanwhile")  # pragma: no cover
-    return [seq for seq, _ in found]
-
-
-_OBJECT_COLUMNS = (
-    "kind",
-    "project",
-    "name",
-    "spec",
-    "labels",
-    "annotations",
-    "status",
-    "resource_version",
-    "generation",
-    "created_at",
-    "updated_at",
-    "created_by",
-    "updated_by",
-    "rendered",
-)
-
-
-async def _insert_objects(session: AsyncSession, rows: list[ObjectRow]) -> None:
-    """INSERT new objects in one batched statement and give each its id.
-
-    The ORM would insert them one by one (it reads each id back); the writer holds
-    the change log (`_append_changes`), so the table's newest ids are these. The rows
-    stay outside the session: what reads them again in this transaction loads them.
-    """
-    if not rows:
-        return
-    await session.execute(
-        insert(ObjectRow), [{c: getattr(r, c) for c in _OBJECT_COLUMNS} for r in rows]
-    )
-    newest = await session.execute(
-        select(ObjectRow.id, ObjectRow.kind, ObjectRow.project, ObjectRow.name)
-        .order_by(ObjectRow.id.desc())
-        .limit(len(rows))
-    )
-    ids = {(kind, project, name): id_ for id_, kind, project, name in newest}
-    for row in rows:
-        id_ = ids.get((row.kind, row.project, row.name))
-        if id_ is None:  # pragma: no cover - the writer holds the change log
-            raise RuntimeError("objects were inserted meanwhile")
-        row.id = id_
-
-
-def _hand_over(session: AsyncSession, stored: dict[Key, Resource | None]) -> None:
-    """Note in the session what its changes stored (None: deleted), for the exporter.
-
-    The exporter commits a write's objects as this write stored them, without reading
-    them back (`GitReplica.notify`). Secrets are left out: what their rows hold is not
-    the resource as given (values may live in a backend), so a write storing one is
-    read back from the database, like any write whose note is missing.
-    """
-    if any(isinstance(r, Secret) for r in stored.values()):
-        session.info[STORED] = None
-    elif session.info.get(STORED, {}) is not None:
-        session.info.setdefault(STORED, {}).update(stored)
-
-
-def _write_id(session: AsyncSession) -> str:
-    """One id per session, i.e. per write: its changes become one git commit."""
-    value = session.info.get("write_id")
-    if value is None:
-        value = session.info["write_id"] = uuid.uuid4().hex
-    return str(value)
-
-
-def _via(session: AsyncSession, verb: str | None) -> dict[str, Any] | None:
-    """What an audit entry says of how the write came: the request's verb, a commit."""
-    details: dict[str, Any] = {}
-    if verb is not None:
-        details["via"] = verb
-    source = session.info.get("source")
-    if source:
-        details["source"] = source
-    return details or None
-
-
 def _ref(kind: str, project: str | None, name: str) -> str:
     return format_key((kind, project, name))
 
 
-def validated(body: Any, model: type[Resource], project: str | None) -> Manifest:
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object (one manifest)")
-    if body.get("kind") != model.KIND:
-        raise InvalidInput(f"the body's kind must be {model.KIND!r} at this URL")
-    checked = validate_object(body)
-    if not isinstance(checked, Manifest):
-        raise InvalidManifest(checked)
-    if checked.resource.project != project:
-        raise InvalidInput(
-            f"metadata.project {checked.resource.project!r} does not match the URL's {project!r}"
-        )
-    return checked
-
-
-def _at_item(issue: ManifestIssue, index: int) -> ManifestIssue:
-    where = f"items[{index}]"
-    return replace(issue, field=f"{where}.{issue.field}" if issue.field else where)
-
-
-def _plan(manifest: Manifest, row: ObjectRow | None) -> _Planned:
-    spec, labels, annotations = stored_fields(manifest.resource)
-    if row is not None and isinstance(manifest.resource, Secret):
-        data = dict(spec.get("data", {}))
-        stored = row.spec.get("data", {})
-        for key, value in list(data.items()):
-            if value is None and key in stored:
-                data[key] = stored[key]
-        if data:
-            spec = {**spec, "data": dict(sorted(data.items()))}
-    return _Planned(manifest, row, spec, labels, annotations)
-
-
-def _withheld_value_issues(plan: _Planned) -> list[ManifestIssue]:
-    if not isinstance(plan.manifest.resource, Secret):
-        return []
-    return [
-        plan.manifest.issue(
-            f"key {key!r} has no value and none is stored: give its value",
-            "secret-value",
-            ("spec", "data", key),
-        )
-        for key, value in plan.spec.get("data", {}).items()
-        if value is None
-    ]
-
-
-def _resolved(plan: _Planned) -> Resource:
-    """The object as it will be stored (withheld secret values filled in)."""
-    resource = plan.manifest.resource
-    if not isinstance(resource, Secret) or plan.row is None:
-        return resource
-    data = plan.spec.get("data", {})
-    return resource.model_copy(update={"spec": resource.spec.model_copy(update={"data": data})})
-
-
-async def _find(
-    session: AsyncSession, kind: str, project: str | None, name: str
-) -> ObjectRow | None:
-    return await session.scalar(
-        select(ObjectRow).where(
-            ObjectRow.kind == kind, ObjectRow.project == (project or ""), ObjectRow.name == name
-        )
-    )
-
-
-async def _context_for(session: AsyncSession, batch: list[Manifest]) -> list[Resource]:
-    """The stored objects the batch's checks need: what it refers to, and every backend."""
-    keys: set[Key] = set()
-    for manifest in batch:
-        keys.update(ref.target for ref in iter_references(manifest.resource))
-    batch_keys = {m.key for m in batch}
-    rows = await rows_by_key(session, keys - batch_keys)
-    backends = await session.scalars(select(ObjectRow).where(ObjectRow.kind == "SecretBackend"))
-    context = {row_key(r): r for r in backends}
-    context.update(rows)
-    return [row_resource(r) for k, r in context.items() if k not in batch_keys]
-
-
-async def _referrers(session: AsyncSession, keys: list[Key]) -> list[ObjectRow]:
-    """Stored objects that refer to any of `keys`."""
-    if not keys:
-        return []
-    found: dict[int, ObjectRow] = {}
-    for where in key_filters(RefRow.kind, RefRow.project, RefRow.name, keys):
-        rows = await session.scalars(
-            select(ObjectRow).join(RefRow, RefRow.source_id == ObjectRow.id).where(where)
-        )
-        for row in rows:
-            found[row.id] = row
-    return list(found.values())
-
-
-async def _referrer_issues(
-    session: AsyncSession, batch: list[Manifest], pruned: list[ObjectRow]
-) -> list[ManifestIssue]:
-    """Stored objects outside the batch whose references the batch (or pruning) breaks."""
-    batch_keys = {m.key for m in batch}
-    touched = [m.key for m in batch] + [row_key(r) for r in pruned]
-    pruned_keys = {row_key(r) for r in pruned}
-    users = [
-        u
-        for u in await _referrers(session, touched)
-        if row_key(u) not in batch_keys and row_key(u) not in pruned_keys
-    ]
-    if not users:
-        return []
-    user_resources = [row_resource(u) for u in users]
-    context = await _context_for(session, [Manifest(r) for r in user_resources])
-    catalog = Catalog(batch, [c for c in context if object_key(c) not in pruned_keys])
-    issues: list[ManifestIssue] = []
-    for resource in user_resources:
-        for issue in check_references(Manifest(resource), catalog):
-            issues.append(issue)
-    return issues
-
-
-async def _prunable(session: AsyncSession, selector: Selector, keep: set[Key]) -> list[ObjectRow]:
-    rows = await session.scalars(select(ObjectRow))
-    return [
-        r
-        for r in rows
-        if BY_KIND[r.kind].IN_GIT and selector.matches(r.labels) and row_key(r) not in keep
-    ]
-
-
-def _encode_continue(last_id: int) -> str:
-    raw = json.dumps({"after": last_id}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_continue(token: str) -> int:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        after = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInput("invalid continue token") from None
-    if not isinstance(after, int) or not 0 <= after < 2**63:  # ids are 64-bit
-        raise InvalidInput("invalid continue token")
-    return after
+async def _find(session: Session, kind: str, project: str | None, name: str) -> ObjectRow | None:
+    return await find_object(session, kind, project, name)

@@ -36,7 +36,7 @@ from mcpctl.staterepo import (
     export_all,
     export_changes,
 )
-from mcpctl.store import ChangeRow, MetaRow, ObjectRow
+from mcpctl.store import ChangeRow, MetaRow, ObjectRow, WriteNotice
 from mcpctl.store.rows import row_resource, rows_by_key
 
 log = logging.getLogger(__name__)
@@ -93,17 +93,19 @@ class GitReplica:
         self._commits = 0  # since the repo was last maintained
         self._maintaining: asyncio.Task[None] | None = None
 
-    def notify(self, write_id: str | None = None, stored: Any = None) -> None:
+    def notify(self, notice: WriteNotice | None = None) -> None:
         """A write committed: export it soon (called from the session's after-commit hook).
 
-        `stored` is what the write stored (the `STORED` note of its session); the export
-        of the write then commits exactly that. A write whose note is missing or was
-        dropped (too many waiting) is read back from the database, as at start.
+        The notice says what the write stored; the export of the write then commits
+        exactly that. A write whose objects the notice does not know, or whose notice
+        was dropped (too many waiting), is read back from the database, as at start.
         """
-        if write_id is not None and isinstance(stored, dict):
+        if notice is not None and notice.written is not None and notice.deleted is not None:
             while len(self._stored) >= MAX_HANDED_OVER:
                 del self._stored[next(iter(self._stored))]
-            self._stored[write_id] = stored
+            stored: dict[Key, Resource | None] = dict(notice.written)
+            stored.update(dict.fromkeys(notice.deleted))
+            self._stored[notice.write_id] = stored
         self._wake.set()
 
     async def start(self, *, full: bool = True) -> None:

@@ -39,7 +39,7 @@ from mcpctl.secrets import MissingKey, Sealer
 from mcpctl.staterepo.layout import path_for
 from mcpctl.staterepo.reading import ReadResult, keys_of, read_changes, tree_changes
 from mcpctl.staterepo.rendering import render_object
-from mcpctl.store import ChangeRow, MetaRow
+from mcpctl.store import ChangeRow, MetaRow, WriteSource, write_context
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ class GitImporter:
         manifests = [m for m in read.manifests if m.key not in overridden]
         deleted = [k for k in read.deleted if k not in overridden]
         async with self.objects.sessions() as session, session.begin():
-            session.info["source"] = f"{source}:{commit}"
+            write_context(session).source = WriteSource.imported(source, commit)
             result = await self.objects.write_set(session, principal, manifests, deleted, verb=verb)
             for conflict in overridden.values():
                 await _record_conflict(session, principal, conflict, source)

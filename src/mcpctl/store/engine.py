@@ -12,17 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
 
 from mcpctl.errors import InvalidInput
+from mcpctl.store.writes import Sessions, WriteNotice, session_context
 
 
 def _dumps(value: Any) -> str:
@@ -71,17 +67,11 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-#: The key of `Session.info` where a write notes what its changes stored, by object key
-#: (None: deleted), for `after_write`; None there when the write stored what must be read
-#: back from the database.
-STORED = "stored"
-
-
 def make_sessionmaker(
-    engine: AsyncEngine, *, after_write: Callable[[str, Any], None] | None = None
-) -> async_sessionmaker[AsyncSession]:
-    """Sessions on `engine`; `after_write(write_id, stored)` runs after each commit that
-    recorded changes (`stored`: the session's `STORED` note, or None)."""
+    engine: AsyncEngine, *, after_write: Callable[[WriteNotice], None] | None = None
+) -> Sessions:
+    """Sessions on `engine`; `after_write(notice)` runs after each commit of a write that
+    recorded changes (see `mcpctl.store.writes`)."""
     if after_write is None:
         return async_sessionmaker(engine, expire_on_commit=False)
 
@@ -89,32 +79,13 @@ def make_sessionmaker(
         """A session that reports its committed writes (they carry a write id)."""
 
     def committed(session: Session) -> None:
-        if "write_id" in session.info:
-            after_write(session.info["write_id"], session.info.pop(STORED, None))
+        notice = session_context(session.info).committed()
+        if notice is not None:
+            after_write(notice)
 
-    def rolled_back(session: Session, previous: Any) -> None:
-        session.info.pop(STORED, None)  # nothing of it was stored
+    def rolled_back(session: Session, previous: SessionTransaction) -> None:
+        session_context(session.info).rolled_back()  # nothing of it was stored
 
     event.listen(WriteSession, "after_commit", committed)
     event.listen(WriteSession, "after_soft_rollback", rolled_back)
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=WriteSession)
-
-
-#: The PostgreSQL advisory lock that orders the writers of the change log (any key will do,
-#: as long as every mcpd uses the same one).
-CHANGE_LOG_LOCK = 0x6D6370_6374_6C  # "mcpctl"
-
-
-async def lock_change_log(session: AsyncSession) -> None:
-    """Hold the change log for this transaction, until it commits or rolls back.
-
-    The exporter records how far `main` follows the change log by one number (the
-    highest exported `seq`), so the changes must become visible in `seq` order: a
-    transaction given `seq` 10 that commits after the one given 11 would never be
-    exported. PostgreSQL hands out sequence values to concurrent transactions, so
-    writers of changes take this lock before their first change; SQLite has one
-    writer at a time already. Taken again in the same transaction, it is granted at once.
-    """
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -55,6 +56,16 @@ def row_json(row: ObjectRow, *, reveal: bool = False) -> dict[str, Any]:
     }
     if row.status is not None:
         body["status"] = row.status
+    return body
+
+
+def render(row: ObjectRow) -> dict[str, Any]:
+    """Render `row`'s API form into its `rendered` column (what a list returns), and return it.
+
+    Every write of a row's spec, metadata or status ends here, so a list is never stale.
+    """
+    body = row_json(row)
+    row.rendered = orjson.dumps(body).decode("utf-8")
     return body
 
 
