@@ -131,14 +131,17 @@ class Supervisor:
         *,
         starting: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Start `part`: its `start()` (or `starting`, when given), then its rounds if a loop."""
+        """Start `part`: its `start()` (or `starting`, when given), then its rounds if a loop.
+
+        A part whose start fails is stopped all the same by `stop` (its `stop()` undoes
+        what its start did halfway), as `mcpd` always did."""
         name = part.spec.name if isinstance(part, Loop) else type(part).__name__
         entry = _Part(part, LoopReport(name))
+        self._parts.append(entry)
         if starting is not None:
             await starting()
         elif isinstance(part, Service):
             await part.start()
-        self._parts.append(entry)
         if isinstance(part, Loop):
             entry.task = asyncio.create_task(self._run(part, entry.report), name=name)
             entry.report.running = True
