@@ -49,6 +49,8 @@ KIND_NAMES: tuple[KindName, ...] = (
     KindName("AuditEvent", "auditevents", IN_GIT=False),
 )
 
+#: The `kind:` names of the kinds the state repo holds, in apply order.
+GIT_KIND_NAMES: tuple[str, ...] = tuple(k.KIND for k in KIND_NAMES if k.IN_GIT)
 
 #: Each kind by its `kind:` name, spelled exactly as manifests and the API spell it.
 BY_KIND_NAME: Mapping[str, KindName] = MappingProxyType({k.KIND: k for k in KIND_NAMES})

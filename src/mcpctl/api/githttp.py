@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pygit2
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -55,6 +54,8 @@ from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.importing import GitImporter, ImportReport
 from mcpctl.reconciler.mirroring import GitMirror
 from mcpctl.staterepo import REF, Author
+from mcpctl.staterepo.merging import commit_at, descends_from
+from mcpctl.staterepo.receiving import configure_receiving, main_target, open_with_pushed
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +105,7 @@ def install_hooks(repo_path: Path) -> None:
     tmp.write_text(HOOK.format(python=sys.executable), encoding="utf-8")
     tmp.chmod(0o755)
     tmp.replace(hook)
-    repo = pygit2.Repository(str(repo_path))
-    config = repo.config
-    config["receive.denyNonFastForwards"] = True
-    config["receive.denyDeletes"] = True
-    config["receive.fsckObjects"] = True
-    config["core.logAllRefUpdates"] = True
+    configure_receiving(repo_path)
 
 
 @dataclass
@@ -416,23 +412,22 @@ class GitEndpoint:
         return ok
 
     async def _check_and_import(self, push: _Push, old: str, new: str, objects: str) -> bool:
-        repo = pygit2.Repository(str(self.repo_path))
-        repo.odb.add_disk_alternate(objects)
-        current = repo.references[REF].target if REF in repo.references else None
-        if current is None or str(current) != old:
+        repo = open_with_pushed(self.repo_path, objects)
+        current = main_target(repo)
+        if current is None or current != old:
             push.lines = [
                 f"mcpd: main is now {str(current)[:12]}, not {old[:12]}: "
                 "fetch, rebase your commits on it, and push again"
             ]
             return False
-        new_commit = repo[new].peel(pygit2.Commit)
-        if old != ZERO and not repo.descendant_of(new_commit.id, pygit2.Oid(hex=old)):
+        new_commit = commit_at(repo, new)
+        if old != ZERO and not descends_from(repo, new_commit.id, old):
             push.lines = [
                 "mcpd: not a fast-forward of main: fetch, rebase your commits on it, "
                 "and push again (nothing is ever force-pushed)"
             ]
             return False
-        base = repo[old].peel(pygit2.Commit) if old != ZERO else None
+        base = commit_at(repo, old) if old != ZERO else None
         try:
             report = await self.importer.import_commit(
                 push.principal, repo, base, new_commit, source="push", verb="push"

@@ -10,6 +10,7 @@ initial password to `initial-admin-password` (0600) in the state dir.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 
@@ -20,6 +21,7 @@ from mcpctl.api.app import build_app
 from mcpctl.daemon.settings import Settings, parse_settings
 from mcpctl.daemon.wiring import bootstrap, build_services, recover
 from mcpctl.errors import McpctlError
+from mcpctl.reconciler.supervisor import Supervisor
 
 log = logging.getLogger("mcpd")
 
@@ -27,13 +29,19 @@ log = logging.getLogger("mcpd")
 async def serve(settings: Settings) -> None:
     services = await build_services(settings)
     assert services.git is not None
+    # stops what it started in the reverse order: the mirror, the git endpoint, the exporter
+    # (whose stop exports what the last writes left)
+    supervisor = Supervisor()
     try:
         recovered = await recover(settings, services)
         await bootstrap(settings, services)
-        await services.replica.start(full=not recovered)
-        await services.git.start()
+        replica = services.replica
+        await supervisor.start(
+            replica, starting=functools.partial(replica.start, full=not recovered)
+        )
+        await supervisor.start(services.git)
         if services.mirror is not None:
-            await services.mirror.start()
+            await supervisor.start(services.mirror)
         app = build_app(services)
         config = uvicorn.Config(
             app,
@@ -52,11 +60,10 @@ async def serve(settings: Settings) -> None:
         )
         await server.serve()
     finally:
-        if services.mirror is not None:
-            await services.mirror.stop()
-        await services.git.stop()
-        await services.replica.stop()
-        await services.engine.dispose()
+        try:
+            await supervisor.stop()
+        finally:
+            await services.engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,35 +8,50 @@ user, with a trailer naming the last change. The export is a function of the
 database, so replaying a write after a crash (between the DB commit and the
 git commit, or between the git commit and the bookkeeping) commits nothing
 twice and loses nothing (DESIGN.md, flow 1).
+
+`mcpd` starts it (its catch-up) and runs its rounds under the supervisor
+(`reconciler.supervisor`); the importer, restore, the mirror and the git
+endpoint hold its `lock` to move `main`, and call `catch_up_locked` and
+`export_keys` to commit the database's version on top of what they did.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-
-import pygit2
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpctl.errors import BackendUnavailable
 from mcpctl.faults import afault, fault
+from mcpctl.kindnames import GIT_KIND_NAMES
 from mcpctl.manifests import Sealer
 from mcpctl.manifests.references import Key, format_key
-from mcpctl.schemas import GIT_KINDS, Resource
+from mcpctl.reconciler.supervisor import Backoff, LoopSpec, attempt
+from mcpctl.schemas import Resource
 from mcpctl.staterepo import (
     COMMITTER,
     Author,
+    Oid,
     StateRepo,
     compare,
     export_all,
     export_changes,
 )
-from mcpctl.store import ChangeRow, MetaRow, ObjectRow, WriteNotice
+from mcpctl.store import ChangeRow, Sessions, WriteNotice
+from mcpctl.store.changes import (
+    EXPORTED,
+    LAST_IMPORTED,
+    REPO_ID,
+    changes_since,
+    exported_change,
+    get_meta,
+    last_change,
+    mark_exported,
+    objects_of_kinds,
+    put_meta,
+)
 from mcpctl.store.rows import row_resource, rows_by_key
 
 log = logging.getLogger(__name__)
@@ -48,10 +63,37 @@ MAX_HANDED_OVER = 64
 #: no write has come for `MAINTAIN_IDLE` seconds.
 MAINTAIN_EVERY = 200
 MAINTAIN_IDLE = 10.0
+#: Unexported changes beyond which a start exports everything at once (see catch_up_locked).
+FULL_EXPORT_BACKLOG = 1000
 
-EXPORTED = "exported_change"
-REPO_ID = "state_repo_id"
-_GIT_KIND_NAMES = tuple(m.KIND for m in GIT_KINDS)
+
+__all__ = [
+    "EXPORTED",
+    "FULL_EXPORT_BACKLOG",
+    "MAINTAIN_EVERY",
+    "MAINTAIN_IDLE",
+    "MAX_HANDED_OVER",
+    "REPO_ID",
+    "ExportingSettings",
+    "GitReplica",
+    "ReplicaStatus",
+]
+
+
+@dataclass(frozen=True)
+class ExportingSettings:
+    """The exporter's knobs (the defaults are the module's constants)."""
+
+    #: Writes whose stored objects wait for the exporter at most (`MAX_HANDED_OVER`).
+    max_handed_over: int = MAX_HANDED_OVER
+    #: Commits after which the repo is packed once idle (`MAINTAIN_EVERY`) ...
+    maintain_every: int = MAINTAIN_EVERY
+    #: ... and the seconds without a write that make it idle (`MAINTAIN_IDLE`).
+    maintain_idle: float = MAINTAIN_IDLE
+    #: Unexported changes beyond which a full start exports at once (`FULL_EXPORT_BACKLOG`).
+    full_export_backlog: int = FULL_EXPORT_BACKLOG
+    #: The delays before retrying a failed export (a constant second).
+    retry: Backoff = field(default_factory=Backoff)
 
 
 @dataclass(frozen=True)
@@ -79,14 +121,21 @@ class GitReplica:
     """Keeps `main` of the state repo equal to the canonical export of the database."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], repo: StateRepo, seal: Sealer
+        self,
+        sessions: Sessions,
+        repo: StateRepo,
+        seal: Sealer,
+        settings: ExportingSettings | None = None,
     ) -> None:
         self.sessions = sessions
         self.repo = repo
         self.seal = seal
+        self.settings = settings or ExportingSettings()
+        self.spec = LoopSpec(
+            "git-replica", "exporting to the state repo", log, retry=self.settings.retry
+        )
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         #: Write id -> what that write stored, by key (None: deleted), handed over by
         #: the write itself: its commit needs no read of the database (see `notify`).
         self._stored: dict[str, dict[Key, Resource | None]] = {}
@@ -101,7 +150,7 @@ class GitReplica:
         was dropped (too many waiting), is read back from the database, as at start.
         """
         if notice is not None and notice.written is not None and notice.deleted is not None:
-            while len(self._stored) >= MAX_HANDED_OVER:
+            while len(self._stored) >= self.settings.max_handed_over:
                 del self._stored[next(iter(self._stored))]
             stored: dict[Key, Resource | None] = dict(notice.written)
             stored.update(dict.fromkeys(notice.deleted))
@@ -109,77 +158,66 @@ class GitReplica:
         self._wake.set()
 
     async def start(self, *, full: bool = True) -> None:
-        """Export what the database has that `main` lacks, then follow every write.
+        """Export what the database has that `main` lacks (before the supervisor runs the
+        rounds that follow every write).
 
         Without `full`, only the writes not exported yet (the caller knows the rest
         matches: a database just recovered from `main`).
         """
         await self.guard_fresh_database()
         await self.catch_up(full=full)
-        self._task = asyncio.create_task(self._follow(), name="git-replica")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """After the last round: export what is left, and let a packing in progress end."""
         await self.catch_up()
         if self._maintaining is not None:  # a git gc in its thread: let it end
             await self._maintaining
 
-    async def _next_write(self) -> None:
-        """Wait for the next write. Meanwhile, once `MAINTAIN_EVERY` commits were made
-        and no write came for `MAINTAIN_IDLE` seconds, pack the repo in the background
+    async def due(self) -> None:
+        """Wait for the next write. Meanwhile, once `maintain_every` commits were made
+        and no write came for `maintain_idle` seconds, pack the repo in the background
         (git's gc then takes no time from the writes that follow each other)."""
         while True:
             busy = self._maintaining is not None and not self._maintaining.done()
-            if self._commits < MAINTAIN_EVERY or busy:
+            if self._commits < self.settings.maintain_every or busy:
                 await self._wake.wait()
                 return
             try:
-                await asyncio.wait_for(self._wake.wait(), MAINTAIN_IDLE)
+                await asyncio.wait_for(self._wake.wait(), self.settings.maintain_idle)
                 return
             except TimeoutError:
                 self._commits = 0
                 self._maintaining = asyncio.create_task(self._maintain(), name="git-maintain")
 
-    async def _maintain(self) -> None:
-        try:
-            await asyncio.to_thread(self.repo.maintain)
-        except Exception:  # the next round tries again; writes never wait for it
-            log.exception("packing the state repo failed")
+    async def round(self) -> None:
+        """Export the writes since the last round (a failed round is retried: the
+        supervisor's back-off, then again, whether or not a write came)."""
+        self._wake.clear()
+        await afault("export.delay")
+        await self.catch_up()
 
-    async def _follow(self) -> None:
-        while True:
-            await self._next_write()
-            self._wake.clear()
-            try:
-                await afault("export.delay")
-                await self.catch_up()
-            except Exception:  # a supervisor loop: log, retry on the next write or in a while
-                log.exception("exporting to the state repo failed; retrying in 1 s")
-                await asyncio.sleep(1.0)
-                self._wake.set()
+    async def _maintain(self) -> None:
+        # the next round tries again; writes never wait for it
+        await attempt("packing the state repo", log, lambda: asyncio.to_thread(self.repo.maintain))
 
     async def guard_fresh_database(self) -> None:
         """Refuse a state repo that is not this database's (its objects would be overwritten)."""
         repo_id = await asyncio.to_thread(self.repo.identity)
         async with self.sessions() as session, session.begin():
-            known = await session.get(MetaRow, REPO_ID)
-            if known is not None and known.value != repo_id:
+            known = await get_meta(session, REPO_ID)
+            if known is not None and known != repo_id:
                 raise BackendUnavailable(
-                    f"this database follows another state repo (id {known.value}, this one is "
+                    f"this database follows another state repo (id {known}, this one is "
                     f"{repo_id}): start with the state dir it belongs to"
                 )
-            exported = await session.get(MetaRow, EXPORTED)
+            exported = await get_meta(session, EXPORTED)
             if known is None:
                 if exported is not None and await asyncio.to_thread(self.repo.holds_objects):
                     raise BackendUnavailable(
                         "the state repo holds objects but this database was exported "
                         "elsewhere: start with the state dir it belongs to"
                     )
-                session.add(MetaRow(key=REPO_ID, value=repo_id))
+                await put_meta(session, REPO_ID, repo_id)
 
     @property
     def lock(self) -> asyncio.Lock:
@@ -194,13 +232,13 @@ class GitReplica:
     async def catch_up_locked(self, *, full: bool = False) -> None:
         """`catch_up` for a caller already holding `lock`.
 
-        With `full`, a backlog of more than `FULL_EXPORT_BACKLOG` changes (a disaster
+        With `full`, a backlog of more than `full_export_backlog` changes (a disaster
         recovery, a restore cut short) is one full export instead of a commit per write:
         the full export follows anyway, and rendering every object twice is what takes
         the time.
         """
         unexported = await self.unexported()
-        if not (full and len(unexported) > FULL_EXPORT_BACKLOG):
+        if not (full and len(unexported) > self.settings.full_export_backlog):
             for group in _by_write(unexported):
                 await self._export_write(group)
         if full:
@@ -209,14 +247,9 @@ class GitReplica:
     async def unexported(self) -> list[ChangeRow]:
         """The changes `main` may not hold yet, in order."""
         async with self.sessions() as session:
-            exported = await _exported(session)
-            return list(
-                await session.scalars(
-                    select(ChangeRow).where(ChangeRow.seq > exported).order_by(ChangeRow.seq)
-                )
-            )
+            return await changes_since(session, await exported_change(session))
 
-    async def export_keys(self, keys: list[Key], author: Author, summary: str) -> pygit2.Oid | None:
+    async def export_keys(self, keys: list[Key], author: Author, summary: str) -> Oid | None:
         """Commit the database's version of `keys` on `main` (with `lock` held); None if equal."""
         if not keys:
             return None
@@ -275,7 +308,7 @@ class GitReplica:
         self._stored.clear()  # what they stored is in the database: the export reads it
         resources = await self.resources()
         async with self.sessions() as session:
-            last = await _last_change(session)
+            last = await last_change(session)
         await asyncio.to_thread(
             export_all, self.repo, resources, self.seal, summary="Export the database", change=last
         )
@@ -287,31 +320,19 @@ class GitReplica:
 
     async def _mark(self, seq: int) -> None:
         async with self.sessions() as session, session.begin():
-            row = await session.get(MetaRow, EXPORTED)
-            if row is None:
-                session.add(MetaRow(key=EXPORTED, value=str(seq)))
-            elif int(row.value) < seq:
-                row.value = str(seq)
+            await mark_exported(session, seq)
 
     async def resources(self) -> list[Resource]:
         async with self.sessions() as session:
-            rows = await session.scalars(
-                select(ObjectRow).where(ObjectRow.kind.in_(_GIT_KIND_NAMES)).order_by(ObjectRow.id)
-            )
-            return [row_resource(r) for r in rows]
+            return [row_resource(r) for r in await objects_of_kinds(session, GIT_KIND_NAMES)]
 
     async def status(self) -> ReplicaStatus:
         async with self.sessions() as session:
-            exported = await _exported(session)
-            last = await _last_change(session)
-            imported = await session.get(MetaRow, "last_imported_commit")
+            exported = await exported_change(session)
+            last = await last_change(session)
+            imported = await get_meta(session, LAST_IMPORTED)
         head = await asyncio.to_thread(self.repo.head)
-        return ReplicaStatus(
-            str(head.id) if head is not None else None,
-            exported,
-            last,
-            imported.value if imported is not None else None,
-        )
+        return ReplicaStatus(str(head.id) if head is not None else None, exported, last, imported)
 
     async def verify(self) -> tuple[list[str], str]:
         """The paths where `main` differs from the export of the database (empty: in sync),
@@ -321,24 +342,11 @@ class GitReplica:
             return await asyncio.to_thread(compare, self.repo, resources, self.seal)
 
 
-#: Unexported changes beyond which a start exports everything at once (see catch_up_locked).
-FULL_EXPORT_BACKLOG = 1000
-
-
 def _imported_json(value: str | None) -> dict[str, str] | None:
     if not value:
         return None
     commit, _, via = value.partition(" ")
     return {"commit": commit, "via": via}
-
-
-async def _exported(session: AsyncSession) -> int:
-    row = await session.get(MetaRow, EXPORTED)
-    return int(row.value) if row is not None else 0
-
-
-async def _last_change(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.coalesce(func.max(ChangeRow.seq), 0))) or 0)
 
 
 def _by_write(changes: list[ChangeRow]) -> list[list[ChangeRow]]:

@@ -26,8 +26,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import pygit2
-
 from mcpctl.access.audit import record_audit, record_event
 from mcpctl.access.policy import SYSTEM, Principal
 from mcpctl.errors import InvalidManifest, ManifestIssue, McpctlError
@@ -36,15 +34,14 @@ from mcpctl.manifests.references import Key, format_key
 from mcpctl.objects.service import ObjectService
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.secrets import MissingKey, Sealer
+from mcpctl.staterepo import Commit, Repository
 from mcpctl.staterepo.layout import path_for
 from mcpctl.staterepo.reading import ReadResult, keys_of, read_changes, tree_changes
 from mcpctl.staterepo.rendering import render_object
-from mcpctl.store import ChangeRow, MetaRow, WriteSource, write_context
+from mcpctl.store import ChangeRow, Session, WriteSource, write_context
+from mcpctl.store.changes import LAST_IMPORTED, put_meta
 
 log = logging.getLogger(__name__)
-
-#: Meta row: the last commit imported into the database, and how (push, sync, restore).
-LAST_IMPORTED = "last_imported_commit"
 
 _DONE = {"add": "created", "change": "configured", "remove": "deleted"}
 
@@ -148,9 +145,9 @@ class GitImporter:
     async def import_commit(
         self,
         principal: Principal,
-        repo: pygit2.Repository,
-        base: pygit2.Commit | None,
-        new: pygit2.Commit,
+        repo: Repository,
+        base: Commit | None,
+        new: Commit,
         *,
         source: str,
         verb: str,
@@ -158,7 +155,7 @@ class GitImporter:
         conflicts: bool = True,
         allow_readme: bool = False,
         local: Mapping[Key, Overridden] | None = None,
-        before_commit: Callable[[Any], Awaitable[None]] | None = None,
+        before_commit: Callable[[Session], Awaitable[None]] | None = None,
     ) -> ImportReport:
         """Write what `new` changes since `base` (None: everything in it), the DB winning.
 
@@ -191,7 +188,7 @@ class GitImporter:
             result = await self.objects.write_set(session, principal, manifests, deleted, verb=verb)
             for conflict in overridden.values():
                 await _record_conflict(session, principal, conflict, source)
-            await _remember(session, LAST_IMPORTED, f"{commit} {source}")
+            await put_meta(session, LAST_IMPORTED, f"{commit} {source}")
             if before_commit is not None:  # it may refuse the write, which then rolls back
                 await before_commit(session)
         report = ImportReport(commit, result.changes, list(overridden.values()), read.keys)
@@ -264,7 +261,7 @@ def _overridden(key: Key, commit: str, change: ChangeRow) -> Overridden:
 
 
 async def _record_conflict(
-    session: Any, principal: Principal, conflict: Overridden, source: str
+    session: Session, principal: Principal, conflict: Overridden, source: str
 ) -> None:
     kind, project, name = conflict.key
     await record_event(
@@ -291,11 +288,3 @@ async def _record_conflict(
             "overriddenBy": conflict.to_json()["overriddenBy"],
         },
     )
-
-
-async def _remember(session: Any, key: str, value: str) -> None:
-    row = await session.get(MetaRow, key)
-    if row is None:
-        session.add(MetaRow(key=key, value=value))
-    else:
-        row.value = value

@@ -12,6 +12,9 @@ fetches the remote's `main` (R) and compares it with mcpd's (L):
   commit), and a merge commit with parents L and R, whose tree holds the
   database's version of everything, becomes `main`; then push. The remote's
   commits stay in history and the remote only ever fast-forwards.
+
+`mcpd` runs its rounds under the supervisor (`reconciler.supervisor`) when a
+remote is configured; the API's sync and status call `sync` and `status`.
 """
 
 from __future__ import annotations
@@ -24,21 +27,38 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pygit2
-
 from mcpctl.access.policy import SYSTEM, Principal
 from mcpctl.errors import Conflict, McpctlError
 from mcpctl.manifests.references import Key
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.importing import GitImporter, Overridden
-from mcpctl.staterepo import COMMITTER, Author, key_for
-from mcpctl.staterepo.reading import tree_changes
+from mcpctl.reconciler.supervisor import LoopSpec, PermanentError
+from mcpctl.staterepo import COMMITTER, Author, Commit, Repository
+from mcpctl.staterepo.merging import (
+    changed_since,
+    commit_at,
+    descends_from,
+    merge_base,
+    merge_commit,
+)
 from mcpctl.staterepo.remote import Remote, describe
 
 log = logging.getLogger(__name__)
 
 #: Who imports the remote's commits: mcpd, for the remote (whose own access rules apply there).
 MIRROR = replace(SYSTEM, actor="gitops-mirror")
+#: Seconds between two syncs when nothing asks for one.
+SYNC_INTERVAL = 60.0
+#: Seconds a sync asked for by a write waits for the writes that follow it (one round).
+BURST = 0.05
+
+
+@dataclass(frozen=True)
+class MirroringSettings:
+    """The mirror's knobs (the defaults are the module's constants)."""
+
+    interval: float = SYNC_INTERVAL
+    burst: float = BURST
 
 
 @dataclass
@@ -77,44 +97,48 @@ class GitMirror:
         remote: Remote,
         repo_path: Path,
         public_key: str,
-        interval: float = 60.0,
+        interval: float | None = None,
+        *,
+        settings: MirroringSettings | None = None,
     ) -> None:
+        """`interval`, when given, overrides `settings.interval`."""
         self.importer = importer
         self.replica = replica
         self.remote = remote
         self.repo_path = repo_path
         self.public_key = public_key
-        self.interval = interval
+        settings = settings or MirroringSettings()
+        if interval is not None:
+            settings = replace(settings, interval=interval)
+        self.settings = settings
+        # a failed round waits for the next one (the interval, or a write)
+        self.spec = LoopSpec(
+            "git-mirror", f"mirror sync with {remote.redacted}", log, retry=None, eager=True
+        )
         self.state = MirrorState()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def interval(self) -> float:
+        return self.settings.interval
 
     def notify(self) -> None:
         """A local write: push it soon."""
         self._wake.set()
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="git-mirror")
+    async def round(self) -> None:
+        """One sync; its failures wait for the next round (they are in `status` meanwhile)."""
+        try:
+            await self.sync()
+        except McpctlError as e:
+            raise PermanentError(str(e)) from e
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.sync()
-            except McpctlError as e:
-                log.warning("mirror sync with %s failed: %s", self.remote.redacted, e)
-            except Exception:  # a supervisor loop: log, try again on the next round
-                log.exception("mirror sync with %s failed", self.remote.redacted)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            await asyncio.sleep(0.05)  # a burst of writes is one round
-            self._wake.clear()
+    async def due(self) -> None:
+        """After `interval`, or soon after a local write."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.settings.interval)
+        await asyncio.sleep(self.settings.burst)  # a burst of writes is one round
+        self._wake.clear()
 
     def status(self) -> dict[str, Any]:
         s = self.state
@@ -150,7 +174,7 @@ class GitMirror:
         fetched = await asyncio.to_thread(self.remote.fetch, self.repo_path)
         self.state.last_fetched = fetched
         state = self.replica.repo
-        repo: pygit2.Repository = state.repo
+        repo = state.repo
         async with self.replica.lock:
             await self.replica.catch_up_locked()
             head = await asyncio.to_thread(state.head)
@@ -159,8 +183,8 @@ class GitMirror:
             if fetched == str(head.id):
                 self.state.last_pushed = fetched
                 return report
-            if fetched is not None and not repo.descendant_of(head.id, pygit2.Oid(hex=fetched)):
-                theirs = repo[fetched].peel(pygit2.Commit)
+            if fetched is not None and not descends_from(repo, head.id, fetched):
+                theirs = commit_at(repo, fetched)
                 report.imported = await self._import(MIRROR, repo, head, theirs)
                 report.action = "imported"
             head = await asyncio.to_thread(state.head)
@@ -175,23 +199,23 @@ class GitMirror:
     async def _import(
         self,
         principal: Principal,
-        repo: pygit2.Repository,
-        head: pygit2.Commit,
-        theirs: pygit2.Commit,
+        repo: Repository,
+        head: Commit,
+        theirs: Commit,
     ) -> dict[str, Any]:
         state = self.replica.repo
-        fast_forward = repo.descendant_of(theirs.id, head.id)
+        fast_forward = descends_from(repo, theirs.id, head.id)
         if fast_forward:
             base = head
             local: dict[Key, Overridden] = {}
         else:
-            base_id = repo.merge_base(head.id, theirs.id)
-            if base_id is None:
+            found = merge_base(repo, head, theirs)
+            if found is None:
                 raise Conflict(
                     f"the main of {self.remote.redacted} shares no history with mcpd's: "
                     "start the remote from a clone of mcpd's state repo (or an empty one)"
                 )
-            base = repo[base_id].peel(pygit2.Commit)
+            base = found
             local = await asyncio.to_thread(_local_changes, repo, base, head)
         # invalid manifests raise InvalidManifest: every issue with its file and line
         report = await self.importer.import_commit(
@@ -202,9 +226,8 @@ class GitMirror:
         if fast_forward:
             await asyncio.to_thread(state.move_main, theirs.id, head.id, "mirror: fast-forward")
         else:
-            await asyncio.to_thread(
-                _merge, state, head, theirs, base, applied, self.remote.redacted
-            )
+            message = f"Merge {str(theirs.id)[:12]} from {self.remote.redacted}\n"
+            await asyncio.to_thread(merge_commit, state, head, theirs, base, applied, message)
         await self.replica.catch_up_locked()
         summary = f"Canonical form of the files of {str(theirs.id)[:12]} (sync)"
         await self.replica.export_keys(report.keys, Author(*COMMITTER), summary)
@@ -215,56 +238,9 @@ class GitMirror:
         return report.to_json()
 
 
-def _local_changes(
-    repo: pygit2.Repository, base: pygit2.Commit, head: pygit2.Commit
-) -> dict[Key, Overridden]:
+def _local_changes(repo: Repository, base: Commit, head: Commit) -> dict[Key, Overridden]:
     """The objects mcpd's main changed since `base`, with the newest commit that did."""
-    changed = tree_changes(repo, base.tree, head.tree)
-    keys = {key: path for path in changed if (key := key_for(path)) is not None}
-    found: dict[Key, Overridden] = {}
-    walker = repo.walk(head.id, pygit2.enums.SortMode.TOPOLOGICAL)
-    walker.hide(base.id)
-    for commit in walker:
-        if len(found) == len(keys):
-            break
-        parent = commit.parents[0] if commit.parents else None
-        touched = tree_changes(repo, parent.tree if parent else None, commit.tree)
-        for path in touched:
-            key = key_for(path)
-            if key in keys and key not in found:
-                found[key] = Overridden(
-                    key, "", 0, commit.author.name, "commit", local_commit=str(commit.id)
-                )
-    for key in keys:
-        found.setdefault(key, Overridden(key, "", 0, "mcpd", "commit", local_commit=str(head.id)))
-    return found
-
-
-def _merge(
-    state: Any,
-    head: pygit2.Commit,
-    theirs: pygit2.Commit,
-    base: pygit2.Commit,
-    applied: list[Key],
-    remote: str,
-) -> None:
-    """`main` becomes a merge of mcpd's head and the remote's: ours, plus their applied files."""
-    repo: pygit2.Repository = state.repo
-    index = pygit2.Index()
-    index.read_tree(head.tree)
-    theirs_changes = tree_changes(repo, base.tree, theirs.tree)
-    wanted = set(applied)
-    for path, content in theirs_changes.items():
-        if key_for(path) not in wanted:
-            continue
-        if content is None:
-            if path in index:
-                index.remove(path)
-        else:
-            blob = repo.create_blob(content)
-            index.add(pygit2.IndexEntry(path, blob, pygit2.enums.FileMode.BLOB))
-    tree = index.write_tree(repo)
-    signature = pygit2.Signature(*COMMITTER)
-    message = f"Merge {str(theirs.id)[:12]} from {remote}\n"
-    oid = repo.create_commit(None, signature, signature, message, tree, [head.id, theirs.id])
-    state.move_main(oid, head.id, message)
+    return {
+        key: Overridden(key, "", 0, author, "commit", local_commit=commit)
+        for key, (author, commit) in changed_since(repo, base, head).items()
+    }

@@ -12,6 +12,9 @@ changes nothing, so a repeated restore is harmless.
 every object at `main` is written, secret values opened with the sealing key.
 Without the key it refuses, naming each value it cannot open, unless told to
 leave those values out (their keys stay, empty, so what refers to them resolves).
+
+The API calls `restore` and `timelines`; `mcpd` calls `recover` at start,
+before the exporter's catch-up (`daemon.wiring.recover`).
 """
 
 from __future__ import annotations
@@ -23,15 +26,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
 from mcpctl.access.policy import SYSTEM, Principal, policy_of, require_run
 from mcpctl.errors import BackendUnavailable, Conflict, Forbidden, InvalidManifest, McpctlError
 from mcpctl.faults import fault
-from mcpctl.reconciler.exporting import EXPORTED, REPO_ID, GitReplica
+from mcpctl.kindnames import GIT_KIND_NAMES
+from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.importing import GitImporter, acting_for
-from mcpctl.schemas import GIT_KINDS
-from mcpctl.staterepo import CHANGE_TRAILER, Author
+from mcpctl.staterepo import CHANGE_TRAILER, Author, StateRepo
 from mcpctl.staterepo.timelines import (
     commit_tree,
     list_timelines,
@@ -39,12 +40,17 @@ from mcpctl.staterepo.timelines import (
     save_timeline,
     undo_timeline,
 )
-from mcpctl.store import ChangeRow, MetaRow, ObjectRow
+from mcpctl.store import Session
+from mcpctl.store.changes import (
+    EXPORTED,
+    REPO_ID,
+    count_objects,
+    get_meta,
+    last_change,
+)
 from mcpctl.store.rows import rows_by_key
 
 log = logging.getLogger(__name__)
-
-_GIT_KIND_NAMES = tuple(m.KIND for m in GIT_KINDS)
 
 
 @dataclass
@@ -71,7 +77,7 @@ class Restorer:
         self.replica = replica
 
     @property
-    def repo(self) -> Any:
+    def repo(self) -> StateRepo:
         return self.replica.repo
 
     async def restore(self, principal: Principal, rev: str, reason: str = "") -> RestoreReport:
@@ -113,9 +119,7 @@ class Restorer:
             fault("restore.after-db")
             report.timeline = saved.name if saved is not None else None
             async with self.importer.objects.sessions() as session:
-                last = int(
-                    await session.scalar(select(func.coalesce(func.max(ChangeRow.seq), 0))) or 0
-                )
+                last = await last_change(session)
             message = (
                 f"Restore main to {str(target.id)[:12]} ({rev})\n\n"
                 + (f"Reason: {reason.strip()}\n" if reason.strip() else "")
@@ -140,17 +144,12 @@ class Restorer:
     async def needs_recovery(self) -> bool:
         """An empty database (never exported) next to a state repo holding objects."""
         async with self.importer.objects.sessions() as session:
-            exported = await session.get(MetaRow, EXPORTED)
-            if exported is not None:
+            if await get_meta(session, EXPORTED) is not None:
                 return False
-            follows = await session.get(MetaRow, REPO_ID)
-            stored = await session.scalar(
-                select(func.count())
-                .select_from(ObjectRow)
-                .where(ObjectRow.kind.in_(_GIT_KIND_NAMES))
-            )
+            follows = await get_meta(session, REPO_ID)
+            stored = await count_objects(session, GIT_KIND_NAMES)
         repo_id = await asyncio.to_thread(self.repo.identity)
-        if stored and follows is not None and follows.value == repo_id:
+        if stored and follows is not None and follows == repo_id:
             return False  # recovered, cut short before its export: the replica's start does it
         holds: bool = await asyncio.to_thread(self.repo.holds_objects)
         if holds and stored:
@@ -218,7 +217,7 @@ class Restorer:
             return report
 
 
-async def _keeps_restoring(principal: Principal, rev: str, session: Any) -> None:
+async def _keeps_restoring(principal: Principal, rev: str, session: Session) -> None:
     """Refuse a restore that would leave its actor unable to restore (and so to undo it):
     their User gone, or no `run restore` left in the Rbacs and Groups at the target."""
     if principal.kind == "System":

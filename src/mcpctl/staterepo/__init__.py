@@ -14,7 +14,16 @@ from mcpctl.staterepo.rendering import (
     render_object,
     render_tree,
 )
-from mcpctl.staterepo.repo import BRANCH, COMMITTER, REF, Author, StateRepo
+from mcpctl.staterepo.repo import (
+    BRANCH,
+    COMMITTER,
+    REF,
+    Author,
+    Commit,
+    Oid,
+    Repository,
+    StateRepo,
+)
 
 __all__ = [
     "BRANCH",
@@ -23,6 +32,9 @@ __all__ = [
     "README_PATH",
     "REF",
     "Author",
+    "Commit",
+    "Oid",
+    "Repository",
     "StateRepo",
     "compare",
     "differences",

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeAlias
 
 import pygit2
 
@@ -28,6 +29,11 @@ COMMITTER = ("mcpd", "mcpd@localhost")
 #: Loose objects past which `maintain` packs them (git's own default is 6,700: with a
 #: 10,000-file directory, each commit writes a 380 KB tree, so that is gigabytes).
 GC_AUTO = 1000
+
+#: The pygit2 types that cross this package's edge: callers name them without pygit2.
+Repository: TypeAlias = pygit2.Repository
+Commit: TypeAlias = pygit2.Commit
+Oid: TypeAlias = pygit2.Oid
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,231 @@
+"""One supervisor for mcpd's loops: it starts them, stops them, retries them and reports them.
+
+Before it, each loop wrote its own task, cancellation and retry (the
+exporter slept a second after a failure, the mirror logged and went on), and
+nothing could say whether a loop was running or failing. A loop now only says
+when its next round is due (`Loop.due`) and what one round does
+(`Loop.round`); `Supervisor` runs them, in the order `mcpd` starts them
+(`daemon.main.serve`), and stops them in the reverse order.
+
+A round that fails tells the supervisor how, in the manner of kopf:
+
+- `TemporaryError(delay)`: retry after `delay` seconds (None: the loop's
+  back-off), without waiting for the round to be due;
+- `PermanentError`: retrying will not help: logged (without a traceback), and
+  the next round runs when it is due;
+- any other exception is a bug or an unforeseen failure: logged with its
+  traceback (the one `except Exception` of the loops is here), then retried
+  after the loop's back-off, or at the next due round for a loop without one.
+
+`Supervisor.report()` says, cheaply, where each loop is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+log = logging.getLogger(__name__)
+
+
+class TemporaryError(Exception):
+    """A round failed in a way that passes: retry it after `delay` seconds (None: back-off)."""
+
+    def __init__(self, message: str, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class PermanentError(Exception):
+    """A round failed in a way retrying at once will not fix: the next round runs when due."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """The delays between retries of a failing round: `first`, times `factor` after each
+    failure in a row, at most `most` seconds. The default is a constant second."""
+
+    first: float = 1.0
+    factor: float = 1.0
+    most: float = 60.0
+
+    def delay(self, retries: int) -> float:
+        """The delay before retry number `retries` (1 for the first)."""
+        return float(min(self.most, self.first * self.factor ** max(retries - 1, 0)))
+
+
+@dataclass(frozen=True)
+class LoopSpec:
+    """How the supervisor runs a loop."""
+
+    #: The name of its task, and in `report()`.
+    name: str
+    #: What a round does, for the log: "{what} failed ...".
+    what: str
+    #: The logger its failures go to (the loop's module's).
+    log: logging.Logger
+    #: After an unforeseen failure, retry after these delays; None: at the next due round.
+    retry: Backoff | None = Backoff()
+    #: Run a first round at once (else the first round waits until `due`).
+    eager: bool = False
+
+
+@runtime_checkable
+class Service(Protocol):
+    """Something started and stopped with mcpd (a loop's catch-up, a socket)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class Loop(Protocol):
+    """A loop: rounds that run whenever one is due."""
+
+    @property
+    def spec(self) -> LoopSpec: ...
+
+    async def due(self) -> None:
+        """Return when the next round is due."""
+
+    async def round(self) -> None:
+        """One round (raising `TemporaryError`, `PermanentError` or anything)."""
+
+
+@dataclass
+class LoopReport:
+    """Where a loop is: running or not, its rounds, its current failures."""
+
+    name: str
+    running: bool = False
+    rounds: int = 0
+    #: Failed rounds in a row (0: the last round went well).
+    retries: int = 0
+    last_error: str | None = None
+    last_round: datetime | None = None
+    last_failure: datetime | None = field(default=None)
+
+
+@dataclass
+class _Part:
+    part: Service | Loop
+    report: LoopReport
+    task: asyncio.Task[None] | None = None
+
+
+class Supervisor:
+    """Starts services and loops in order, stops them in reverse order, runs the loops."""
+
+    def __init__(self) -> None:
+        self._parts: list[_Part] = []
+
+    async def start(
+        self,
+        part: Service | Loop,
+        *,
+        starting: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Start `part`: its `start()` (or `starting`, when given), then its rounds if a loop.
+
+        A part whose start fails is stopped all the same by `stop` (its `stop()` undoes
+        what its start did halfway), as `mcpd` always did."""
+        name = part.spec.name if isinstance(part, Loop) else type(part).__name__
+        entry = _Part(part, LoopReport(name))
+        self._parts.append(entry)
+        if starting is not None:
+            await starting()
+        elif isinstance(part, Service):
+            await part.start()
+        if isinstance(part, Loop):
+            entry.task = asyncio.create_task(self._run(part, entry.report), name=name)
+            entry.report.running = True
+
+    async def stop(self) -> None:
+        """Stop every part in the reverse order of their start: a loop's rounds, then its
+        `stop()`. Each part stops even if the one before failed to (the first error is raised)."""
+        failure: BaseException | None = None
+        while self._parts:
+            entry = self._parts.pop()
+            try:
+                if entry.task is not None:
+                    entry.task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await entry.task
+                    entry.task = None
+                    entry.report.running = False
+                if isinstance(entry.part, Service):
+                    await entry.part.stop()
+            except Exception as e:  # the next parts stop all the same
+                failure = failure or e
+        if failure is not None:
+            raise failure
+
+    def report(self) -> list[LoopReport]:
+        """The state of every loop started (copies: they do not change under the caller)."""
+        return [
+            LoopReport(**vars(entry.report))
+            for entry in self._parts
+            if isinstance(entry.part, Loop)
+        ]
+
+    async def _run(self, loop: Loop, report: LoopReport) -> None:
+        spec = loop.spec
+        due = not spec.eager
+        while True:
+            if due:
+                await loop.due()
+            retry = await _attempt(loop, report)
+            due = retry is None
+            if retry is not None:
+                await asyncio.sleep(retry)
+
+
+async def _attempt(loop: Loop, report: LoopReport) -> float | None:
+    """One round of `loop`, its failure logged; the delay before a retry (None: when due)."""
+    spec = loop.spec
+    try:
+        await loop.round()
+    except TemporaryError as e:
+        _failed(report, e)
+        delay = e.delay if e.delay is not None else (spec.retry or Backoff()).delay(report.retries)
+        spec.log.warning("%s failed: %s; retrying in %g s", spec.what, e, delay)
+        return delay
+    except PermanentError as e:
+        _failed(report, e)
+        spec.log.warning("%s failed: %s", spec.what, e)
+        return None
+    except Exception as e:  # a supervisor: log the traceback, retry (next round, or back-off)
+        _failed(report, e)
+        if spec.retry is None:
+            spec.log.exception("%s failed", spec.what)
+            return None
+        delay = spec.retry.delay(report.retries)
+        spec.log.exception("%s failed; retrying in %g s", spec.what, delay)
+        return delay
+    report.rounds += 1
+    report.retries = 0
+    report.last_error = None
+    report.last_round = datetime.now(UTC)
+    return None
+
+
+def _failed(report: LoopReport, error: BaseException) -> None:
+    report.rounds += 1
+    report.retries += 1
+    report.last_error = str(error) or type(error).__name__
+    report.last_failure = report.last_round = datetime.now(UTC)
+
+
+async def attempt(what: str, logger: logging.Logger, work: Callable[[], Awaitable[object]]) -> None:
+    """Run `work` once in the background of a loop (a repo's packing), logging its failure
+    with the traceback: the loop tries again at its next occasion and never waits for it."""
+    try:
+        await work()
+    except Exception:  # a supervised side task: log, the next occasion tries again
+        logger.exception("%s failed", what)

@@ -1,0 +1,103 @@
+"""The change log and the meta rows, as the reconciler's loops read and write them.
+
+The exporter follows the change log (`changes_since`, `last_change`) and
+records in meta rows how far `main` holds it (`EXPORTED`) and which state repo
+the database follows (`REPO_ID`); an import records the last commit it wrote
+(`LAST_IMPORTED`); a restore and disaster recovery read them back. Kept here,
+in the store, so that the loops (`mcpctl.reconciler`) never build a query, and
+so that each query is written once: the latest change (`last_change`) and the
+meta upsert (`put_meta`) served four copies before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from sqlalchemy import func, select
+
+from mcpctl.store.tables import ChangeRow, MetaRow, ObjectRow
+from mcpctl.store.writes import Session, Sessions
+
+#: Meta row: the last change `main` holds (an int, as a string).
+EXPORTED = "exported_change"
+#: Meta row: the id of the state repo this database follows (`StateRepo.identity`).
+REPO_ID = "state_repo_id"
+#: Meta row: the last commit imported into the database, and how: "<sha> <push|sync|...>".
+LAST_IMPORTED = "last_imported_commit"
+
+__all__ = [
+    "EXPORTED",
+    "LAST_IMPORTED",
+    "REPO_ID",
+    "Session",
+    "Sessions",
+    "changes_since",
+    "count_objects",
+    "exported_change",
+    "get_meta",
+    "last_change",
+    "mark_exported",
+    "objects_of_kinds",
+    "put_meta",
+]
+
+
+async def last_change(session: Session) -> int:
+    """The `seq` of the latest change in the log (0: none yet)."""
+    return int(await session.scalar(select(func.coalesce(func.max(ChangeRow.seq), 0))) or 0)
+
+
+async def changes_since(session: Session, seq: int) -> list[ChangeRow]:
+    """The changes after `seq`, in order."""
+    return list(
+        await session.scalars(select(ChangeRow).where(ChangeRow.seq > seq).order_by(ChangeRow.seq))
+    )
+
+
+async def get_meta(session: Session, key: str) -> str | None:
+    """The value of meta row `key` (None: no such row)."""
+    row = await session.get(MetaRow, key)
+    return row.value if row is not None else None
+
+
+async def put_meta(
+    session: Session, key: str, value: str, *, replaces: Callable[[str], bool] | None = None
+) -> None:
+    """Set meta row `key` to `value` (in the caller's transaction).
+
+    With `replaces`, an existing row changes only where `replaces(its value)` holds
+    (e.g. only forward); a missing row is always added.
+    """
+    row = await session.get(MetaRow, key)
+    if row is None:
+        session.add(MetaRow(key=key, value=value))
+    elif replaces is None or replaces(row.value):
+        row.value = value
+
+
+async def exported_change(session: Session) -> int:
+    """The last change `main` holds (0: never exported)."""
+    value = await get_meta(session, EXPORTED)
+    return int(value) if value is not None else 0
+
+
+async def mark_exported(session: Session, seq: int) -> None:
+    """Record that `main` holds every change up to `seq` (never moving the mark back)."""
+    await put_meta(session, EXPORTED, str(seq), replaces=lambda old: int(old) < seq)
+
+
+async def objects_of_kinds(session: Session, kinds: Iterable[str]) -> list[ObjectRow]:
+    """Every object of `kinds`, in the order they were created."""
+    return list(
+        await session.scalars(
+            select(ObjectRow).where(ObjectRow.kind.in_(tuple(kinds))).order_by(ObjectRow.id)
+        )
+    )
+
+
+async def count_objects(session: Session, kinds: Iterable[str]) -> int:
+    """How many objects of `kinds` the database holds."""
+    counted = await session.scalar(
+        select(func.count()).select_from(ObjectRow).where(ObjectRow.kind.in_(tuple(kinds)))
+    )
+    return int(counted or 0)
