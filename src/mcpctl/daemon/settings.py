@@ -27,7 +27,7 @@ class HttpSettings:
 
     host: str = "127.0.0.1"
     port: int = 7420
-    #: the largest request body accepted, in bytes (no flag: a limit, not a choice)
+    #: the largest request body accepted, in bytes (no flag or variable sets it today)
     max_body: int = DEFAULT_MAX_BODY
 
     @property

@@ -1,8 +1,10 @@
 """mcpd's wiring: the engine, state repo, sealer, services and loops, built from settings.
 
 Called by `main` at start: `build_services` builds every part once and hands
-each the parts it stands on; `recover` and `bootstrap` run before the loops
-and the API start.
+each the parts it stands on and its group of settings (the store its
+`StoreSettings`, the mirror its `GitSettings`, the API its `HttpSettings`' body
+limit, through `Services`); `recover` and `bootstrap` run before the loops and
+the API start.
 """
 
 from __future__ import annotations
