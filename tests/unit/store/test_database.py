@@ -37,8 +37,8 @@ def test_a_database_never_migrated_is_reached_but_not_at_head(tmp_path: Path) ->
     assert not health.at_head
 
 
-def test_a_database_out_of_reach_is_named_by_its_error(tmp_path: Path) -> None:
-    health = probe(sqlite_url(tmp_path / "no such dir" / "mcpd.db"))
+def test_a_database_out_of_reach_is_named_by_its_error() -> None:
+    health = probe("postgresql://nobody@127.0.0.1:1/none")  # port 1: refused at once
 
     assert health.unreachable == "OperationalError"
     assert not health.at_head
