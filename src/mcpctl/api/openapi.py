@@ -3,14 +3,19 @@
 It describes every route of `app.py` as it behaves: the statuses each can
 answer, problem bodies as `application/problem+json`, and the shapes of the
 answers (stored objects validate against `Manifest`), so that a client, or
-schemathesis, can check the API against it.
+schemathesis, can check the API against it. `serve_openapi` serves it at
+`/api/v1/openapi.json`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import Response
+
 from mcpctl import __version__
+from mcpctl.api.endpoints import JSONResponse
 from mcpctl.schemas import API_VERSION, KINDS
 from mcpctl.schemas.jsonschema import manifest_schema
 
@@ -722,3 +727,7 @@ def openapi_document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": paths,
     }
+
+
+async def serve_openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document())

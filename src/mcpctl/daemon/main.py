@@ -45,8 +45,8 @@ async def serve(settings: Settings) -> None:
         app = build_app(services)
         config = uvicorn.Config(
             app,
-            host=settings.host,
-            port=settings.port,
+            host=settings.http.host,
+            port=settings.http.port,
             log_level=settings.log_level,
             access_log=settings.log_level == "debug",
             lifespan="off",
@@ -55,7 +55,7 @@ async def serve(settings: Settings) -> None:
         log.info(
             "mcpd %s serving %s (database %s)",
             __version__,
-            settings.url,
+            settings.http.url,
             services.engine.dialect.name,
         )
         await server.serve()

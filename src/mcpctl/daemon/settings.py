@@ -1,36 +1,74 @@
-"""mcpd's settings: the command line and environment, read once.
+"""mcpd's settings: the command line and environment, read once, in groups.
 
-`parse_settings` is called by `main` alone; the wiring passes each part the
-settings it needs, so nothing else reads the environment or flags.
+`parse_settings` is called by `main` alone and reads every flag and environment
+variable of mcpd (`MCPD_DATABASE_URL`, `MCPD_GIT_REMOTE`, `MCPCTL_HOME`) into one
+frozen `Settings`: the state dir, the log level, and a group per part (`http`,
+`store`, `git`, `recovery`). The wiring passes each part its group, so nothing
+else reads the environment or flags. (The sealing key's `MCPCTL_SEALING_KEY`
+is read by `secrets` itself, where the key is loaded.)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcpctl import __version__
+from mcpctl.api.requests import DEFAULT_MAX_BODY
 from mcpctl.client.contexts import mcpctl_home
 from mcpctl.store import sqlite_url
 
 
 @dataclass(frozen=True)
-class Settings:
-    state_dir: Path
-    host: str
-    port: int
-    database_url: str
-    log_level: str = "info"
-    skip_unopenable_secrets: bool = False
-    git_remote: str | None = None
-    git_sync_interval: float = 60.0
+class HttpSettings:
+    """Where the API listens, and what it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = 7420
+    #: the largest request body accepted, in bytes (no flag or variable sets it today)
+    max_body: int = DEFAULT_MAX_BODY
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """The database: SQLite in the state dir by default, PostgreSQL in production."""
+
+    database_url: str
+
+
+@dataclass(frozen=True)
+class GitSettings:
+    """The state repo's mirror: a remote to push to and fetch from, and how often."""
+
+    remote: str | None = None
+    sync_interval: float = 60.0
+
+
+@dataclass(frozen=True)
+class RecoverySettings:
+    """Disaster recovery at start (an empty database beside a state repo)."""
+
+    #: restore Secrets without their values when the sealing key is lost
+    skip_unopenable_secrets: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything mcpd is told at start, by group; the wiring hands each part its group."""
+
+    state_dir: Path
+    store: StoreSettings
+    http: HttpSettings = field(default_factory=HttpSettings)
+    git: GitSettings = field(default_factory=GitSettings)
+    recovery: RecoverySettings = field(default_factory=RecoverySettings)
+    log_level: str = "info"
 
 
 def parse_settings(argv: list[str] | None = None) -> Settings:
@@ -79,11 +117,9 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
     )
     return Settings(
         state_dir,
-        args.host,
-        args.port,
-        database_url,
+        StoreSettings(database_url),
+        HttpSettings(args.host, args.port),
+        GitSettings(args.git_remote or None, max(args.git_sync_interval, 1.0)),
+        RecoverySettings(args.skip_unopenable_secrets),
         args.log_level,
-        skip_unopenable_secrets=args.skip_unopenable_secrets,
-        git_remote=args.git_remote or None,
-        git_sync_interval=max(args.git_sync_interval, 1.0),
     )

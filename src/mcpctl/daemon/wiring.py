@@ -1,8 +1,10 @@
 """mcpd's wiring: the engine, state repo, sealer, services and loops, built from settings.
 
 Called by `main` at start: `build_services` builds every part once and hands
-each the parts it stands on; `recover` and `bootstrap` run before the loops
-and the API start.
+each the parts it stands on and its group of settings (the store its
+`StoreSettings`, the mirror its `GitSettings`, the API its `HttpSettings`' body
+limit, through `Services`); `recover` and `bootstrap` run before the loops and
+the API start.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from mcpctl.api.app import Services
 from mcpctl.api.githttp import GitEndpoint
+from mcpctl.api.services import Services
 from mcpctl.client.contexts import Context, load_config, save_config
 from mcpctl.daemon.settings import Settings
 from mcpctl.errors import BackendUnavailable
@@ -42,14 +44,14 @@ log = logging.getLogger("mcpd")
 
 async def build_services(settings: Settings) -> Services:
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.store.database_url)
     await upgrade(engine)
     repo_path = settings.state_dir / "state.git"
-    if settings.git_remote and not (repo_path / "HEAD").exists():
+    if settings.git.remote and not (repo_path / "HEAD").exists():
         # a new machine: the state repo starts from the remote (then recovery, if the
         # database is empty); the deploy key must exist before the first fetch
         await asyncio.to_thread(ensure_deploy_key, settings.state_dir / "ssh")
-        remote = Remote(settings.git_remote, settings.state_dir / "ssh")
+        remote = Remote(settings.git.remote, settings.state_dir / "ssh")
         started = await asyncio.to_thread(start_from_remote, repo_path, remote)
         if started is not None:
             log.warning(
@@ -76,10 +78,10 @@ async def build_services(settings: Settings) -> Services:
     restorer = Restorer(importer, replica)
     public_key = await asyncio.to_thread(ensure_deploy_key, settings.state_dir / "ssh")
     mirror = None
-    if settings.git_remote:
-        remote = Remote(settings.git_remote, settings.state_dir / "ssh")
+    if settings.git.remote:
+        remote = Remote(settings.git.remote, settings.state_dir / "ssh")
         mirror = GitMirror(
-            importer, replica, remote, repo_path, public_key, settings.git_sync_interval
+            importer, replica, remote, repo_path, public_key, settings.git.sync_interval
         )
         wake.append(lambda _notice: mirror.notify())
     git = GitEndpoint(repo_path, identity, importer, replica, mirror)
@@ -94,6 +96,7 @@ async def build_services(settings: Settings) -> Services:
         git,
         mirror=mirror,
         public_key=public_key,
+        max_body=settings.http.max_body,
     )
 
 
@@ -105,7 +108,9 @@ async def recover(settings: Settings, services: Services) -> bool:
     """
     assert services.restorer is not None
     assert services.importer is not None
-    report = await services.restorer.recover(skip_unopenable=settings.skip_unopenable_secrets)
+    report = await services.restorer.recover(
+        skip_unopenable=settings.recovery.skip_unopenable_secrets
+    )
     if not isinstance(services.importer.sealer, MissingKey):
         return report is not None
     if report is None:
@@ -134,7 +139,7 @@ async def bootstrap(settings: Settings, services: Services) -> None:
     _write_secret_file(settings.state_dir / "initial-admin-password", password + "\n")
     config_file = settings.state_dir / "config"
     config = load_config(config_file)
-    config.put(Context(name="local", server=settings.url, user="admin", token=token))
+    config.put(Context(name="local", server=settings.http.url, user="admin", token=token))
     save_config(config, config_file)
     log.info(
         "first start: created user admin; CLI context 'local' written to %s, "

@@ -1,0 +1,36 @@
+"""What the API's handlers are given: mcpd's parts, built once by `daemon/wiring.py`.
+
+The daemon builds one `Services` from its settings and hands it to
+`build_app`; every handler takes it beside the request. The types are the
+parts' own (the store's `Engine` and `Sessions`, not sqlalchemy's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mcpctl.api.githttp import GitEndpoint
+from mcpctl.api.requests import DEFAULT_MAX_BODY
+from mcpctl.identity import IdentityService
+from mcpctl.objects import ObjectService
+from mcpctl.reconciler.exporting import GitReplica
+from mcpctl.reconciler.importing import GitImporter
+from mcpctl.reconciler.mirroring import GitMirror
+from mcpctl.reconciler.restoring import Restorer
+from mcpctl.store.database import Engine, Sessions
+
+
+@dataclass
+class Services:
+    engine: Engine
+    sessions: Sessions
+    objects: ObjectService
+    identity: IdentityService
+    replica: GitReplica
+    importer: GitImporter | None = None
+    restorer: Restorer | None = None
+    git: GitEndpoint | None = None
+    mirror: GitMirror | None = None
+    public_key: str | None = None
+    #: the largest request body accepted, in bytes (`HttpSettings.max_body`)
+    max_body: int = DEFAULT_MAX_BODY

@@ -1,0 +1,49 @@
+"""The database as the store's callers hold it: its handles and whether it is ready.
+
+mcpd's wiring builds an `Engine` and a `Sessions` factory (`make_engine`,
+`make_sessionmaker`) and hands them on; the API names their types and asks
+`check_database` for `/readyz`. Both come from here so that no package above
+the store imports sqlalchemy to name or probe the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from mcpctl.store.migrating import current_revision, head_revision
+
+#: The engine of mcpd's database (one per process; disposed at stop).
+Engine: TypeAlias = AsyncEngine
+
+#: What opens a session on mcpd's database (`make_sessionmaker`).
+Sessions: TypeAlias = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class DatabaseHealth:
+    """What `check_database` found: the schema's revision against the code's head."""
+
+    #: the revision the code migrates to (None when the database was not reached)
+    head: str | None = None
+    revision: str | None = None
+    #: the class name of the error that kept the database out of reach, if one did
+    unreachable: str | None = None
+
+    @property
+    def at_head(self) -> bool:
+        return self.unreachable is None and self.revision == self.head
+
+
+async def check_database(engine: Engine) -> DatabaseHealth:
+    """Whether the database answers, and the revision its schema is at (for `/readyz`)."""
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        revision = await current_revision(engine)
+    except Exception as e:  # any database failure means not ready; the probe names it
+        return DatabaseHealth(unreachable=type(e).__name__)
+    return DatabaseHealth(head_revision(), revision)

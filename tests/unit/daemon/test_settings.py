@@ -1,0 +1,91 @@
+"""mcpd's flags and environment, read once into grouped settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcpctl.api.requests import DEFAULT_MAX_BODY
+from mcpctl.daemon.settings import (
+    GitSettings,
+    HttpSettings,
+    RecoverySettings,
+    Settings,
+    StoreSettings,
+    parse_settings,
+)
+from mcpctl.store import sqlite_url
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MCPCTL_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MCPD_DATABASE_URL", raising=False)
+    monkeypatch.delenv("MCPD_GIT_REMOTE", raising=False)
+
+
+def test_no_flags_mean_sqlite_in_the_state_dir_on_localhost(tmp_path: Path) -> None:
+    state = (tmp_path / "home").resolve()
+
+    assert parse_settings([]) == Settings(
+        state,
+        StoreSettings(sqlite_url(state / "mcpd.db")),
+        HttpSettings("127.0.0.1", 7420, DEFAULT_MAX_BODY),
+        GitSettings(None, 60.0),
+        RecoverySettings(skip_unopenable_secrets=False),
+        "info",
+    )
+
+
+def test_each_flag_lands_in_its_group(tmp_path: Path) -> None:
+    settings = parse_settings(
+        [
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--host",
+            "::1",
+            "--port",
+            "8000",
+            "--database-url",
+            "postgresql://u@h/db",
+            "--log-level",
+            "debug",
+            "--skip-unopenable-secrets",
+            "--git-remote",
+            "/srv/state.git",
+            "--git-sync-interval",
+            "5",
+        ]
+    )
+
+    assert settings.state_dir == (tmp_path / "state").resolve()
+    assert settings.http.url == "http://[::1]:8000"
+    assert settings.store.database_url == "postgresql://u@h/db"
+    assert settings.log_level == "debug"
+    assert settings.recovery.skip_unopenable_secrets
+    assert settings.git == GitSettings("/srv/state.git", 5.0)
+
+
+def test_the_environment_gives_the_database_and_the_remote(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MCPD_DATABASE_URL", "postgresql://env@h/db")
+    monkeypatch.setenv("MCPD_GIT_REMOTE", "https://example.com/state.git")
+
+    settings = parse_settings([])
+
+    assert settings.store.database_url == "postgresql://env@h/db"
+    assert settings.git.remote == "https://example.com/state.git"
+
+
+def test_a_database_flag_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MCPD_DATABASE_URL", "postgresql://env@h/db")
+
+    assert parse_settings(["--database-url", "sqlite:///x.db"]).store.database_url == (
+        "sqlite:///x.db"
+    )
+
+
+def test_the_sync_interval_is_at_least_a_second() -> None:
+    assert parse_settings(["--git-sync-interval", "0.1"]).git.sync_interval == 1.0
