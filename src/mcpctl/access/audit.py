@@ -1,21 +1,24 @@
 """Audit entries: every write and every denied attempt, who, with what token, outcome.
 
-The write path (`mcpctl.objects`), identity and the API record entries here, in the
-transaction of what they record; the API lists them (and the events about objects)
-as AuditEvent and Event objects. The queries are the store's (`mcpctl.store.audit`).
+The write path (`mcpctl.objects`), identity, the importer and the API record
+entries here, in the transaction of what they record; `read_audit` lists them as
+AuditEvent objects for a caller who may view them. The queries are the store's
+(`mcpctl.store.audit`); the Events about objects are `mcpctl.objects.events`.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Required, TypedDict, Unpack
 
-from mcpctl.access.policy import Principal
+from mcpctl.access.policy import Principal, policy_of, require
 from mcpctl.manifests.canonical import format_timestamp
+from mcpctl.parameters import int_param, parse_timestamp
 from mcpctl.schemas import API_VERSION, NAME_RE
-from mcpctl.store import AuditRow, EventRow, Session, Sessions
-from mcpctl.store.audit import insert_audits, select_audits, select_events
+from mcpctl.store import AuditRow, Session, Sessions
+from mcpctl.store.audit import insert_audits, select_audits
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,39 @@ def _label(name: str | None) -> str | None:
     return name if name is not None and NAME_RE.fullmatch(name) and len(name) <= 63 else None
 
 
+@dataclass(frozen=True)
+class HistoryQuery:
+    """The filters of a listing of audit entries or events, as the caller wrote them.
+
+    Read only once the caller may list (`read_audit`, `objects.events.read_events`):
+    a caller without the right learns nothing, not even that a filter is malformed.
+    """
+
+    user: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    project: str | None = None
+    since: str | None = None
+    until: str | None = None
+    limit: str | None = None
+
+
+async def read_audit(
+    session: Session, principal: Principal, query: HistoryQuery
+) -> list[dict[str, Any]]:
+    """The audit entries `query` asks for, if `principal` may view audit entries."""
+    require(await policy_of(session, principal), "view", "auditevents")
+    return await list_audit(
+        session,
+        user=query.user,
+        kind=query.kind,
+        project=query.project,
+        since=parse_timestamp(query.since) if query.since else None,
+        until=parse_timestamp(query.until) if query.until else None,
+        limit=min(int_param(query.limit, "limit", 500), 5000),
+    )
+
+
 async def list_audit(
     session: Session,
     *,
@@ -135,70 +171,3 @@ def audit_json(row: AuditRow) -> dict[str, Any]:
         "metadata": {"name": f"audit-{row.id}"},
         "spec": spec,
     }
-
-
-async def list_events(
-    session: Session,
-    *,
-    kind: str | None = None,
-    name: str | None = None,
-    project: str | None = None,
-    reason: str | None = None,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
-    """Events about objects, newest first, as Event objects."""
-    rows = await select_events(
-        session, kind=kind, name=name, project=project, reason=reason, limit=limit
-    )
-    return [
-        {
-            "apiVersion": API_VERSION,
-            "kind": "Event",
-            "metadata": {"name": f"event-{row.id}"},
-            "spec": {
-                "type": row.type,
-                "reason": row.reason,
-                "message": row.message,
-                "involvedObject": {
-                    "kind": row.kind,
-                    "name": row.name,
-                    **({"project": row.project} if row.project else {}),
-                },
-                "count": row.count,
-                "firstTimestamp": format_timestamp(row.first_timestamp),
-                "lastTimestamp": format_timestamp(row.last_timestamp),
-                "source": row.source,
-            },
-        }
-        for row in rows
-    ]
-
-
-async def record_event(
-    session: Session,
-    *,
-    type: str,
-    reason: str,
-    message: str,
-    kind: str,
-    name: str,
-    project: str | None = None,
-    source: str = "mcpd",
-    at: datetime | None = None,
-) -> None:
-    """Add an Event about an object to `session` (committed with what caused it)."""
-    now = at or datetime.now(UTC)
-    session.add(
-        EventRow(
-            type=type,
-            reason=reason,
-            message=message,
-            kind=kind,
-            project=project or "",
-            name=name,
-            count=1,
-            first_timestamp=now,
-            last_timestamp=now,
-            source=source,
-        )
-    )

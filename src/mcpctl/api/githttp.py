@@ -45,14 +45,13 @@ from starlette.routing import Route
 
 from mcpctl.access import Principal
 from mcpctl.access.audit import record_audit_apart
-from mcpctl.access.policy import policy_of, require
 from mcpctl.errors import Forbidden, InvalidManifest, ManifestIssue, McpctlError
 from mcpctl.faults import fault
 from mcpctl.identity import IdentityService
-from mcpctl.kindnames import KIND_NAMES
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.importing import GitImporter, ImportReport
 from mcpctl.reconciler.mirroring import GitMirror
+from mcpctl.reconciler.operations import authorize_fetch
 from mcpctl.staterepo import REF, Author
 from mcpctl.staterepo.merging import commit_at, descends_from
 from mcpctl.staterepo.receiving import configure_receiving, main_target, open_with_pushed
@@ -193,7 +192,7 @@ class GitEndpoint:
         except McpctlError as e:
             return _text(401, f"mcpd: {e}\n", {"WWW-Authenticate": 'Basic realm="mcpd"'})
         try:
-            await self._require_read(principal)
+            await authorize_fetch(self.importer.objects.sessions, principal)
         except Forbidden as e:
             await self._audit_denied(principal, "fetch", str(e))
             return _text(403, f"mcpd: {e} (the state repo shows every kind it holds)\n")
@@ -209,13 +208,6 @@ class GitEndpoint:
         await record_audit_apart(
             self.importer.objects.sessions, principal, verb=verb, outcome="denied", details=details
         )
-
-    async def _require_read(self, principal: Principal) -> None:
-        async with self.importer.objects.sessions() as session:
-            policy = await policy_of(session, principal)
-        for kind in KIND_NAMES:
-            if kind.IN_GIT:
-                require(policy, "view", kind.PLURAL)
 
     async def info_refs(self, request: Request) -> Response:
         service = request.query_params.get("service")

@@ -1,9 +1,8 @@
 """The GitOps routes (`/api/v1/gitops/...`): status, verify, timelines, restore, sync, seal.
 
-Each parses the request and calls the reconciler's loops (`GitReplica`,
-`Restorer`, `GitMirror`) or `ObjectService.seal`.
-TODO(issue 8): the `run sync` and `run restore` checks below belong in those
-operations, not in the handlers; they move there with the reconciler's rework.
+Each parses the request and calls an operation: the reconciler's
+`GitOperations` (which checks `run sync` or `run restore`) or
+`ObjectService.seal` (which checks create or edit of each Secret).
 """
 
 from __future__ import annotations
@@ -11,50 +10,28 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mcpctl.access.audit import list_events
-from mcpctl.access.policy import policy_of, require_run
 from mcpctl.api.endpoints import JSONResponse
 from mcpctl.api.requests import json_body, principal_of
 from mcpctl.api.services import Services
-from mcpctl.errors import Conflict, InvalidInput
+from mcpctl.errors import InvalidInput
+from mcpctl.reconciler.operations import GitOperations
 from mcpctl.schemas import API_VERSION
 
 
 async def status(request: Request, services: Services) -> Response:
     principal = await principal_of(request, services.identity)
-    async with services.sessions() as session:
-        require_run(await policy_of(session, principal), "sync")
-    answer = (await services.replica.status()).to_json()
-    answer["publicKey"] = services.public_key
-    answer["remote"] = services.mirror.status() if services.mirror is not None else None
-    async with services.sessions() as session:
-        conflicts = await list_events(session, reason="GitConflict", limit=20)
-    answer["conflicts"] = [
-        {
-            "object": c["spec"]["involvedObject"],
-            "message": c["spec"]["message"],
-            "time": c["spec"]["lastTimestamp"],
-        }
-        for c in conflicts
-    ]
-    return JSONResponse(answer)
+    return JSONResponse(await _gitops(services).status(principal))
 
 
 async def sync(request: Request, services: Services) -> Response:
     principal = await principal_of(request, services.identity)
-    async with services.sessions() as session:
-        require_run(await policy_of(session, principal), "sync")
-    if services.mirror is None:
-        raise Conflict("no remote to sync with: start mcpd with --git-remote URL")
-    report = await services.mirror.sync(principal)
+    report = await _gitops(services).sync(principal)
     return JSONResponse(report.to_json())
 
 
 async def verify(request: Request, services: Services) -> Response:
     principal = await principal_of(request, services.identity)
-    async with services.sessions() as session:
-        require_run(await policy_of(session, principal), "sync")
-    different, diff = await services.replica.verify()
+    different, diff = await _gitops(services).verify(principal)
     return JSONResponse({"inSync": not different, "differences": different, "diff": diff})
 
 
@@ -66,10 +43,7 @@ async def restore(request: Request, services: Services) -> Response:
     reason = body.get("reason", "")
     if not isinstance(reason, str) or len(reason) > 1000 or not _git_text(reason):
         raise InvalidInput('"reason" must be a string of at most 1000 characters, no NUL')
-    async with services.sessions() as session:
-        require_run(await policy_of(session, principal), "restore")
-    assert services.restorer is not None
-    report = await services.restorer.restore(principal, body["to"], reason)
+    report = await _gitops(services).restore(principal, body["to"], reason)
     return JSONResponse(report.to_json())
 
 
@@ -87,11 +61,13 @@ async def seal(request: Request, services: Services) -> Response:
 
 async def timelines(request: Request, services: Services) -> Response:
     principal = await principal_of(request, services.identity)
-    async with services.sessions() as session:
-        require_run(await policy_of(session, principal), "sync")
-    assert services.restorer is not None
-    items = await services.restorer.timelines()
+    items = await _gitops(services).timelines(principal)
     return JSONResponse({"apiVersion": API_VERSION, "kind": "List", "items": items})
+
+
+def _gitops(services: Services) -> GitOperations:
+    assert services.gitops is not None, "mcpd's wiring builds the gitops operations"
+    return services.gitops
 
 
 def _git_text(value: str) -> bool:

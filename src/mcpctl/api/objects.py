@@ -15,11 +15,12 @@ from starlette.responses import Response
 
 from mcpctl.api.endpoints import JSONResponse
 from mcpctl.api.problems import ReadOnly
-from mcpctl.api.requests import int_param, json_body, name_in, principal_of
+from mcpctl.api.requests import json_body, name_in, principal_of
 from mcpctl.api.services import Services
 from mcpctl.errors import InvalidInput, NotFound
 from mcpctl.manifests import ChangeSet
 from mcpctl.objects import Selector
+from mcpctl.parameters import int_param
 from mcpctl.schemas import API_VERSION, BY_PLURAL, Resource
 
 

@@ -1,4 +1,4 @@
-"""Reading a request: who sent it, its JSON body (within a size limit), its parameters.
+"""Reading a request: who sent it, its JSON body (within a size limit), its names.
 
 Called by the handlers of every group (`objects`, `auth`, `tokens`, `history`,
 `gitops`) and by `endpoints`; each raises `InvalidInput` (or `TooLarge`), which
@@ -8,7 +8,6 @@ Called by the handlers of every group (`objects`, `auth`, `tokens`, `history`,
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -59,35 +58,6 @@ def reject_nul(request: Request) -> None:
     query = (text for pair in request.query_params.multi_items() for text in pair)
     if any("\x00" in str(text) for text in (*request.path_params.values(), *query)):
         raise InvalidInput("the URL cannot contain NUL characters (%00)")
-
-
-def int_param(value: str | None, name: str, default: int) -> int:
-    """A query parameter that counts something (`limit`): an integer, at least 1."""
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidInput(f"{name} must be an integer") from None
-    if number < 1:
-        raise InvalidInput(f"{name} must be at least 1")
-    return number
-
-
-def parse_timestamp(value: Any) -> datetime:
-    """An RFC 3339 timestamp with a time zone, as UTC."""
-    if not isinstance(value, str):
-        raise InvalidInput("a timestamp must be an RFC 3339 string")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"invalid timestamp {value!r}") from None
-    if parsed.tzinfo is None:
-        raise InvalidInput(f"timestamp {value!r} needs a time zone (e.g. Z)")
-    try:
-        return parsed.astimezone(UTC)
-    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00
-        raise InvalidInput(f"timestamp {value!r} is out of range") from None
 
 
 def name_in(body: Any) -> str | None:

@@ -16,6 +16,7 @@ from mcpctl.objects import ObjectService
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.importing import GitImporter
 from mcpctl.reconciler.mirroring import GitMirror
+from mcpctl.reconciler.operations import GitOperations
 from mcpctl.reconciler.restoring import Restorer
 from mcpctl.store.database import Engine, Sessions
 
@@ -34,3 +35,5 @@ class Services:
     public_key: str | None = None
     #: the largest request body accepted, in bytes (`HttpSettings.max_body`)
     max_body: int = DEFAULT_MAX_BODY
+    #: the state repo's operations for callers (status, verify, timelines, restore, sync)
+    gitops: GitOperations | None = None

@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mcpctl.api.endpoints import JSONResponse
-from mcpctl.api.requests import json_body, name_in, parse_timestamp, principal_of
+from mcpctl.api.requests import json_body, name_in, principal_of
 from mcpctl.api.services import Services
+from mcpctl.parameters import parse_timestamp
 
 
 async def create_token(request: Request, services: Services) -> Response:

@@ -25,6 +25,7 @@ from mcpctl.objects import ObjectService
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.importing import GitImporter
 from mcpctl.reconciler.mirroring import GitMirror
+from mcpctl.reconciler.operations import GitOperations
 from mcpctl.reconciler.restoring import Restorer
 from mcpctl.secrets import (
     KEY_ENV,
@@ -97,6 +98,7 @@ async def build_services(settings: Settings) -> Services:
         mirror=mirror,
         public_key=public_key,
         max_body=settings.http.max_body,
+        gitops=GitOperations(sessions, replica, restorer, mirror, public_key),
     )
 
 

@@ -26,11 +26,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mcpctl.access.audit import record_audit, record_event
+from mcpctl.access.audit import record_audit
 from mcpctl.access.policy import SYSTEM, Principal
 from mcpctl.errors import InvalidManifest, ManifestIssue, McpctlError
 from mcpctl.manifests import ChangeSet, Manifest
 from mcpctl.manifests.references import Key, format_key
+from mcpctl.objects.events import record_event
 from mcpctl.objects.service import ObjectService
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.secrets import MissingKey, Sealer

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mcpctl.store.migrating import current_revision, head_revision
+from mcpctl.store.writes import Sessions
 
 #: The engine of mcpd's database (one per process; disposed at stop).
 Engine: TypeAlias = AsyncEngine
 
-#: What opens a session on mcpd's database (`make_sessionmaker`).
-Sessions: TypeAlias = async_sessionmaker[AsyncSession]
+__all__ = ["DatabaseHealth", "Engine", "Sessions", "check_database"]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,97 @@
+"""The GitOps operations a caller asks for: status, verify, timelines, restore, sync.
+
+The loops (`exporting`, `restoring`, `mirroring`) run for mcpd itself; a
+person reaches them through these operations, which check the caller's RBAC
+first (`run sync` to look at or sync the state repo, `run restore` to
+restore, `view` of every kind it holds to fetch it) and then ask the loop.
+The API's gitops routes (`api/gitops.py`) and the git endpoint
+(`api/githttp.py`) call them: authorization is never the handler's. A push is
+authorized object by object by the import itself (`importing`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mcpctl.access import Principal
+from mcpctl.access.policy import policy_of, require, require_run
+from mcpctl.errors import Conflict
+from mcpctl.kindnames import KIND_NAMES
+from mcpctl.objects.events import list_events
+from mcpctl.reconciler.exporting import GitReplica
+from mcpctl.reconciler.mirroring import GitMirror, SyncReport
+from mcpctl.reconciler.restoring import Restorer, RestoreReport
+from mcpctl.store import Sessions
+
+#: The plurals of the kinds the state repo holds (a fetch needs `view` on each).
+GIT_PLURALS = tuple(kind.PLURAL for kind in KIND_NAMES if kind.IN_GIT)
+
+
+async def authorize_fetch(sessions: Sessions, principal: Principal) -> None:
+    """Refuse (`Forbidden`) a caller who may not read the whole state repo: a clone or
+    fetch shows every kind it holds, so it needs `view` on each of them."""
+    async with sessions() as session:
+        policy = await policy_of(session, principal)
+    for plural in GIT_PLURALS:
+        require(policy, "view", plural)
+
+
+#: How many of the latest conflicts the status shows.
+STATUS_CONFLICTS = 20
+
+
+@dataclass
+class GitOperations:
+    """The state repo's operations for callers, each authorized before it acts."""
+
+    sessions: Sessions
+    replica: GitReplica
+    restorer: Restorer
+    mirror: GitMirror | None = None
+    #: The mirror's deploy key, shown by the status (to add on the remote).
+    public_key: str | None = None
+
+    async def _require_run(self, principal: Principal, action: str) -> None:
+        async with self.sessions() as session:
+            require_run(await policy_of(session, principal), action)
+
+    async def status(self, principal: Principal) -> dict[str, Any]:
+        """Where the export and the mirror are, and the latest conflicts the database won."""
+        await self._require_run(principal, "sync")
+        answer = (await self.replica.status()).to_json()
+        answer["publicKey"] = self.public_key
+        answer["remote"] = self.mirror.status() if self.mirror is not None else None
+        async with self.sessions() as session:
+            conflicts = await list_events(session, reason="GitConflict", limit=STATUS_CONFLICTS)
+        answer["conflicts"] = [
+            {
+                "object": c["spec"]["involvedObject"],
+                "message": c["spec"]["message"],
+                "time": c["spec"]["lastTimestamp"],
+            }
+            for c in conflicts
+        ]
+        return answer
+
+    async def verify(self, principal: Principal) -> tuple[list[str], str]:
+        """The files where `main` and the database's export differ, and their diff."""
+        await self._require_run(principal, "sync")
+        return await self.replica.verify()
+
+    async def timelines(self, principal: Principal) -> list[dict[str, Any]]:
+        """The timeline branches that restores saved, newest first."""
+        await self._require_run(principal, "sync")
+        return await self.restorer.timelines()
+
+    async def restore(self, principal: Principal, rev: str, reason: str = "") -> RestoreReport:
+        """The database and `main` back to `rev`, the abandoned head kept on a timeline."""
+        await self._require_run(principal, "restore")
+        return await self.restorer.restore(principal, rev, reason)
+
+    async def sync(self, principal: Principal) -> SyncReport:
+        """One sync with the mirrored remote now (409 when mcpd mirrors none)."""
+        await self._require_run(principal, "sync")
+        if self.mirror is None:
+            raise Conflict("no remote to sync with: start mcpd with --git-remote URL")
+        return await self.mirror.sync(principal)
