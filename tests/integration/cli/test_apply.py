@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import EXAMPLES, Cli, Write, manifest, one_error_line
+from tests.support.manifests import Write, manifest
+
+from .conftest import EXAMPLES, Cli, one_error_line
 
 pytestmark = pytest.mark.integration
 

@@ -30,9 +30,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.manifests import Write, manifest
 from tests.support.postgres import free_port
 
-from .conftest import CLEARED, MCPCTL, Cli, Write, manifest, one_error_line
+from .conftest import CLEARED, MCPCTL, Cli, one_error_line
 from .test_apply import server_set, yaml_of
 
 pytestmark = pytest.mark.integration
