@@ -19,6 +19,24 @@ JSON = dict[str, Any]
 
 API_VERSION = "mcpctl/v1"
 
+#: The plural of each kind, as in its API path (/api/v1/<plural>).
+PLURALS = {
+    "SecretBackend": "secretbackends",
+    "Secret": "secrets",
+    "Llm": "llms",
+    "Template": "templates",
+    "Server": "servers",
+    "Project": "projects",
+    "Prompt": "prompts",
+    "PromptRequest": "promptrequests",
+    "User": "users",
+    "Group": "groups",
+    "ServiceAccount": "serviceaccounts",
+    "Rbac": "rbacs",
+    "McpToken": "mcptokens",
+    "Instance": "instances",
+}
+
 
 def manifest(
     kind: str,

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from tests.support import manifests
-from tests.support.manifests import JSON, binding, manifest
+from tests.support.manifests import JSON, PLURALS, binding, manifest
 from tests.support.mcpd import Mcpd
 
 #: The password every test user gets (long enough for mcpd's rule).
@@ -131,7 +131,7 @@ class Api:
     def create(self, body: JSON) -> JSON:
         """Create `body` as the admin; the stored object."""
         metadata = body["metadata"]
-        plural = _PLURALS[body["kind"]]
+        plural = PLURALS[body["kind"]]
         response = self.admin.post(path(plural, project=metadata.get("project")), json=body)
         assert response.status_code == 201, response.text
         created: JSON = response.json()
@@ -209,7 +209,7 @@ class Api:
         kind not under a project), and the newest write in the audit log (which
         covers every kind): to show that nothing changed."""
         seen: dict[str, dict[str, str]] = {}
-        for plural in plurals or [p for p in _PLURALS.values() if p not in SCOPED]:
+        for plural in plurals or [p for p in PLURALS.values() if p not in SCOPED]:
             seen[plural] = self._versions(path(plural))
         response = self.admin.get("/api/v1/auditevents", params={"limit": "200"})
         assert response.status_code == 200, response.text
@@ -286,21 +286,3 @@ class Api:
             assert response.status_code == 200, response.text
         else:
             self.create(body)
-
-
-_PLURALS = {
-    "SecretBackend": "secretbackends",
-    "Secret": "secrets",
-    "Llm": "llms",
-    "Template": "templates",
-    "Server": "servers",
-    "Project": "projects",
-    "Prompt": "prompts",
-    "PromptRequest": "promptrequests",
-    "User": "users",
-    "Group": "groups",
-    "ServiceAccount": "serviceaccounts",
-    "Rbac": "rbacs",
-    "McpToken": "mcptokens",
-    "Instance": "instances",
-}

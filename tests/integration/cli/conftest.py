@@ -26,7 +26,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mcpctl.cli.main import cli as mcpctl_group
-from tests.support.manifests import JSON, binding, manifest
+from tests.support.manifests import JSON, PLURALS, binding, manifest
 from tests.support.mcpd import Mcpd, running_mcpd
 from tests.support.postgres import PostgresServer
 
@@ -172,22 +172,6 @@ class Cli:
         answer.raise_for_status()
         user: str = answer.json()["user"]
         return user
-
-
-PLURALS = {
-    "SecretBackend": "secretbackends",
-    "Secret": "secrets",
-    "Llm": "llms",
-    "Template": "templates",
-    "Server": "servers",
-    "Project": "projects",
-    "Prompt": "prompts",
-    "User": "users",
-    "Group": "groups",
-    "ServiceAccount": "serviceaccounts",
-    "Rbac": "rbacs",
-    "McpToken": "mcptokens",
-}
 
 
 def one_error_line(stderr: str) -> str:
