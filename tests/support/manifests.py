@@ -1,13 +1,15 @@
 """Manifests as the tests write them: the dict mcpd's API takes, its YAML file, the file on disk.
 
-`manifest` builds any kind; `server` the Server most tests need; `to_yaml` is
-the file of a manifest in the form mcpd exports (keys in the order given, block
-style). The `write` fixture (registered in tests/conftest.py) writes a file of
-the test's own into its temp dir.
+`manifest` builds any kind; `server` the Server most tests need; `document`
+is one manifest of a multi-document text (as JSON); `to_yaml` is the file of a
+manifest in the form mcpd exports (keys in the order given, block style). The
+`write` fixture (registered in tests/conftest.py) writes a file of the test's
+own into its temp dir.
 """
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,18 +43,22 @@ PLURALS = {
 def manifest(
     kind: str,
     name: str,
-    spec: JSON,
+    spec: JSON | None = None,
     *,
     labels: dict[str, str] | None = None,
     project: str | None = None,
 ) -> JSON:
-    """An object of `kind` named `name` (under `project`, with `labels` if any)."""
+    """An object of `kind` named `name` (under `project`, with `labels` if any; no spec
+    but the one given)."""
     metadata: JSON = {"name": name}
     if project is not None:
         metadata["project"] = project
     if labels:
         metadata["labels"] = labels
-    return {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
+    made: JSON = {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata}
+    if spec is not None:
+        made["spec"] = spec
+    return made
 
 
 def server(
@@ -72,6 +78,11 @@ def server(
 def binding(role: str, resource: str, name: str | None = None) -> JSON:
     """One binding of an Rbac: `role` on `resource` (on the one object `name`, if given)."""
     return {"role": role, "resource": resource, **({"name": name} if name else {})}
+
+
+def document(kind: str, name: str, spec: JSON | None = None, *, project: str | None = None) -> str:
+    """One manifest document (JSON, which is YAML), ending with a document separator."""
+    return json.dumps(manifest(kind, name, spec, project=project)) + "\n---\n"
 
 
 def to_yaml(obj: JSON) -> str:
