@@ -1,7 +1,8 @@
-"""Fixtures shared by every test folder: a PostgreSQL server and mcpd processes.
+"""Fixtures shared by every test folder: a PostgreSQL server, mcpd processes, files.
 
 `database_url` is parametrized over SQLite and PostgreSQL, so a test using it
-(or `mcpd`) runs on both databases.
+(or `mcpd`) runs on both databases. `write` (from tests/support/manifests.py)
+writes a file into the test's temp dir, which becomes the current directory.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.manifests import write as write
 from tests.support.mcpd import Mcpd, running_mcpd
 from tests.support.postgres import PostgresServer, running_postgres
 

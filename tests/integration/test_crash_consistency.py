@@ -31,7 +31,9 @@ import httpx
 import pytest
 import yaml
 
+from tests.support import manifests
 from tests.support.gitrepo import quiet
+from tests.support.manifests import to_yaml
 from tests.support.mcpd import Mcpd, running_mcpd
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -45,21 +47,12 @@ TRAILER = "Mcpctl-Change"
 
 def server(name: str, command: str = "mcp-server-time") -> dict[str, Any]:
     """A Server manifest that runs nothing (replicas 0: the reconciler leaves it alone)."""
-    return {
-        "apiVersion": "mcpctl/v1",
-        "kind": "Server",
-        "metadata": {"name": name},
-        "spec": {"command": [command], "replicas": 0},
-    }
+    return manifests.server(name, command, replicas=0)
 
 
 def canonical(manifest: dict[str, Any]) -> bytes:
     """The file mcpd exports for `server(...)` (what a careful pusher writes)."""
-    name, command = manifest["metadata"]["name"], manifest["spec"]["command"][0]
-    return (
-        "apiVersion: mcpctl/v1\nkind: Server\nmetadata:\n"
-        f"  name: {name}\nspec:\n  command:\n  - {command}\n  replicas: 0\n"
-    ).encode()
+    return to_yaml(manifest).encode()
 
 
 def faults(point: str) -> dict[str, str]:

@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from mcpctl.staterepo.remote import ensure_deploy_key
-from tests.support.gitrepo import Clone, server
+from tests.support.gitrepo import Clone
+from tests.support.manifests import server
 from tests.support.mcpd import Mcpd, failed_start, running_mcpd
 from tests.support.sshgit import ssh_git_server
 

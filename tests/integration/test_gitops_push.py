@@ -29,10 +29,10 @@ from tests.support.gitrepo import (
     remote_lines,
     repo_url,
     run_git,
-    server,
     snapshot,
     subjects,
 )
+from tests.support.manifests import server, to_yaml
 from tests.support.mcpd import Mcpd, running_mcpd
 
 pytestmark = pytest.mark.integration
@@ -43,10 +43,7 @@ SECRET_VALUE = "ghp_push-secret-never-in-git-0042"
 
 def server_yaml(name: str, command: str = "mcp-server-time", **labels: str) -> str:
     """A Server file in mcpd's canonical form (what `git pull` brings back unchanged)."""
-    meta = f"metadata:\n  name: {name}\n"
-    if labels:
-        meta += "  labels:\n" + "".join(f"    {k}: {v}\n" for k, v in labels.items())
-    return f"apiVersion: mcpctl/v1\nkind: Server\n{meta}spec:\n  command:\n  - {command}\n"
+    return to_yaml(server(name, command, labels=labels))
 
 
 def spec_of(client: httpx.Client, plural: str, name: str) -> dict[str, Any] | None:

@@ -26,21 +26,20 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pygit2
 import pytest
 
 from mcpctl.secrets.sealing import KEY_ENV, KEY_FILE
-from tests.integration.api.harness import Api, assert_problem, binding, run
+from tests.integration.api.harness import Api, assert_problem, run
+from tests.support import manifests
 from tests.support.gitrepo import assert_in_sync, bare, main_of, quiet, snapshot
+from tests.support.manifests import JSON, binding, manifest
 from tests.support.mcpd import Mcpd, failed_start, running_mcpd
 from tests.support.postgres import PostgresServer
 
 pytestmark = pytest.mark.integration
-
-JSON = dict[str, Any]
 
 #: Secret values of the two versions: never in git in plaintext, back after each restore.
 FIRST_TOKEN = "ghp_restore-first-7d0c5e1a"
@@ -53,17 +52,14 @@ TIMELINE_NAME = re.compile(r"^(\d{8}T\d{6}Z)-([0-9a-f]{12})$")
 TIMELINES_PREFIX = "refs/heads/timelines/"
 
 
-def manifest(kind: str, name: str, spec: JSON, project: str | None = None) -> JSON:
-    metadata: JSON = {"name": name, **({"project": project} if project else {})}
-    return {"apiVersion": "mcpctl/v1", "kind": kind, "metadata": metadata, "spec": spec}
-
-
 def server(name: str, command: str = "mcp-server-time", *, secret: str | None = None) -> JSON:
     """A Server that runs nothing (replicas 0: the reconciler leaves it alone)."""
-    spec: JSON = {"command": [command], "replicas": 0}
+    made = manifests.server(name, command, replicas=0)
     if secret:
-        spec["env"] = [{"name": "T", "valueFrom": {"secretRef": {"name": secret, "key": "token"}}}]
-    return manifest("Server", name, spec)
+        made["spec"]["env"] = [
+            {"name": "T", "valueFrom": {"secretRef": {"name": secret, "key": "token"}}}
+        ]
+    return made
 
 
 def version_one() -> list[JSON]:

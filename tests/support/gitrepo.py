@@ -38,16 +38,6 @@ SERVER_WRITTEN = (
 )
 
 
-def server(name: str, command: str = "mcp-server-time") -> dict[str, Any]:
-    """A Server manifest running `command`, as the API takes it."""
-    return {
-        "apiVersion": "mcpctl/v1",
-        "kind": "Server",
-        "metadata": {"name": name},
-        "spec": {"command": [command]},
-    }
-
-
 def git_env(home: Path, name: str = "Ann Pusher", email: str = "ann@example.com") -> dict[str, str]:
     """The environment of every git command: nothing of the machine's own git setup."""
     home.mkdir(parents=True, exist_ok=True)

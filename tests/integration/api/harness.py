@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 
+from tests.support import manifests
+from tests.support.manifests import JSON, PLURALS, binding, manifest
 from tests.support.mcpd import Mcpd
-
-JSON = dict[str, Any]
 
 #: The password every test user gets (long enough for mcpd's rule).
 PASSWORD = "correct-horse-battery"
@@ -30,22 +30,6 @@ def path(plural: str, name: str | None = None, *, project: str | None = None) ->
     return f"{base}/{name}" if name else base
 
 
-def manifest(
-    kind: str,
-    name: str,
-    spec: JSON,
-    *,
-    labels: dict[str, str] | None = None,
-    project: str | None = None,
-) -> JSON:
-    metadata: JSON = {"name": name}
-    if project is not None:
-        metadata["project"] = project
-    if labels:
-        metadata["labels"] = labels
-    return {"apiVersion": "mcpctl/v1", "kind": kind, "metadata": metadata, "spec": spec}
-
-
 def secret(name: str, data: dict[str, str | None], *, labels: dict[str, str] | None = None) -> JSON:
     return manifest("Secret", name, {"data": data}, labels=labels)
 
@@ -57,15 +41,15 @@ def server(
     labels: dict[str, str] | None = None,
     command: str = "mcp-server-time",
 ) -> JSON:
-    spec: JSON = {"command": [command]}
+    made = manifests.server(name, command, labels=labels)
     if secret_ref is not None:
-        spec["env"] = [
+        made["spec"]["env"] = [
             {
                 "name": "API_KEY",
                 "valueFrom": {"secretRef": {"name": secret_ref[0], "key": secret_ref[1]}},
             }
         ]
-    return manifest("Server", name, spec, labels=labels)
+    return made
 
 
 def project(name: str, servers: list[str] | None = None, **labels: str) -> JSON:
@@ -89,10 +73,6 @@ def rbac(name: str, subjects: list[tuple[str, str]], bindings: list[JSON]) -> JS
             "bindings": bindings,
         },
     )
-
-
-def binding(role: str, resource: str, name: str | None = None) -> JSON:
-    return {"role": role, "resource": resource, **({"name": name} if name else {})}
 
 
 def run(action: str) -> JSON:
@@ -151,7 +131,7 @@ class Api:
     def create(self, body: JSON) -> JSON:
         """Create `body` as the admin; the stored object."""
         metadata = body["metadata"]
-        plural = _PLURALS[body["kind"]]
+        plural = PLURALS[body["kind"]]
         response = self.admin.post(path(plural, project=metadata.get("project")), json=body)
         assert response.status_code == 201, response.text
         created: JSON = response.json()
@@ -229,7 +209,7 @@ class Api:
         kind not under a project), and the newest write in the audit log (which
         covers every kind): to show that nothing changed."""
         seen: dict[str, dict[str, str]] = {}
-        for plural in plurals or [p for p in _PLURALS.values() if p not in SCOPED]:
+        for plural in plurals or [p for p in PLURALS.values() if p not in SCOPED]:
             seen[plural] = self._versions(path(plural))
         response = self.admin.get("/api/v1/auditevents", params={"limit": "200"})
         assert response.status_code == 200, response.text
@@ -306,21 +286,3 @@ class Api:
             assert response.status_code == 200, response.text
         else:
             self.create(body)
-
-
-_PLURALS = {
-    "SecretBackend": "secretbackends",
-    "Secret": "secrets",
-    "Llm": "llms",
-    "Template": "templates",
-    "Server": "servers",
-    "Project": "projects",
-    "Prompt": "prompts",
-    "PromptRequest": "promptrequests",
-    "User": "users",
-    "Group": "groups",
-    "ServiceAccount": "serviceaccounts",
-    "Rbac": "rbacs",
-    "McpToken": "mcptokens",
-    "Instance": "instances",
-}

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.api.harness import (
-    JSON,
-    Api,
-    assert_problem,
-    binding,
-    manifest,
-    path,
-    project,
-    secret,
-    server,
-)
+from tests.integration.api.harness import Api, assert_problem, path, project, secret, server
+from tests.support.manifests import JSON, binding, manifest
 
 pytestmark = pytest.mark.integration
 

@@ -7,17 +7,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.integration.api.harness import (
-    JSON,
-    Api,
-    assert_problem,
-    binding,
-    manifest,
-    path,
-    project,
-    prompt,
-    server,
-)
+from tests.integration.api.harness import Api, assert_problem, path, project, prompt, server
+from tests.support.manifests import JSON, binding, manifest
 
 pytestmark = pytest.mark.integration
 

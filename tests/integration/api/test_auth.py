@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.api.harness import (
-    PASSWORD,
-    Api,
-    assert_problem,
-    binding,
-    path,
-    server,
-    user,
-)
+from tests.integration.api.harness import PASSWORD, Api, assert_problem, path, server, user
+from tests.support.manifests import binding
 
 pytestmark = pytest.mark.integration
 

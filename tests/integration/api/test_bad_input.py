@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.integration.api.harness import JSON, Api, assert_problem, manifest, path, server
+from tests.integration.api.harness import Api, assert_problem, path, server
+from tests.support.manifests import JSON, manifest
 
 pytestmark = pytest.mark.integration
 

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.api.harness import (
-    JSON,
-    Api,
-    assert_problem,
-    manifest,
-    path,
-    project,
-    prompt,
-    secret,
-    server,
-)
+from tests.integration.api.harness import Api, assert_problem, path, project, prompt, secret, server
+from tests.support.manifests import JSON, manifest
 
 pytestmark = pytest.mark.integration
 

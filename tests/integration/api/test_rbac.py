@@ -12,19 +12,8 @@ import itertools
 import httpx
 import pytest
 
-from tests.integration.api.harness import (
-    JSON,
-    Api,
-    assert_problem,
-    binding,
-    manifest,
-    path,
-    rbac,
-    run,
-    secret,
-    server,
-    user,
-)
+from tests.integration.api.harness import Api, assert_problem, path, rbac, run, secret, server, user
+from tests.support.manifests import JSON, binding, manifest
 
 pytestmark = pytest.mark.integration
 

@@ -7,15 +7,8 @@ import uuid
 import httpx
 import pytest
 
-from tests.integration.api.harness import (
-    Api,
-    assert_problem,
-    binding,
-    path,
-    run,
-    secret,
-    server,
-)
+from tests.integration.api.harness import Api, assert_problem, path, run, secret, server
+from tests.support.manifests import binding
 
 pytestmark = pytest.mark.integration
 

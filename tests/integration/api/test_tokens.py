@@ -12,11 +12,8 @@ import pytest
 
 from mcpctl.identity import service as identity
 from tests.integration.api.harness import (
-    JSON,
     Api,
     assert_problem,
-    binding,
-    manifest,
     path,
     project,
     rbac,
@@ -24,6 +21,7 @@ from tests.integration.api.harness import (
     secret,
     server,
 )
+from tests.support.manifests import JSON, binding, manifest
 
 pytestmark = pytest.mark.integration
 

@@ -9,18 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.api.harness import (
-    JSON,
-    Api,
-    assert_problem,
-    binding,
-    manifest,
-    path,
-    project,
-    rbac,
-    secret,
-    server,
-)
+from tests.integration.api.harness import Api, assert_problem, path, project, rbac, secret, server
+from tests.support.manifests import JSON, binding, manifest
 
 pytestmark = pytest.mark.integration
 

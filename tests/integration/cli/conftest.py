@@ -19,15 +19,14 @@ import itertools
 import os
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
 
 import pytest
 from click.testing import CliRunner, Result
 
 from mcpctl.cli.main import cli as mcpctl_group
+from tests.support.manifests import JSON, PLURALS, binding, manifest
 from tests.support.mcpd import Mcpd, running_mcpd
 from tests.support.postgres import PostgresServer
 
@@ -39,8 +38,6 @@ MCPCTL = Path(sys.executable).parent / "mcpctl"
 PASSWORD = "correct-horse-battery"
 #: Variables of the developer's shell that would change what `mcpctl` does.
 CLEARED = ("MCPCTL_CONTEXT", "MCPCTL_SERVER", "MCPCTL_TOKEN", "EDITOR", "VISUAL")
-
-JSON = dict[str, Any]
 
 #: Names unique across the folder (the PostgreSQL mcpd is shared by every module).
 _serial = itertools.count(1)
@@ -177,42 +174,6 @@ class Cli:
         return user
 
 
-PLURALS = {
-    "SecretBackend": "secretbackends",
-    "Secret": "secrets",
-    "Llm": "llms",
-    "Template": "templates",
-    "Server": "servers",
-    "Project": "projects",
-    "Prompt": "prompts",
-    "User": "users",
-    "Group": "groups",
-    "ServiceAccount": "serviceaccounts",
-    "Rbac": "rbacs",
-    "McpToken": "mcptokens",
-}
-
-
-def manifest(
-    kind: str,
-    name: str,
-    spec: JSON,
-    *,
-    labels: dict[str, str] | None = None,
-    project: str | None = None,
-) -> JSON:
-    metadata: JSON = {"name": name}
-    if project is not None:
-        metadata["project"] = project
-    if labels:
-        metadata["labels"] = labels
-    return {"apiVersion": "mcpctl/v1", "kind": kind, "metadata": metadata, "spec": spec}
-
-
-def binding(role: str, resource: str) -> JSON:
-    return {"role": role, "resource": resource}
-
-
 def one_error_line(stderr: str) -> str:
     """The one line of an error: `error: ...`, nothing else (no traceback, no second line)."""
     assert stderr.startswith("error: "), stderr
@@ -258,24 +219,3 @@ def cli_db(request: pytest.FixtureRequest) -> Cli:
 def viewer(cli: Cli) -> str:
     """A session token of a user who may view servers and nothing else."""
     return cli.user(cli.name("viewer"), binding("view", "servers"))
-
-
-class Write(Protocol):
-    def __call__(self, name: str, text: str) -> Path: ...
-
-
-@pytest.fixture
-def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Write:
-    """Write a (dedented) file under the temp dir, which becomes the current directory.
-
-    Paths in reports are then as short as the test names them: `m/set.yaml:4:3`.
-    """
-    monkeypatch.chdir(tmp_path)
-
-    def write_file(name: str, text: str) -> Path:
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-        return path
-
-    return write_file

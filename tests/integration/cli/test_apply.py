@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
-from .conftest import EXAMPLES, Cli, Write, manifest, one_error_line
+from tests.support.manifests import Write, manifest, to_yaml
+
+from .conftest import EXAMPLES, Cli, one_error_line
 
 pytestmark = pytest.mark.integration
 
@@ -44,10 +45,6 @@ def server_set(n: str) -> str:
         spec:
           servers: [{n}-time]
         """
-
-
-def yaml_of(obj: dict[str, object]) -> str:
-    return yaml.safe_dump(obj, sort_keys=False)
 
 
 def applied(cli: Cli, write: Write) -> tuple[str, Path]:
@@ -210,7 +207,7 @@ def test_issues_about_stored_objects_say_mcpd_found_them(cli: Cli, write: Write)
     n = cli.name("set")
     cli.create(manifest("Server", f"{n}-used", {"command": ["x"]}, labels={"set": n}))
     cli.create(manifest("Project", f"{n}-p", {"servers": [f"{n}-used"]}))  # not selected
-    write("m/other.yaml", yaml_of(manifest("Server", f"{n}-new", {"command": ["y"]})))
+    write("m/other.yaml", to_yaml(manifest("Server", f"{n}-new", {"command": ["y"]})))
 
     result = cli.run("apply", "-f", "m", "--prune", "-l", f"set={n}")
 

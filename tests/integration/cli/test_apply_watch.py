@@ -30,10 +30,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.manifests import Write, manifest, to_yaml
 from tests.support.postgres import free_port
 
-from .conftest import CLEARED, MCPCTL, Cli, Write, manifest, one_error_line
-from .test_apply import server_set, yaml_of
+from .conftest import CLEARED, MCPCTL, Cli, one_error_line
+from .test_apply import server_set
 
 pytestmark = pytest.mark.integration
 
@@ -289,7 +290,7 @@ def test_with_prune_a_deleted_file_prunes_its_objects(
     write("m/set.yaml", server_set(n))
     extra = write(
         "m/more/extra.yaml",
-        yaml_of(manifest("Server", f"{n}-extra", {"command": ["x"]}, labels={"set": n})),
+        to_yaml(manifest("Server", f"{n}-extra", {"command": ["x"]}, labels={"set": n})),
     )
     process = watch("-f", "m", "--prune", "-l", f"set={n}")
     process.until("watching m for changes")
@@ -311,8 +312,8 @@ def test_without_prune_a_deleted_file_leaves_its_objects_and_says_so_once(
 ) -> None:
     n = cli.name("set")
     write("m/set.yaml", server_set(n))
-    one = write("m/one.yaml", yaml_of(manifest("Server", f"{n}-one", {"command": ["x"]})))
-    two = write("m/two.yaml", yaml_of(manifest("Server", f"{n}-two", {"command": ["x"]})))
+    one = write("m/one.yaml", to_yaml(manifest("Server", f"{n}-one", {"command": ["x"]})))
+    two = write("m/two.yaml", to_yaml(manifest("Server", f"{n}-two", {"command": ["x"]})))
     process = watch("-f", "m")
     process.until("watching m for changes")
 
@@ -459,7 +460,7 @@ def test_ctrl_c_whose_keyboardinterrupt_is_dropped_still_stops_the_watch_sending
 def test_ctrl_c_while_mcpd_has_the_request_stops_at_once_and_says_what_it_means(
     write: Write, watch: Callable[..., Watch]
 ) -> None:
-    write("m/one.yaml", yaml_of(manifest("Server", "one", {"command": ["x"]})))
+    write("m/one.yaml", to_yaml(manifest("Server", "one", {"command": ["x"]})))
     with socket.create_server(("127.0.0.1", 0)) as silent:  # takes the request, never answers
         silent.settimeout(ROUND_TIMEOUT)
         server = f"http://127.0.0.1:{silent.getsockname()[1]}"

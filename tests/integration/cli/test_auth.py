@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from mcpctl.client.contexts import ClientConfig, Context, load_config, save_config
+from tests.support.manifests import binding, manifest
 from tests.support.postgres import free_port
 
-from .conftest import PASSWORD, Cli, binding, manifest, one_error_line
+from .conftest import PASSWORD, Cli, one_error_line
 
 pytestmark = pytest.mark.integration
 

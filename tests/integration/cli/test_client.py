@@ -11,8 +11,9 @@ import pytest
 
 from mcpctl.client.http import ApiClient, NotLoggedIn
 from mcpctl.errors import Conflict, Forbidden, InvalidInput, InvalidManifest, NotFound
+from tests.support.manifests import manifest
 
-from .conftest import Cli, manifest
+from .conftest import Cli
 
 pytestmark = pytest.mark.integration
 

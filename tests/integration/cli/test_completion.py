@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from mcpctl.client.contexts import ClientConfig, Context, save_config
+from tests.support.manifests import manifest
 from tests.support.postgres import free_port
 
-from .conftest import Cli, manifest
+from .conftest import Cli
 
 pytestmark = pytest.mark.integration
 

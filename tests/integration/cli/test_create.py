@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import PASSWORD, Cli, manifest, one_error_line
+from tests.support.manifests import manifest
+
+from .conftest import PASSWORD, Cli, one_error_line
 
 pytestmark = pytest.mark.integration
 

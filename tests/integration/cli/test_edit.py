@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import MCPCTL, Cli, manifest
+from tests.support.manifests import manifest
+
+from .conftest import MCPCTL, Cli
 
 pytestmark = pytest.mark.integration
 

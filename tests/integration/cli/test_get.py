@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from mcpctl.cli import resources
 from mcpctl.store import EventRow
+from tests.support.manifests import JSON, binding, manifest
 
-from .conftest import JSON, Cli, binding, manifest, one_error_line
+from .conftest import Cli, one_error_line
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,5 @@
-"""Fixtures for the CLI's unit tests: run `mcpctl` in-process, write manifests into a temp dir.
+"""Fixtures for the CLI's unit tests: run `mcpctl` in-process (`write`, which writes
+manifests into a temp dir, is tests/support/manifests.py's).
 
 Commands run through click's `CliRunner`, so stdout is not a terminal (no
 colour unless asked) and stdout and stderr are captured apart. No mcpd runs
@@ -8,7 +9,6 @@ tests/integration/cli.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Protocol
 
@@ -25,10 +25,6 @@ class Run(Protocol):
     def __call__(self, *args: str, input: str | bytes | None = None) -> Result: ...
 
 
-class Write(Protocol):
-    def __call__(self, name: str, text: str) -> Path: ...
-
-
 @pytest.fixture
 def run() -> Run:
     """Invoke `mcpctl ARGS...`; unexpected exceptions propagate instead of becoming exit 1."""
@@ -40,23 +36,6 @@ def run() -> Run:
         )
 
     return invoke
-
-
-@pytest.fixture
-def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Write:
-    """Write a (dedented) file under the temp dir, which becomes the current directory.
-
-    Paths in reports are then as short as the test names them: `bad/a.yaml:4:3`.
-    """
-    monkeypatch.chdir(tmp_path)
-
-    def write_file(name: str, text: str) -> Path:
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-        return path
-
-    return write_file
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import EXAMPLES, Run, Write
+from tests.support.manifests import Write
+
+from .conftest import EXAMPLES, Run
 
 OLD = """
     apiVersion: mcpctl/v1

@@ -11,7 +11,9 @@ import json
 
 import pytest
 
-from .conftest import Run, Write
+from tests.support.manifests import Write
+
+from .conftest import Run
 
 VALUES = [f"s3cr3t-value-{letter}" for letter in "abcdefg"]
 

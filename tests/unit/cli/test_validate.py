@@ -9,7 +9,9 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from .conftest import EXAMPLES, Run, Write
+from tests.support.manifests import Write
+
+from .conftest import EXAMPLES, Run
 
 ALICE = (
     "apiVersion: mcpctl/v1\nkind: User\nmetadata: {name: alice}\nspec: {email: alice@example.com}\n"

@@ -8,6 +8,7 @@ from typing import Any
 
 from mcpctl.manifests import HIDDEN, MISSING, Change, FieldChange, Manifest, diff_sets
 from mcpctl.schemas import Resource
+from tests.support.manifests import manifest
 
 LoadOne = Callable[[str], Resource]
 LoadClean = Callable[[str], list[Manifest]]
@@ -16,10 +17,7 @@ SECRET_VALUES = ("hunter2", "s3cr3t-new", "very-private", "fresh-one")
 
 
 def obj(kind: str, name: str, spec: dict[str, Any], project: str | None = None) -> str:
-    metadata: dict[str, Any] = {"name": name}
-    if project is not None:
-        metadata["project"] = project
-    return json.dumps({"apiVersion": "mcpctl/v1", "kind": kind, "metadata": metadata, "spec": spec})
+    return json.dumps(manifest(kind, name, spec, project=project))
 
 
 def server(**spec: Any) -> str:

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Any
 
 from mcpctl.manifests import Catalog, Manifest, apply_order, check_set, delete_order
 from mcpctl.manifests.ordering import find_cycles
+from tests.support.manifests import document as obj
 
 LoadClean = Callable[[str], list[Manifest]]
-
-
-def obj(
-    kind: str, name: str, spec: dict[str, Any] | None = None, project: str | None = None
-) -> str:
-    metadata: dict[str, Any] = {"name": name}
-    if project is not None:
-        metadata["project"] = project
-    body: dict[str, Any] = {"apiVersion": "mcpctl/v1", "kind": kind, "metadata": metadata}
-    if spec is not None:
-        body["spec"] = spec
-    return json.dumps(body) + "\n---\n"
 
 
 def refs(manifests: list[Manifest]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,21 +11,9 @@ from mcpctl.errors import ManifestIssue
 from mcpctl.manifests import Catalog, Manifest, check_set, iter_references, load_text
 from mcpctl.manifests.references import SEEDED_BACKEND
 from mcpctl.schemas import Resource
+from tests.support.manifests import document as obj
 
 LoadClean = Callable[[str], list[Manifest]]
-
-
-def obj(
-    kind: str, name: str, spec: dict[str, Any] | None = None, project: str | None = None
-) -> str:
-    """One manifest document (JSON, which is YAML), ending with a document separator."""
-    metadata: dict[str, Any] = {"name": name}
-    if project is not None:
-        metadata["project"] = project
-    body: dict[str, Any] = {"apiVersion": "mcpctl/v1", "kind": kind, "metadata": metadata}
-    if spec is not None:
-        body["spec"] = spec
-    return json.dumps(body) + "\n---\n"
 
 
 def ref(name: str, key: str) -> dict[str, Any]:
