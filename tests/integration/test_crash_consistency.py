@@ -5,7 +5,7 @@ Each test arms one fault point (`MCPD_FAULTS=point=kill`, src/mcpctl/faults.py),
 operation that crosses it, waits for mcpd to die, restarts it on the same state dir and
 database without the fault, and checks, once it is quiet:
 
-- the invariant (DESIGN.md, "The four flows and the one invariant"): `verify` is in sync;
+- the invariant (docs/architecture.md, "The flows and the invariant"): `verify` is in sync;
 - no write lost: the objects hold what was written, in the database and at `main`;
 - no write duplicated: exactly one commit of `main` writes each file's content, no commit of
   `main` leaves its tree unchanged, the `Mcpctl-Change` trailers strictly increase, the
@@ -449,7 +449,7 @@ def test_a_restore_killed_after_the_database(database_url: str, tmp_path: Path) 
 
 
 def test_a_restore_killed_after_the_database_still_saves_the_timeline(tmp_path: Path) -> None:
-    """The abandoned head gets its timeline branch (DESIGN.md flow 4), crash or not.
+    """The abandoned head gets its timeline branch (docs/architecture.md), crash or not.
 
     The branch is saved before the database changes, so a restore killed after its database
     write leaves it, and the retry (main already there) has nothing more to do. SQLite only:

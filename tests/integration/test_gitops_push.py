@@ -1,4 +1,6 @@
-"""Pushes to mcpd's state repo over git smart HTTP (DESIGN.md flows 2 and 3, issue 4 point 3).
+"""Pushes to mcpd's state repo over git smart HTTP (issue 4 point 3).
+
+docs/architecture.md, "Push" and "Conflicts: the database wins".
 
 Every test drives the real git CLI against a real mcpd (SQLite and PostgreSQL)
 and ends with the invariant as its oracle: once mcpd is quiet, the tree at

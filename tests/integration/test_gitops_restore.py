@@ -1,4 +1,6 @@
-"""Restore and timelines, and disaster recovery (DESIGN.md flow 4; issue 4, point 5).
+"""Restore and timelines, and disaster recovery (issue 4, point 5).
+
+docs/architecture.md, "Restore and timelines" and "Disaster recovery".
 
 A real mcpd on SQLite and on PostgreSQL, its state repo read with the git CLI:
 
@@ -47,7 +49,7 @@ SECOND_TOKEN = "ghp_restore-second-93b1f2c4"
 EXTRA_VALUE = "xoxb-restore-extra-5a6e8d90"
 VALUES = (FIRST_TOKEN, SECOND_TOKEN, EXTRA_VALUE)
 
-#: `timelines/<UTC timestamp>-<short sha>` (DESIGN.md flow 4), the name under the prefix.
+#: `timelines/<UTC timestamp>-<short sha>` (docs/architecture.md), the name under the prefix.
 TIMELINE_NAME = re.compile(r"^(\d{8}T\d{6}Z)-([0-9a-f]{12})$")
 TIMELINES_PREFIX = "refs/heads/timelines/"
 

@@ -1,4 +1,4 @@
-"""mcpd keeps the state repo equal to the export of its database (DESIGN.md, flow 1)."""
+"""mcpd keeps the state repo equal to the export of its database (docs/architecture.md)."""
 
 from __future__ import annotations
 

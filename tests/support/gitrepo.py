@@ -3,7 +3,7 @@
 Every git command runs with a private HOME, no system config, no terminal
 prompt and a time limit, so a test never reads the machine's git settings and
 never hangs waiting for a password. `quiet` and `assert_in_sync` are the
-oracle of DESIGN.md ("the one invariant"); `snapshot` is what the API holds
+oracle of docs/architecture.md ("The flows and the invariant"); `snapshot` is what the API holds
 of every kind kept in git, to compare a database before and after a restore.
 """
 

@@ -7,7 +7,7 @@ commits the current state of the objects it touched, authored by the acting
 user, with a trailer naming the last change. The export is a function of the
 database, so replaying a write after a crash (between the DB commit and the
 git commit, or between the git commit and the bookkeeping) commits nothing
-twice and loses nothing (DESIGN.md, flow 1).
+twice and loses nothing (docs/architecture.md, "Export").
 
 `mcpd` starts it (its catch-up) and runs its rounds under the supervisor
 (`reconciler.supervisor`); the importer, restore, the mirror and the git

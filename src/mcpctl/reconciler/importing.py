@@ -1,4 +1,7 @@
-"""Import: commits that reach the state repo become database writes (DESIGN.md flows 2-4).
+"""Import: commits that reach the state repo become database writes.
+
+docs/architecture.md, "The flows and the invariant": push, conflicts, restore,
+the mirror.
 
 One primitive serves every way a commit arrives: a push to mcpd's `/git`
 endpoint, a commit fetched from the mirrored remote, a restore to an earlier

@@ -41,7 +41,7 @@ _MODELS: tuple[type[Resource], ...] = (
 )
 _ORDER = {k.KIND: i for i, k in enumerate(KIND_NAMES)}
 
-#: Every kind, in apply order (DESIGN.md; kindnames.KIND_NAMES holds it); deletes go in reverse.
+#: Every kind, in apply order (kindnames.KIND_NAMES holds it); deletes go in reverse.
 KINDS: tuple[type[Resource], ...] = tuple(sorted(_MODELS, key=lambda m: _ORDER[m.KIND]))
 
 BY_KIND: Mapping[str, type[Resource]] = MappingProxyType({m.KIND: m for m in KINDS})

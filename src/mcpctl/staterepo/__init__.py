@@ -1,7 +1,7 @@
 """The state repo (pygit2): layout, commits without a work tree, export.
 
 Import of pushed commits, conflicts, restore, timelines and the mirror build
-on these pieces (DESIGN.md, "The four flows and the one invariant").
+on these pieces (docs/architecture.md, "The flows and the invariant").
 """
 
 from mcpctl.staterepo.layout import README_PATH, key_for, path_for

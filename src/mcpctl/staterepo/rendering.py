@@ -2,7 +2,7 @@
 
 The export is a function of the objects: `render_tree` gives every file the
 repo must hold, so exporting again after a crash changes nothing that was
-already written (the invariant of DESIGN.md: when mcpd is quiet, the tree at
+already written (the invariant of docs/architecture.md: when mcpd is quiet, the tree at
 `main` is exactly the canonical export of the database). `export_changes`
 writes one commit for one write (a batch apply included); `export_all`
 brings `main` to the full export, e.g. at start.
