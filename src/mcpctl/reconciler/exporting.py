@@ -39,7 +39,7 @@ from mcpctl.staterepo import (
     export_all,
     export_changes,
 )
-from mcpctl.store import ChangeRow, Sessions, WriteNotice
+from mcpctl.store import ChangeRow, Sessions, WriteNotice, WriteSource
 from mcpctl.store.changes import (
     EXPORTED,
     LAST_IMPORTED,
@@ -253,10 +253,7 @@ class GitReplica:
         """Commit the database's version of `keys` on `main` (with `lock` held); None if equal."""
         if not keys:
             return None
-        async with self.sessions() as session:
-            rows = await rows_by_key(session, keys)
-        written = [row_resource(rows[k]) for k in keys if k in rows]
-        deleted = [k for k in keys if k not in rows]
+        written, deleted = await self._read_back(keys)
         return await asyncio.to_thread(
             export_changes,
             self.repo,
@@ -266,6 +263,14 @@ class GitReplica:
             author=author,
             summary=summary,
         )
+
+    async def _read_back(self, keys: list[Key]) -> tuple[list[Resource], list[Key]]:
+        """The database's version of `keys`: the objects it holds, and the keys it does not."""
+        async with self.sessions() as session:
+            rows = await rows_by_key(session, keys)
+        return [row_resource(rows[k]) for k in keys if k in rows], [
+            k for k in keys if k not in rows
+        ]
 
     async def _export_write(self, group: list[ChangeRow]) -> None:
         fault("export.after-db")
@@ -279,14 +284,11 @@ class GitReplica:
             written = [r for r in handed if r is not None]
             deleted = [k for k, r in zip(keys, handed, strict=True) if r is None]
         else:
-            async with self.sessions() as session:
-                rows = await rows_by_key(session, keys)
-            written = [row_resource(rows[k]) for k in keys if k in rows]
-            deleted = [k for k in keys if k not in rows]
-        source, _, commit = group[0].source.partition(":")
-        if commit:  # the write imported a commit: what differs is only the canonical form
+            written, deleted = await self._read_back(keys)
+        source = WriteSource.parse(group[0].source)
+        if source.commit:  # the write imported a commit: what differs is only the canonical form
             author = Author(*COMMITTER)
-            summary = f"Canonical form of the files of {commit[:12]} ({source})"
+            summary = f"Canonical form of the files of {source.commit[:12]} ({source.kind})"
         else:
             author, summary = Author.of(group[0].actor), _summary(group, keys)
         committed = await asyncio.to_thread(

@@ -49,6 +49,14 @@ class WriteSource:
                 return cls(known, commit)
         raise ValueError(f"unknown source of an import: {kind!r}")
 
+    @classmethod
+    def parse(cls, text: str) -> WriteSource:
+        """The source the change log's `source` column names (`str` of a WriteSource)."""
+        kind, _, commit = text.partition(":")
+        if not commit:
+            return API if not kind else cls.imported(kind, "")
+        return cls.imported(kind, commit)
+
     def __str__(self) -> str:
         """The form the change log's `source` column keeps: `push:<sha>`, or "" (the API)."""
         if self.commit is None:

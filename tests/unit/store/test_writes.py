@@ -31,6 +31,13 @@ def test_the_change_log_keeps_the_source_as_before() -> None:
     assert str(WriteSource.imported("recover", "abc123")) == "recover:abc123"
 
 
+@pytest.mark.parametrize(
+    "source", [WriteSource(), WriteSource.imported("push", "abc123"), WriteSource("sync", "f00")]
+)
+def test_the_change_log_s_source_reads_back_as_written(source: WriteSource) -> None:
+    assert WriteSource.parse(str(source)) == source
+
+
 def test_an_import_names_a_known_source() -> None:
     with pytest.raises(ValueError, match="unknown source"):
         WriteSource.imported("api", "abc123")
