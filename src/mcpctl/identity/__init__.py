@@ -2,9 +2,12 @@
 
 Stands on `objects` (Users, ServiceAccounts and McpTokens are objects, written
 through the same path as every other kind) and on `access` (a token is capped
-by what its creator holds). The API authenticates every request here.
+by what its creator holds). The API and the git endpoint authenticate every
+request here (`service`); `credentials` holds the token formats and password
+hashing, `bootstrap` the first start's admin.
 """
 
-from mcpctl.identity.service import IdentityService, Login, Unauthenticated
+from mcpctl.identity.credentials import Unauthenticated
+from mcpctl.identity.service import IdentityService, Login
 
 __all__ = ["IdentityService", "Login", "Unauthenticated"]

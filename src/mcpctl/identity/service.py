@@ -1,9 +1,8 @@
-"""Identity: passwords, login sessions, McpTokens, ServiceAccount tokens, bootstrap.
+"""Identity: authentication, login sessions, passwords, McpTokens, ServiceAccount tokens.
 
-Raw tokens are shown once and stored only as SHA-256; a presented token is
-looked up by its hash and compared in constant time. Passwords are argon2
-hashes. At first start, `bootstrap` creates the `default` SecretBackend, an
-`admin` user with an Rbac granting everything, and a session for the CLI.
+A presented token is looked up by its hash and compared in constant time; the
+token formats and hashing are `credentials`, the first start's admin is
+`bootstrap`.
 
 The API calls it to authenticate every request and for its auth endpoints; the
 git endpoint authenticates pushes and fetches with it. Its queries are the
@@ -12,20 +11,13 @@ store's (`mcpctl.store.credentials`, `mcpctl.store.objects`).
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from mcpctl.access.audit import record_audit
 from mcpctl.access.policy import (
-    SYSTEM,
     Principal,
     grants_of,
     missing_grants,
@@ -33,48 +25,28 @@ from mcpctl.access.policy import (
     require,
 )
 from mcpctl.access.rbac import Grant, Permissions
-from mcpctl.errors import Forbidden, InvalidInput, McpctlError, NotFound
+from mcpctl.errors import Forbidden, InvalidInput, NotFound
+from mcpctl.identity.bootstrap import seed_admin
+from mcpctl.identity.credentials import (
+    MIN_PASSWORD,
+    SA_PREFIX,
+    SESSION_PREFIX,
+    SESSION_TTL,
+    TOKEN_PREFIX,
+    Unauthenticated,
+    hash_password,
+    new_token,
+    token_hash,
+    token_prefix,
+    verify_password,
+)
 from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.objects.service import ObjectService, utcnow
 from mcpctl.objects.validating import validated
 from mcpctl.schemas import API_VERSION, Binding, McpToken, Rbac
-from mcpctl.store import CredentialRow, MetaRow, ObjectRow, SessionRow, Sessions, TokenRow
+from mcpctl.store import CredentialRow, ObjectRow, SessionRow, Sessions, TokenRow
 from mcpctl.store.credentials import tokens_named
 from mcpctl.store.objects import find_named
-from mcpctl.store.rows import rows_by_key
-
-SESSION_PREFIX = "mcpctl_sess_"
-TOKEN_PREFIX = "mcpctl_pat_"
-SA_PREFIX = "mcpctl_sat_"
-SESSION_TTL = timedelta(hours=12)
-BOOTSTRAP_SESSION_TTL = timedelta(days=90)
-MIN_PASSWORD = 8
-
-_hasher = PasswordHasher()
-
-
-def _verify(password_hash: str, password: str) -> bool:
-    """argon2 verification (about 0.1 s of CPU: callers run it in a worker thread)."""
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-class Unauthenticated(McpctlError):
-    """No credentials, or credentials that are wrong, expired or revoked."""
-
-
-def token_hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
-def new_token(prefix: str) -> str:
-    return prefix + secrets.token_urlsafe(32)
-
-
-def token_prefix(raw: str) -> str:
-    return raw[: len(raw.split("_", 2)[0]) + 1 + len(raw.split("_", 2)[1]) + 1 + 4]
 
 
 def _object_expiry(obj: ObjectRow) -> datetime | None:
@@ -150,10 +122,10 @@ class IdentityService:
             credential = await session.get(CredentialRow, username)
             ok = False
             if credential is not None:
-                ok = await asyncio.to_thread(_verify, credential.password_hash, password)
+                ok = await verify_password(credential.password_hash, password)
             else:
                 # spend the same time: no user enumeration by timing
-                await asyncio.to_thread(_hasher.hash, password)
+                await hash_password(password)
             user = await find_named(session, "User", username)
             if not ok or user is None:
                 # committed with the block, not rolled back by the error: raised below
@@ -207,7 +179,7 @@ class IdentityService:
             user = await find_named(session, "User", username)
             if user is None:
                 raise NotFound(f"User/{username} not found")
-            hashed = await asyncio.to_thread(_hasher.hash, password)
+            hashed = await hash_password(password)
             credential = await session.get(CredentialRow, username)
             if credential is None:
                 session.add(CredentialRow(user=username, password_hash=hashed, updated_at=utcnow()))
@@ -404,65 +376,4 @@ class IdentityService:
 
     async def bootstrap(self) -> tuple[str, str] | None:
         """First start: seed, create the admin; (admin password, session token), or None."""
-        async with self.sessions() as session, session.begin():
-            done = await session.get(MetaRow, "bootstrapped")
-            if done is not None:
-                return None
-            session.add(MetaRow(key="bootstrapped", value=utcnow().isoformat()))
-        seed: list[dict[str, Any]] = [
-            {
-                "apiVersion": API_VERSION,
-                "kind": "SecretBackend",
-                "metadata": {"name": "default"},
-                "spec": {"type": "plaintext", "default": True},
-            },
-            {
-                "apiVersion": API_VERSION,
-                "kind": "User",
-                "metadata": {"name": "admin"},
-                "spec": {"email": "admin@localhost.localdomain", "displayName": "Administrator"},
-            },
-            {
-                "apiVersion": API_VERSION,
-                "kind": "Rbac",
-                "metadata": {"name": "admin"},
-                "spec": {
-                    "subjects": [{"kind": "User", "name": "admin"}],
-                    "bindings": [
-                        *(
-                            {"role": r, "resource": "*"}
-                            for r in ("view", "create", "edit", "delete")
-                        ),
-                        {"role": "run", "action": "*"},
-                    ],
-                },
-            },
-        ]
-        async with self.sessions() as session:
-            present = await rows_by_key(
-                session, [(item["kind"], None, item["metadata"]["name"]) for item in seed]
-            )
-        # after a disaster recovery the objects came back from git: add only what is missing
-        missing = [i for i in seed if (i["kind"], None, i["metadata"]["name"]) not in present]
-        if missing:
-            await self.objects.apply(SYSTEM, missing)
-        password = secrets.token_urlsafe(18)
-        raw = new_token(SESSION_PREFIX)
-        now = utcnow()
-        async with self.sessions() as session, session.begin():
-            session.add(
-                CredentialRow(
-                    user="admin",
-                    password_hash=await asyncio.to_thread(_hasher.hash, password),
-                    updated_at=now,
-                )
-            )
-            session.add(
-                SessionRow(
-                    token_hash=token_hash(raw),
-                    user="admin",
-                    created_at=now,
-                    expires_at=now + BOOTSTRAP_SESSION_TTL,
-                )
-            )
-        return password, raw
+        return await seed_admin(self.sessions, self.objects)

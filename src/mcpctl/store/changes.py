@@ -1,4 +1,4 @@
-"""The change log and the meta rows, as the reconciler's loops read and write them.
+"""The change log and the meta rows, as the loops (and the first start) read and write them.
 
 The exporter follows the change log (`changes_since`, `last_change`) and
 records in meta rows how far `main` holds it (`EXPORTED`) and which state repo
@@ -24,8 +24,11 @@ EXPORTED = "exported_change"
 REPO_ID = "state_repo_id"
 #: Meta row: the last commit imported into the database, and how: "<sha> <push|sync|...>".
 LAST_IMPORTED = "last_imported_commit"
+#: Meta row: when the first start seeded the database (identity's bootstrap runs once).
+BOOTSTRAPPED = "bootstrapped"
 
 __all__ = [
+    "BOOTSTRAPPED",
     "EXPORTED",
     "LAST_IMPORTED",
     "REPO_ID",
