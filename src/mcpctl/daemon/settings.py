@@ -18,6 +18,8 @@ from pathlib import Path
 from mcpctl import __version__
 from mcpctl.api.requests import DEFAULT_MAX_BODY
 from mcpctl.client.contexts import mcpctl_home
+from mcpctl.reconciler.exporting import ExportingSettings
+from mcpctl.reconciler.mirroring import MirroringSettings
 from mcpctl.store import sqlite_url
 
 
@@ -45,10 +47,17 @@ class StoreSettings:
 
 @dataclass(frozen=True)
 class GitSettings:
-    """The state repo's mirror: a remote to push to and fetch from, and how often."""
+    """The state repo's loops: the exporter, and the mirror's remote and how often it syncs."""
 
     remote: str | None = None
     sync_interval: float = 60.0
+    #: when the exporter packs the repo, how many writes it keeps in hand (no flag sets them)
+    exporting: ExportingSettings = field(default_factory=ExportingSettings)
+
+    @property
+    def mirroring(self) -> MirroringSettings:
+        """The mirror's settings: the sync interval given, the rest as the mirror has them."""
+        return MirroringSettings(interval=self.sync_interval)
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ async def build_services(settings: Settings) -> Services:
             notify(notice)
 
     sessions = make_sessionmaker(engine, after_write=written)
-    replica = GitReplica(sessions, repo, sealer.seal)
+    replica = GitReplica(sessions, repo, sealer.seal, settings.git.exporting)
     wake.append(replica.notify)
     objects = ObjectService(sessions)
     identity = IdentityService(sessions, objects)
@@ -82,7 +82,7 @@ async def build_services(settings: Settings) -> Services:
     if settings.git.remote:
         remote = Remote(settings.git.remote, settings.state_dir / "ssh")
         mirror = GitMirror(
-            importer, replica, remote, repo_path, public_key, settings.git.sync_interval
+            importer, replica, remote, repo_path, public_key, settings=settings.git.mirroring
         )
         wake.append(lambda _notice: mirror.notify())
     git = GitEndpoint(repo_path, identity, importer, replica, mirror)

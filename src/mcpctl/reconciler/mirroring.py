@@ -97,20 +97,14 @@ class GitMirror:
         remote: Remote,
         repo_path: Path,
         public_key: str,
-        interval: float | None = None,
-        *,
         settings: MirroringSettings | None = None,
     ) -> None:
-        """`interval`, when given, overrides `settings.interval`."""
         self.importer = importer
         self.replica = replica
         self.remote = remote
         self.repo_path = repo_path
         self.public_key = public_key
-        settings = settings or MirroringSettings()
-        if interval is not None:
-            settings = replace(settings, interval=interval)
-        self.settings = settings
+        self.settings = settings or MirroringSettings()
         # a failed round waits for the next one (the interval, or a write)
         self.spec = LoopSpec(
             "git-mirror", f"mirror sync with {remote.redacted}", log, retry=None, eager=True

@@ -15,6 +15,8 @@ from mcpctl.daemon.settings import (
     StoreSettings,
     parse_settings,
 )
+from mcpctl.reconciler.exporting import ExportingSettings
+from mcpctl.reconciler.mirroring import MirroringSettings
 from mcpctl.store import sqlite_url
 
 
@@ -89,3 +91,9 @@ def test_a_database_flag_wins_over_the_environment(monkeypatch: pytest.MonkeyPat
 
 def test_the_sync_interval_is_at_least_a_second() -> None:
     assert parse_settings(["--git-sync-interval", "0.1"]).git.sync_interval == 1.0
+
+
+def test_the_loops_get_their_settings_from_the_git_group() -> None:
+    git = parse_settings(["--git-sync-interval", "5"]).git
+    assert git.mirroring == MirroringSettings(interval=5.0)
+    assert git.exporting == ExportingSettings()
