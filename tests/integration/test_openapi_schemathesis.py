@@ -5,7 +5,7 @@ real mcpd process over loopback, authenticated as the bootstrap admin. The
 `schemathesis run` command runs in a subprocess (its own warnings stay out of
 pytest's `filterwarnings = error`), deterministically (`--generation-deterministic`:
 the same cases on every run), with a fixed number of examples per operation and
-a hard time limit. `schemathesis_hooks.py` keeps the admin's own Rbac out of
+a generous guard against a hung run. `schemathesis_hooks.py` keeps the admin's own Rbac out of
 reach, and logging out is left out (it would end the admin's session).
 
 It runs on SQLite and on PostgreSQL (see PHASES). On SQLite mcpd mirrors its
@@ -61,9 +61,10 @@ MAX_EXAMPLES = 10
 #: database (text the driver refuses, numbers past 64 bits) comes with the fuzzed values
 #: and the edge cases below.
 PHASES = {"sqlite": "examples,coverage,fuzzing", "postgresql": "examples,fuzzing"}
-#: The whole run, per database (11 s and 7 s on 2 CPUs, twice that when they are busy);
-#: a run that takes longer fails.
-TIME_LIMIT = 28.0
+#: A guard against a hung run only: the work is bounded by count (MAX_EXAMPLES per
+#: operation, deterministic cases), not by time. A run takes 11 s and 7 s on 2 idle CPUs,
+#: several times that on a busy machine; a time budget here would fail under load.
+TIME_LIMIT = 600.0
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
