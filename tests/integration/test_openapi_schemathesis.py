@@ -4,9 +4,10 @@ The document is the one mcpd serves (`/api/v1/openapi.json`); requests go to a
 real mcpd process over loopback, authenticated as the bootstrap admin. The
 `schemathesis run` command runs in a subprocess (its own warnings stay out of
 pytest's `filterwarnings = error`), deterministically (`--generation-deterministic`:
-the same cases on every run), with a fixed number of examples per operation and
-a generous guard against a hung run. `schemathesis_hooks.py` keeps the admin's own Rbac out of
-reach, and logging out is left out (it would end the admin's session).
+the same cases on every run), with a fixed number of examples per operation
+and a generous guard against a hung run. `schemathesis_hooks.py` keeps the
+admin's own Rbac out of reach, and logging out is left out (it would end the
+admin's session).
 
 It runs on SQLite and on PostgreSQL (see PHASES). On SQLite mcpd mirrors its
 state repo to a bare repo on disk (`--git-remote PATH`), so `POST
