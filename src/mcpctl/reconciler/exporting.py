@@ -49,9 +49,9 @@ from mcpctl.store.changes import (
     get_meta,
     last_change,
     mark_exported,
-    objects_of_kinds,
     put_meta,
 )
+from mcpctl.store.objects import objects_of_kinds
 from mcpctl.store.rows import row_resource, rows_by_key
 
 log = logging.getLogger(__name__)

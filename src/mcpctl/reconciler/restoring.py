@@ -44,10 +44,10 @@ from mcpctl.store import Session
 from mcpctl.store.changes import (
     EXPORTED,
     REPO_ID,
-    count_objects,
     get_meta,
     last_change,
 )
+from mcpctl.store.objects import count_objects
 from mcpctl.store.rows import rows_by_key
 
 log = logging.getLogger(__name__)

@@ -191,11 +191,6 @@ def _open_secret(
     return secret.model_copy(update={"spec": spec})
 
 
-def files_of(repo: pygit2.Repository, tree: pygit2.Tree) -> dict[str, bytes | None]:
-    """Every file of `tree` (as `tree_changes` from nothing)."""
-    return tree_changes(repo, None, tree)
-
-
 def keys_of(paths: Iterable[str]) -> list[Key]:
     """The objects of the layout paths among `paths`."""
     return [key for key in map(key_for, paths) if key is not None]

@@ -11,12 +11,12 @@ meta upsert (`put_meta`) served four copies before.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 
-from mcpctl.store.tables import ChangeRow, MetaRow, ObjectRow
-from mcpctl.store.writes import Session, Sessions
+from mcpctl.store.tables import ChangeRow, MetaRow
+from mcpctl.store.writes import Session
 
 #: Meta row: the last change `main` holds (an int, as a string).
 EXPORTED = "exported_change"
@@ -32,15 +32,11 @@ __all__ = [
     "EXPORTED",
     "LAST_IMPORTED",
     "REPO_ID",
-    "Session",
-    "Sessions",
     "changes_since",
-    "count_objects",
     "exported_change",
     "get_meta",
     "last_change",
     "mark_exported",
-    "objects_of_kinds",
     "put_meta",
 ]
 
@@ -87,20 +83,3 @@ async def exported_change(session: Session) -> int:
 async def mark_exported(session: Session, seq: int) -> None:
     """Record that `main` holds every change up to `seq` (never moving the mark back)."""
     await put_meta(session, EXPORTED, str(seq), replaces=lambda old: int(old) < seq)
-
-
-async def objects_of_kinds(session: Session, kinds: Iterable[str]) -> list[ObjectRow]:
-    """Every object of `kinds`, in the order they were created."""
-    return list(
-        await session.scalars(
-            select(ObjectRow).where(ObjectRow.kind.in_(tuple(kinds))).order_by(ObjectRow.id)
-        )
-    )
-
-
-async def count_objects(session: Session, kinds: Iterable[str]) -> int:
-    """How many objects of `kinds` the database holds."""
-    counted = await session.scalar(
-        select(func.count()).select_from(ObjectRow).where(ObjectRow.kind.in_(tuple(kinds)))
-    )
-    return int(counted or 0)

@@ -7,11 +7,11 @@ kind or reference. `rows.rows_by_key` finds many rows by key at once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncResult
 
 from mcpctl.manifests.references import Key
@@ -42,8 +42,21 @@ async def objects_of_kind(session: Session, kind: str) -> Sequence[ObjectRow]:
     return (await session.scalars(select(ObjectRow).where(ObjectRow.kind == kind))).all()
 
 
-async def objects_of_kinds(session: Session, kinds: tuple[str, ...]) -> Sequence[ObjectRow]:
-    return (await session.scalars(select(ObjectRow).where(ObjectRow.kind.in_(kinds)))).all()
+async def objects_of_kinds(session: Session, kinds: Iterable[str]) -> Sequence[ObjectRow]:
+    """Every object of `kinds`, in the order they were created."""
+    return (
+        await session.scalars(
+            select(ObjectRow).where(ObjectRow.kind.in_(tuple(kinds))).order_by(ObjectRow.id)
+        )
+    ).all()
+
+
+async def count_objects(session: Session, kinds: Iterable[str]) -> int:
+    """How many objects of `kinds` the database holds."""
+    counted = await session.scalar(
+        select(func.count()).select_from(ObjectRow).where(ObjectRow.kind.in_(tuple(kinds)))
+    )
+    return int(counted or 0)
 
 
 async def all_objects(session: Session) -> Sequence[ObjectRow]:

@@ -15,10 +15,10 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from mcpctl.manifests import Manifest, to_plain
+from mcpctl.manifests import to_plain
 from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.manifests.references import Key
-from mcpctl.schemas import API_VERSION, BY_KIND, Resource, Secret
+from mcpctl.schemas import API_VERSION, BY_KIND, Resource
 from mcpctl.store.tables import ObjectRow
 
 
@@ -88,14 +88,6 @@ def stored_fields(resource: Resource) -> tuple[dict[str, Any], dict[str, Any], d
     plain = to_plain(resource, secrets="plain")
     metadata = plain["metadata"]
     return plain["spec"], dict(metadata.get("labels", {})), dict(metadata.get("annotations", {}))
-
-
-def manifests_of(rows: list[ObjectRow]) -> list[Manifest]:
-    return [Manifest(row_resource(r)) for r in rows]
-
-
-def is_secret(resource: Resource) -> bool:
-    return isinstance(resource, Secret)
 
 
 async def rows_by_key(session: AsyncSession, keys: Iterable[Key]) -> dict[Key, ObjectRow]:
