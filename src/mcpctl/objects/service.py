@@ -131,7 +131,7 @@ class ObjectService:
             require(policy, "view", model.PLURAL, name)
             if reveal:
                 _require_reveal(policy)
-            row = await _find(session, model.KIND, project, name)
+            row = await find_object(session, model.KIND, project, name)
             if row is None:
                 raise NotFound(f"{_ref(model.KIND, project, name)} not found")
             return row_json(row, reveal=reveal)
@@ -193,7 +193,7 @@ class ObjectService:
         async with self.sessions() as session:
             policy = await policy_of(session, principal)
             require(policy, "view", model.PLURAL, name)
-            row = await _find(session, model.KIND, project, name)
+            row = await find_object(session, model.KIND, project, name)
             if row is None:
                 raise NotFound(f"{_ref(model.KIND, project, name)} not found")
             uses = sorted({format_key(r.target) for r in iter_references(row_resource(row))})
@@ -228,7 +228,7 @@ class ObjectService:
             if manifest.key not in granted:
                 require(policy, "create", manifest.resource.PLURAL, manifest.resource.name)
         for manifest in manifests:
-            if await _find(session, *manifest.key) is not None:
+            if await find_object(session, *manifest.key) is not None:
                 raise Conflict(f"{format_key(manifest.key)} already exists")
         result = await self._write(session, principal, manifests, verb="create", granted=granted)
         return result.objects
@@ -248,7 +248,7 @@ class ObjectService:
             )
         async with self.sessions() as session, session.begin():
             require(await policy_of(session, principal), "edit", model.PLURAL, name)
-            row = await _find(session, *manifest.key)
+            row = await find_object(session, *manifest.key)
             if row is None:
                 raise NotFound(f"{format_key(manifest.key)} not found")
             wanted = manifest.resource.metadata.resource_version
@@ -265,7 +265,7 @@ class ObjectService:
     ) -> None:
         async with self.sessions() as session, session.begin():
             require(await policy_of(session, principal), "delete", model.PLURAL, name)
-            row = await _find(session, model.KIND, project, name)
+            row = await find_object(session, model.KIND, project, name)
             if row is None:
                 raise NotFound(f"{_ref(model.KIND, project, name)} not found")
             await self._delete_rows(session, principal, [row], keep=set())
@@ -561,7 +561,3 @@ def _require_reveal(policy: Policy) -> None:
 
 def _ref(kind: str, project: str | None, name: str) -> str:
     return format_key((kind, project, name))
-
-
-async def _find(session: Session, kind: str, project: str | None, name: str) -> ObjectRow | None:
-    return await find_object(session, kind, project, name)

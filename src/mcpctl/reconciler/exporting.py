@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,9 +138,9 @@ class GitReplica:
         )
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        #: Write id -> what that write stored, by key (None: deleted), handed over by
-        #: the write itself: its commit needs no read of the database (see `notify`).
-        self._stored: dict[str, dict[Key, Resource | None]] = {}
+        #: Write id -> what that write stored and deleted, handed over by the write
+        #: itself: its commit needs no read of the database (see `notify`).
+        self._handed: dict[str, tuple[Mapping[Key, Resource], AbstractSet[Key]]] = {}
         self._commits = 0  # since the repo was last maintained
         self._maintaining: asyncio.Task[None] | None = None
 
@@ -150,11 +152,9 @@ class GitReplica:
         was dropped (too many waiting), is read back from the database, as at start.
         """
         if notice is not None and notice.written is not None and notice.deleted is not None:
-            while len(self._stored) >= self.settings.max_handed_over:
-                del self._stored[next(iter(self._stored))]
-            stored: dict[Key, Resource | None] = dict(notice.written)
-            stored.update(dict.fromkeys(notice.deleted))
-            self._stored[notice.write_id] = stored
+            while len(self._handed) >= self.settings.max_handed_over:
+                del self._handed[next(iter(self._handed))]
+            self._handed[notice.write_id] = (notice.written, notice.deleted)
         self._wake.set()
 
     async def start(self, *, full: bool = True) -> None:
@@ -278,11 +278,10 @@ class GitReplica:
         keys: list[Key] = list(
             dict.fromkeys((change.kind, change.project or None, change.name) for change in group)
         )
-        stored = self._stored.pop(group[0].write_id, None)
-        if stored is not None and all(k in stored for k in keys):
-            handed = [stored[k] for k in keys]
-            written = [r for r in handed if r is not None]
-            deleted = [k for k, r in zip(keys, handed, strict=True) if r is None]
+        handed = self._handed.pop(group[0].write_id, None)
+        if handed is not None and all(k in handed[0] or k in handed[1] for k in keys):
+            written = [handed[0][k] for k in keys if k in handed[0]]
+            deleted = [k for k in keys if k in handed[1]]
         else:
             written, deleted = await self._read_back(keys)
         source = WriteSource.parse(group[0].source)
@@ -307,7 +306,7 @@ class GitReplica:
         await self._mark(group[-1].seq)
 
     async def _export_everything(self) -> None:
-        self._stored.clear()  # what they stored is in the database: the export reads it
+        self._handed.clear()  # what they stored is in the database: the export reads it
         resources = await self.resources()
         async with self.sessions() as session:
             last = await last_change(session)

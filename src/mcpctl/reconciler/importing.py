@@ -42,7 +42,7 @@ from mcpctl.staterepo import Commit, Repository
 from mcpctl.staterepo.layout import path_for
 from mcpctl.staterepo.reading import ReadResult, keys_of, read_changes, tree_changes
 from mcpctl.staterepo.rendering import render_object
-from mcpctl.store import ChangeRow, Session, WriteSource, write_context
+from mcpctl.store import ChangeRow, Session, SourceKind, WriteSource, write_context
 from mcpctl.store.changes import LAST_IMPORTED, put_meta
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class GitImporter:
         base: Commit | None,
         new: Commit,
         *,
-        source: str,
+        source: SourceKind,
         verb: str,
         skip_unopenable: bool = False,
         conflicts: bool = True,
