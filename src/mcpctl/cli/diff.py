@@ -166,22 +166,18 @@ def diff_live(
         render_text,
         render_unified,
     )
-    from mcpctl.cli.sending import locator, request_items
+    from mcpctl.cli.sending import load_local, locator, request_items
     from mcpctl.errors import InvalidManifest
-    from mcpctl.manifests import Manifest, load_paths
-    from mcpctl.manifests.references import check_duplicates
+    from mcpctl.manifests import Manifest
 
     if prune and not selector:
         raise click.UsageError("--prune needs -l SELECTOR: which stored objects it may delete")
     if selector and not prune:
         raise click.UsageError("-l SELECTOR applies only with --prune")
     use_color = sys.stdout.isatty() if color is None else color
-    with cli_errors():
-        local = load_paths(list(files))
-    problems = [*local.issues, *check_duplicates(local.manifests)]
-    if problems:
-        show_issues(problems, objects=len(local.manifests), files=len(local.files))
-        raise CliError("cannot diff invalid manifests (see the issues above)")
+    local = load_local(
+        files, refusal=CliError("cannot diff invalid manifests (see the issues above)")
+    )
     body = {
         "items": request_items(local.manifests),
         "dryRun": True,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from mcpctl.cli.errors import cli_errors
+from mcpctl.cli.errors import CliError, cli_errors
 from mcpctl.cli.flags import parse_field
 
 if TYPE_CHECKING:
@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from mcpctl.manifests import LoadResult, Manifest
 
 
-def load_local(paths: tuple[str, ...]) -> LoadResult:
-    """Load and check the manifests under `paths`: every issue printed and exit 1, or the set."""
+def load_local(paths: tuple[str, ...], *, refusal: CliError | None = None) -> LoadResult:
+    """Load and check the manifests under `paths`: the set, or every issue printed and
+    `refusal` raised (default: exit 1, nothing was sent)."""
     from mcpctl.cli.connection import ValidationFailed, show_issues
     from mcpctl.manifests import load_paths
     from mcpctl.manifests.references import check_duplicates
@@ -31,7 +32,7 @@ def load_local(paths: tuple[str, ...]) -> LoadResult:
     issues = [*result.issues, *check_duplicates(result.manifests)]
     if issues:
         show_issues(issues, objects=len(result.manifests), files=len(result.files))
-        raise ValidationFailed("the manifests are invalid: nothing was sent")
+        raise refusal or ValidationFailed("the manifests are invalid: nothing was sent")
     return result
 
 
