@@ -23,7 +23,7 @@ from mcpctl.api.problems import problem, problem_for
 from mcpctl.api.requests import reject_nul
 from mcpctl.api.services import Services
 from mcpctl.errors import Forbidden, McpctlError
-from mcpctl.schemas import BY_PLURAL
+from mcpctl.schemas import API_VERSION, BY_PLURAL
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,11 @@ class JSONResponse(_StarletteJSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def list_response(items: list[Any]) -> JSONResponse:
+    """A `kind: List` answer of `items` (audit entries, events, timelines, sealed Secrets)."""
+    return JSONResponse({"apiVersion": API_VERSION, "kind": "List", "items": items})
 
 
 def endpoint(services: Services, handler: Handler, operation: str | None = None) -> Endpoint:

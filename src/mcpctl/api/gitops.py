@@ -10,12 +10,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mcpctl.api.endpoints import JSONResponse
+from mcpctl.api.endpoints import JSONResponse, list_response
 from mcpctl.api.requests import json_body, principal_of
 from mcpctl.api.services import Services
 from mcpctl.errors import InvalidInput
 from mcpctl.reconciler.operations import GitOperations
-from mcpctl.schemas import API_VERSION
 
 
 async def status(request: Request, services: Services) -> Response:
@@ -56,13 +55,13 @@ async def seal(request: Request, services: Services) -> Response:
     if unknown:
         raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
     items = await services.objects.seal(principal, body["items"], services.replica.seal)
-    return JSONResponse({"apiVersion": API_VERSION, "kind": "List", "items": items})
+    return list_response(items)
 
 
 async def timelines(request: Request, services: Services) -> Response:
     principal = await principal_of(request, services.identity)
     items = await _gitops(services).timelines(principal)
-    return JSONResponse({"apiVersion": API_VERSION, "kind": "List", "items": items})
+    return list_response(items)
 
 
 def _gitops(services: Services) -> GitOperations:

@@ -11,11 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mcpctl.access.audit import HistoryQuery, read_audit
-from mcpctl.api.endpoints import JSONResponse
+from mcpctl.api.endpoints import list_response
 from mcpctl.api.requests import principal_of
 from mcpctl.api.services import Services
 from mcpctl.objects.events import read_events
-from mcpctl.schemas import API_VERSION
 
 
 def _query(request: Request) -> HistoryQuery:
@@ -35,11 +34,11 @@ async def audit(request: Request, services: Services) -> Response:
     principal = await principal_of(request, services.identity)
     async with services.sessions() as session:
         items = await read_audit(session, principal, _query(request))
-    return JSONResponse({"apiVersion": API_VERSION, "kind": "List", "items": items})
+    return list_response(items)
 
 
 async def events(request: Request, services: Services) -> Response:
     principal = await principal_of(request, services.identity)
     async with services.sessions() as session:
         items = await read_events(session, principal, _query(request))
-    return JSONResponse({"apiVersion": API_VERSION, "kind": "List", "items": items})
+    return list_response(items)
