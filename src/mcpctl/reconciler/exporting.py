@@ -254,6 +254,17 @@ class GitReplica:
         if not keys:
             return None
         written, deleted = await self._read_back(keys)
+        return await self._commit(written, deleted, author, summary)
+
+    async def _commit(
+        self,
+        written: list[Resource],
+        deleted: list[Key],
+        author: Author,
+        summary: str,
+        change: int | None = None,
+    ) -> Oid | None:
+        """One commit of `written` and `deleted` on `main` (None: the files were equal)."""
         return await asyncio.to_thread(
             export_changes,
             self.repo,
@@ -262,6 +273,7 @@ class GitReplica:
             self.seal,
             author=author,
             summary=summary,
+            change=change,
         )
 
     async def _read_back(self, keys: list[Key]) -> tuple[list[Resource], list[Key]]:
@@ -290,16 +302,7 @@ class GitReplica:
             summary = f"Canonical form of the files of {source.commit[:12]} ({source.kind})"
         else:
             author, summary = Author.of(group[0].actor), _summary(group, keys)
-        committed = await asyncio.to_thread(
-            export_changes,
-            self.repo,
-            written,
-            deleted,
-            self.seal,
-            author=author,
-            summary=summary,
-            change=group[-1].seq,
-        )
+        committed = await self._commit(written, deleted, author, summary, group[-1].seq)
         if committed is not None:
             self._commits += 1
         fault("export.after-ref")
