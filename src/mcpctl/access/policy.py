@@ -35,10 +35,12 @@ class Principal:
     frozen: Permissions | None = None
     #: The project an McpToken is limited to.
     project: str | None = None
+    #: The hash of the session or token the caller presented (what it mints dies with it).
+    credential: str | None = None
 
     @classmethod
-    def user(cls, name: str, token: str | None = None) -> Principal:
-        return cls("User", name, name, token)
+    def user(cls, name: str, token: str | None = None, credential: str | None = None) -> Principal:
+        return cls("User", name, name, token, credential=credential)
 
 
 class Policy(Protocol):

@@ -59,21 +59,29 @@ class Permissions:
 
     def covers(self, grant: Grant) -> bool:
         """Whether everything `grant` allows is allowed here (the token ceiling)."""
-        if grant.role == "run":
-            assert grant.action is not None
-            return self.allows_run(grant.action)
-        assert grant.resource is not None
-        if grant.resource == "*":
-            return any(
-                g.role == grant.role and g.resource == "*" and g.name is None for g in self.grants
-            )
-        return self.allows(grant.role, grant.resource, grant.name) and (
-            grant.name is not None
-            or any(
-                g.role == grant.role and g.resource in ("*", grant.resource) and g.name is None
-                for g in self.grants
-            )
-        )
+        return any(_wider(g, grant) for g in self.grants)
+
+    def covers_all(self, other: Permissions) -> bool:
+        return all(self.covers(g) for g in other.grants)
+
+    def beyond(self, other: Permissions) -> list[Grant]:
+        """The grants held here that `other` does not cover, in a stable order."""
+        if self.grants <= other.grants:
+            return []
+        return sorted((g for g in self.grants if not other.covers(g)), key=Grant.describe)
+
+    def meet(self, other: Permissions) -> Permissions:
+        """What both allow (a token's own grants under its creator's ceiling)."""
+        out: set[Grant] = set()
+        for a in self.grants:
+            for b in other.grants:
+                both = _meet(a, b)
+                if both is not None:
+                    out.add(both)
+        return Permissions(frozenset(out))
+
+    def union(self, other: Permissions) -> Permissions:
+        return Permissions(self.grants | other.grants)
 
     def to_list(self) -> list[dict[str, Any]]:
         return [g.to_dict() for g in sorted(self.grants, key=lambda g: g.describe())]
@@ -88,6 +96,34 @@ class Permissions:
 
 
 NOTHING = Permissions(frozenset())
+
+#: Every permission: what the first start's admin holds, and what the lock-out guard keeps.
+ADMIN = Permissions(
+    frozenset(
+        [*(Grant(role, "*") for role in ROLES), Grant("run", action="*")],
+    )
+)
+
+
+def _wider(a: Grant, b: Grant) -> bool:
+    """Whether `a` allows everything `b` allows."""
+    if a.role != b.role:
+        return False
+    if a.role == "run":
+        return a.action in ("*", b.action)
+    if a.resource != "*" and a.resource != b.resource:
+        return False
+    return a.name is None or (a.name == b.name and a.resource == b.resource)
+
+
+def _meet(a: Grant, b: Grant) -> Grant | None:
+    """The grant allowing what both `a` and `b` allow, or None when that is nothing."""
+    if _wider(a, b):
+        return b
+    if _wider(b, a):
+        return a
+    # grants of one role overlap only when one is wider (a name needs a single kind)
+    return None
 
 
 def permissions_for(

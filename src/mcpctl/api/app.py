@@ -54,8 +54,8 @@ def build_app(services: Services) -> Starlette:
         ),
         Route(
             "/api/v1/serviceaccounts/{name}/tokens",
-            api(tokens.sa_token, "create-token"),
-            methods=["POST"],
+            api(tokens.sa_tokens, "token"),
+            methods=["GET", "POST", "DELETE"],
         ),
         Route("/api/v1/users/{name}/password", api(auth.password, "set-password"), methods=["PUT"]),
         # before the project-scoped routes: /api/v1/projects/NAME/references is a Project's

@@ -47,5 +47,10 @@ async def password(request: Request, services: Services) -> Response:
     body = await json_body(request, services.max_body)
     if not isinstance(body, dict) or not isinstance(body.get("password"), str):
         raise InvalidInput("the body needs password (a string)")
-    await services.identity.set_password(principal, request.path_params["name"], body["password"])
+    current = body.get("currentPassword")
+    if current is not None and not isinstance(current, str):
+        raise InvalidInput("currentPassword must be a string")
+    await services.identity.set_password(
+        principal, request.path_params["name"], body["password"], current
+    )
     return Response(status_code=204)

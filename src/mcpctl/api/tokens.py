@@ -34,6 +34,19 @@ async def introspect(request: Request, services: Services) -> Response:
     return JSONResponse(await services.identity.introspect(raw))
 
 
+async def sa_tokens(request: Request, services: Services) -> Response:
+    """GET: list a ServiceAccount's tokens; POST: mint one; DELETE: revoke (by prefix)."""
+    if request.method == "POST":
+        return await sa_token(request, services)
+    principal = await principal_of(request, services.identity)
+    name = request.path_params["name"]
+    if request.method == "DELETE":
+        prefix = request.query_params.get("prefix") or None
+        count = await services.identity.revoke_sa_tokens(principal, name, prefix)
+        return JSONResponse({"revoked": count})
+    return JSONResponse({"items": await services.identity.sa_tokens(principal, name)})
+
+
 async def sa_token(request: Request, services: Services) -> Response:
     principal = await principal_of(request, services.identity)
     body = await json_body(request, services.max_body, optional=True)

@@ -17,7 +17,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from mcpctl.errors import McpctlError
+from mcpctl.errors import InvalidInput, McpctlError
 
 SESSION_PREFIX = "mcpctl_sess_"
 TOKEN_PREFIX = "mcpctl_pat_"
@@ -25,6 +25,8 @@ SA_PREFIX = "mcpctl_sat_"
 SESSION_TTL = timedelta(hours=12)
 BOOTSTRAP_SESSION_TTL = timedelta(days=90)
 MIN_PASSWORD = 8
+#: argon2 hashes any length; a bound keeps a request from making it work on megabytes.
+MAX_PASSWORD = 1024
 
 _hasher = PasswordHasher()
 
@@ -44,6 +46,16 @@ async def verify_password(password_hash: str, password: str) -> bool:
 async def hash_password(password: str) -> str:
     """The argon2 hash of `password` (in a worker thread)."""
     return await asyncio.to_thread(_hasher.hash, password)
+
+
+def check_password(password: str) -> None:
+    """Refuse a new password that is too short or too long (InvalidInput)."""
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+    if len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD:
+        raise InvalidInput(f"a password has at most {MAX_PASSWORD} bytes")
+    if "\x00" in password:
+        raise InvalidInput("a password cannot contain NUL characters")
 
 
 class Unauthenticated(McpctlError):

@@ -16,24 +16,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mcpctl.access import guard
 from mcpctl.access.audit import record_audit
+from mcpctl.access.guard import frozen_permissions
 from mcpctl.access.policy import (
     Principal,
     grants_of,
     missing_grants,
     policy_of,
     require,
+    require_run,
 )
 from mcpctl.access.rbac import Grant, Permissions
 from mcpctl.errors import Forbidden, InvalidInput, NotFound
 from mcpctl.identity.bootstrap import seed_admin
 from mcpctl.identity.credentials import (
-    MIN_PASSWORD,
+    MAX_PASSWORD,
     SA_PREFIX,
     SESSION_PREFIX,
     SESSION_TTL,
     TOKEN_PREFIX,
     Unauthenticated,
+    check_password,
     hash_password,
     new_token,
     token_hash,
@@ -44,15 +48,78 @@ from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.objects.service import ObjectService, utcnow
 from mcpctl.objects.validating import validated
 from mcpctl.schemas import API_VERSION, Binding, McpToken, Rbac
-from mcpctl.store import CredentialRow, ObjectRow, SessionRow, Sessions, TokenRow
-from mcpctl.store.credentials import tokens_named
+from mcpctl.store import CredentialRow, ObjectRow, Session, SessionRow, Sessions, TokenRow
+from mcpctl.store.credentials import revoke_sessions, tokens_named
 from mcpctl.store.objects import find_named
+from mcpctl.store.rows import row_json
 
 
 def _object_expiry(obj: ObjectRow) -> datetime | None:
     """spec.expiresAt of a stored McpToken (canonical RFC 3339, UTC)."""
     value = obj.spec.get("expiresAt")
     return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+#: How many tokens a chain of tokens minted through tokens may hold.
+MAX_CHAIN = 8
+
+
+async def _check_token(session: Session, token: TokenRow, now: datetime) -> ObjectRow | None:
+    """Raise Unauthenticated unless `token` is live; its McpToken object, if it is one.
+
+    Live: not revoked nor expired (the row's own limit, and for an McpToken the
+    object's, which an edit may have shortened), its McpToken object present, not
+    revoked and still naming this hash, its ServiceAccount present.
+    """
+    if token.revoked_at is not None:
+        raise Unauthenticated("the token was revoked")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthenticated("the token has expired")
+    if token.kind == "ServiceAccount":
+        if await find_named(session, "ServiceAccount", token.name) is None:
+            raise Unauthenticated("the token's ServiceAccount no longer exists")
+        return None
+    obj = await find_named(session, "McpToken", token.name)
+    if (
+        obj is None
+        or obj.spec.get("revoked")
+        or obj.spec.get("tokenHash") != f"sha256:{token.token_hash}"
+    ):
+        raise Unauthenticated("the token was revoked")
+    ends = _object_expiry(obj)
+    if ends is not None and ends <= now:
+        raise Unauthenticated("the token has expired")
+    return obj
+
+
+async def _check_parents(session: Session, token: TokenRow, now: datetime) -> None:
+    """Raise Unauthenticated if a token `token` was minted through is no longer live."""
+    parent, depth = token.parent, 0
+    while parent is not None and depth < MAX_CHAIN:
+        row = await session.get(TokenRow, parent)
+        if row is None:
+            raise Unauthenticated("the token it was minted through is no longer valid")
+        try:
+            await _check_token(session, row, now)
+        except Unauthenticated:
+            raise Unauthenticated("the token it was minted through is no longer valid") from None
+        parent, depth = row.parent, depth + 1
+
+
+async def _expiry_of(session: Session, token: TokenRow) -> datetime | None:
+    """When `token` stops authenticating at the latest (its own limits and its parents')."""
+    ends: list[datetime] = []
+    row: TokenRow | None = token
+    depth = 0
+    while row is not None and depth <= MAX_CHAIN:
+        if row.expires_at is not None:
+            ends.append(row.expires_at)
+        if row.kind == "McpToken":
+            obj = await find_named(session, "McpToken", row.name)
+            ends.extend(e for e in [_object_expiry(obj) if obj else None] if e is not None)
+        row = await session.get(TokenRow, row.parent) if row.parent else None
+        depth += 1
+    return min(ends) if ends else None
 
 
 @dataclass(frozen=True)
@@ -81,43 +148,46 @@ class IdentityService:
                     raise Unauthenticated("the session token is not valid")
                 if row.revoked_at is not None or row.expires_at <= now:
                     raise Unauthenticated("the session has expired or was logged out")
-                return Principal.user(row.user, token=f"session ({token_prefix(raw)})")
+                return Principal.user(
+                    row.user, token=f"session ({token_prefix(raw)})", credential=digest
+                )
             token = await session.get(TokenRow, digest)
             if token is None or not hmac.compare_digest(token.token_hash, digest):
                 raise Unauthenticated("the token is not valid")
-            if token.revoked_at is not None:
-                raise Unauthenticated("the token was revoked")
-            if token.expires_at is not None and token.expires_at <= now:
-                raise Unauthenticated("the token has expired")
+            obj = await _check_token(session, token, now)
+            await _check_parents(session, token, now)
             label = f"{token.name} ({token.prefix})"
             if token.kind == "ServiceAccount":
-                sa = await find_named(session, "ServiceAccount", token.name)
-                if sa is None:
-                    raise Unauthenticated("the token's ServiceAccount no longer exists")
                 return Principal(
-                    "ServiceAccount", token.name, f"serviceaccount:{token.name}", label
+                    "ServiceAccount",
+                    token.name,
+                    f"serviceaccount:{token.name}",
+                    label,
+                    credential=digest,
                 )
-            obj = await find_named(session, "McpToken", token.name)
-            if obj is None or obj.spec.get("revoked"):
-                raise Unauthenticated("the token was revoked")
-            # the object as edited, applied or pushed since may end the token earlier
-            ends = _object_expiry(obj)
-            if ends is not None and ends <= now:
-                raise Unauthenticated("the token has expired")
-            frozen = (
-                Permissions.from_list(token.permissions["grants"]) if token.permissions else None
-            )
+            assert obj is not None
+            resource = McpToken.model_validate(row_json(obj))
+            creator = resource.spec.created_by or token.creator
+            frozen: Permissions | None = None
+            if resource.spec.rbac_mode == "clone":
+                if resource.spec.cloned_bindings is not None:
+                    frozen = frozen_permissions(resource.spec.cloned_bindings)
+                else:
+                    frozen = Permissions.from_list((token.permissions or {}).get("grants", []))
             return Principal(
                 "McpToken",
                 token.name,
-                token.creator,
+                creator,
                 label,
-                creator=token.creator,
+                creator=creator,
                 frozen=frozen,
-                project=token.project,
+                project=resource.spec.project,
+                credential=digest,
             )
 
     async def login(self, username: str, password: str) -> Login:
+        if len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD:
+            raise InvalidInput(f"a password has at most {MAX_PASSWORD} bytes")
         async with self.sessions() as session, session.begin():
             credential = await session.get(CredentialRow, username)
             ok = False
@@ -170,22 +240,54 @@ class IdentityService:
                 raise InvalidInput("only a login session can be logged out")
             row.revoked_at = utcnow()
 
-    async def set_password(self, principal: Principal, username: str, password: str) -> None:
-        if len(password) < MIN_PASSWORD:
-            raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+    async def set_password(
+        self,
+        principal: Principal,
+        username: str,
+        password: str,
+        current: str | None = None,
+    ) -> None:
+        """Set a user's password: one's own (with the current one), or another's with
+        `run set-passwords`, if they hold nothing the caller lacks (the caller could log
+        in as them). Every other session of the user ends."""
+        check_password(password)
+        if principal.kind != "User":
+            raise Forbidden(
+                "forbidden: passwords are set by people who logged in, not with tokens "
+                f"({principal.kind} {principal.name!r})"
+            )
+        own = principal.name == username
         async with self.sessions() as session, session.begin():
-            if not (principal.kind == "User" and principal.name == username):
-                require(await policy_of(session, principal), "edit", "users", username)
             user = await find_named(session, "User", username)
+            credential = await session.get(CredentialRow, username)
+            if own:
+                if credential is not None:
+                    if current is None:
+                        raise InvalidInput(
+                            "changing your own password needs your current one (currentPassword)"
+                        )
+                    if not await verify_password(credential.password_hash, current):
+                        raise Forbidden("forbidden: the current password is not right")
+            else:
+                policy = await policy_of(session, principal)
+                require_run(policy, "set-passwords")
+                if user is None:
+                    raise NotFound(f"User/{username} not found")
+                guard.require_holds(
+                    policy, await grants_of(session, "User", username), f"User {username!r}"
+                )
             if user is None:
                 raise NotFound(f"User/{username} not found")
             hashed = await hash_password(password)
-            credential = await session.get(CredentialRow, username)
+            now = utcnow()
             if credential is None:
-                session.add(CredentialRow(user=username, password_hash=hashed, updated_at=utcnow()))
+                session.add(CredentialRow(user=username, password_hash=hashed, updated_at=now))
             else:
                 credential.password_hash = hashed
-                credential.updated_at = utcnow()
+                credential.updated_at = now
+            await revoke_sessions(
+                session, [username], now, keep=principal.credential if own else None
+            )
             await record_audit(
                 session,
                 principal,
@@ -229,8 +331,9 @@ class IdentityService:
             raise InvalidInput("spec must be an object")
         spec = dict(spec)
         spec["tokenHash"] = f"sha256:{digest}"
-        spec.pop("revoked", None)
-        body = {**body, "spec": spec}
+        spec["createdBy"] = principal.name
+        for written_by_mcpd in ("revoked", "clonedBindings"):
+            spec.pop(written_by_mcpd, None)
         wanted: list[Grant] = []
         if bindings is not None:
             if not isinstance(bindings, list):
@@ -247,8 +350,31 @@ class IdentityService:
                     "forbidden: a token cannot get more than its creator holds; missing: "
                     + ", ".join(g.describe() for g in missing)
                 )
-            token = validated(body, McpToken, None)
+            if spec.get("rbacMode") == "clone":
+                creator = await grants_of(session, "User", principal.name)
+                spec["clonedBindings"] = creator.to_list()
+            token = validated({**body, "spec": spec}, McpToken, None)
             name = token.resource.name
+            ends = token.resource.spec.expires_at  # type: ignore[attr-defined]
+            if ends is not None and ends <= utcnow():
+                raise InvalidInput(
+                    f"spec.expiresAt {format_timestamp(ends)} is in the past: the token "
+                    "would never work"
+                )
+            # the row first: the write stores only McpTokens whose hash mcpd issued live
+            session.add(
+                TokenRow(
+                    token_hash=digest,
+                    kind="McpToken",
+                    name=name,
+                    prefix=token_prefix(raw),
+                    creator=principal.name,
+                    project=token.resource.spec.project,  # type: ignore[attr-defined]
+                    created_at=utcnow(),
+                    expires_at=ends,
+                )
+            )
+            await session.flush()
             manifests = [token]
             if wanted:
                 # the token's own Rbac: authorized by the ceiling check above, not by
@@ -272,57 +398,54 @@ class IdentityService:
                 session, principal, manifests, granted=frozenset(m.key for m in manifests[1:])
             )
             created = next(o for o in written if o["kind"] == "McpToken")
-            resource = McpToken.model_validate(created)
-            frozen: dict[str, Any] | None = None
-            if resource.spec.rbac_mode == "clone":
-                creator = await grants_of(session, "User", principal.name)
-                frozen = {"grants": creator.to_list()}
-            session.add(
-                TokenRow(
-                    token_hash=digest,
-                    kind="McpToken",
-                    name=name,
-                    prefix=token_prefix(raw),
-                    creator=principal.name,
-                    project=resource.spec.project,
-                    created_at=utcnow(),
-                    expires_at=resource.spec.expires_at,
-                    permissions=frozen,
-                )
-            )
         return raw, created
 
     async def revoke_mcptoken(self, principal: Principal, name: str) -> dict[str, Any]:
         current = await self.objects.get(principal, McpToken, None, name)
         spec = {**current["spec"], "revoked": True}
         body = {**current, "spec": spec}
-        updated = await self.objects.replace(principal, McpToken, None, name, body)
-        async with self.sessions() as session, session.begin():
-            rows = await tokens_named(session, "McpToken", name)
-            for row in rows:
-                row.revoked_at = row.revoked_at or utcnow()
-        return updated
+        # the write revokes the token's rows (access.credentials), and what was minted
+        # through it stops authenticating with it
+        return await self.objects.replace(principal, McpToken, None, name, body)
 
     async def create_sa_token(
         self, principal: Principal, name: str, expires_at: datetime | None
     ) -> str:
+        """A new token for ServiceAccount `name` (the raw token, once).
+
+        The caller must hold everything the ServiceAccount holds (they could act as
+        it). A token minted through a token dies with it and may not outlive it.
+        """
+        now = utcnow()
+        if expires_at is not None and expires_at <= now:
+            raise InvalidInput(
+                f"expiresAt {format_timestamp(expires_at)} is in the past: the token would "
+                "never work"
+            )
         async with self.sessions() as session, session.begin():
             policy = await policy_of(session, principal)
             require(policy, "edit", "serviceaccounts", name)
             sa = await find_named(session, "ServiceAccount", name)
             if sa is None:
                 raise NotFound(f"ServiceAccount/{name} not found")
-            missing = missing_grants(
+            guard.require_holds(
                 policy,
-                sorted(
-                    (await grants_of(session, "ServiceAccount", name)).grants, key=Grant.describe
-                ),
+                await grants_of(session, "ServiceAccount", name),
+                f"ServiceAccount {name!r}",
             )
-            if missing:
-                raise Forbidden(
-                    f"forbidden: ServiceAccount {name!r} holds what you do not: "
-                    + ", ".join(g.describe() for g in missing)
-                )
+            parent: str | None = None
+            if principal.kind in ("McpToken", "ServiceAccount") and principal.credential:
+                through = await session.get(TokenRow, principal.credential)
+                if through is not None:
+                    parent = through.token_hash
+                    limit = await _expiry_of(session, through)
+                    if limit is not None and expires_at is None:
+                        expires_at = limit
+                    elif limit is not None and expires_at is not None and expires_at > limit:
+                        raise Forbidden(
+                            f"forbidden: a token minted with {principal.token} cannot outlive "
+                            f"it (it expires at {format_timestamp(limit)})"
+                        )
             raw = new_token(SA_PREFIX)
             session.add(
                 TokenRow(
@@ -331,8 +454,9 @@ class IdentityService:
                     name=name,
                     prefix=token_prefix(raw),
                     creator=principal.actor,
-                    created_at=utcnow(),
+                    created_at=now,
                     expires_at=expires_at,
+                    parent=parent,
                 )
             )
             await record_audit(
@@ -344,6 +468,57 @@ class IdentityService:
                 name=name,
             )
             return raw
+
+    async def sa_tokens(self, principal: Principal, name: str) -> list[dict[str, Any]]:
+        """The tokens of ServiceAccount `name`: prefix, creator, times, whether revoked."""
+        async with self.sessions() as session:
+            require(await policy_of(session, principal), "view", "serviceaccounts", name)
+            if await find_named(session, "ServiceAccount", name) is None:
+                raise NotFound(f"ServiceAccount/{name} not found")
+            rows = await tokens_named(session, "ServiceAccount", name)
+        now = utcnow()
+        return [
+            {
+                "prefix": row.prefix,
+                "createdBy": row.creator,
+                "createdAt": format_timestamp(row.created_at),
+                "expiresAt": format_timestamp(row.expires_at) if row.expires_at else None,
+                "revokedAt": format_timestamp(row.revoked_at) if row.revoked_at else None,
+                "active": row.revoked_at is None
+                and (row.expires_at is None or row.expires_at > now),
+            }
+            for row in sorted(rows, key=lambda r: r.created_at)
+        ]
+
+    async def revoke_sa_tokens(
+        self, principal: Principal, name: str, prefix: str | None = None
+    ) -> int:
+        """Revoke the live tokens of ServiceAccount `name` (those starting `prefix`, or
+        all); how many. Tokens minted through them stop authenticating too."""
+        async with self.sessions() as session, session.begin():
+            require(await policy_of(session, principal), "edit", "serviceaccounts", name)
+            if await find_named(session, "ServiceAccount", name) is None:
+                raise NotFound(f"ServiceAccount/{name} not found")
+            rows = [
+                r
+                for r in await tokens_named(session, "ServiceAccount", name)
+                if r.revoked_at is None and (prefix is None or r.prefix.startswith(prefix))
+            ]
+            if prefix is not None and not rows:
+                raise NotFound(f"ServiceAccount/{name} has no live token starting {prefix!r}")
+            now = utcnow()
+            for row in rows:
+                row.revoked_at = now
+            await record_audit(
+                session,
+                principal,
+                verb="revoke-token",
+                outcome="success",
+                kind="ServiceAccount",
+                name=name,
+                details={"tokens": sorted(r.prefix for r in rows)},
+            )
+            return len(rows)
 
     async def introspect(self, raw: str) -> dict[str, Any]:
         try:

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mcpctl.access import guard
 from mcpctl.access.audit import audit_entry, record_audits
+from mcpctl.access.credentials import after_write, settle_tokens
 from mcpctl.access.policy import (
     Policy,
     Principal,
@@ -65,13 +67,12 @@ from mcpctl.objects.validating import (
     plan_write,
     prunable,
     referrer_issues,
-    require_no_escalation,
     resolved,
     stored_context,
     validated,
     withheld_value_issues,
 )
-from mcpctl.schemas import BY_KIND, Resource, Secret
+from mcpctl.schemas import BY_KIND, Rbac, Resource, Secret
 from mcpctl.store import ObjectRow, Session, Sessions, write_context
 from mcpctl.store.objects import (
     find_object,
@@ -79,6 +80,7 @@ from mcpctl.store.objects import (
     insert_objects,
     insert_references,
     listing,
+    objects_of_kinds,
     referrers,
 )
 from mcpctl.store.rows import (
@@ -268,6 +270,7 @@ class ObjectService:
             row = await find_object(session, model.KIND, project, name)
             if row is None:
                 raise NotFound(f"{_ref(model.KIND, project, name)} not found")
+            await self._guard(session, await policy_of(session, principal), [], [row])
             await self._delete_rows(session, principal, [row], keep=set())
 
     async def apply(
@@ -393,6 +396,8 @@ class ObjectService:
         duplicates = list(check_duplicates(manifests))
         if duplicates:
             raise InvalidManifest(duplicates)
+        recovering = write_context(session).source.kind == "recover"
+        manifests = await settle_tokens(session, manifests, recovering=recovering, now=self.clock())
         rows = await rows_by_key(session, [m.key for m in manifests])
         plans = [plan_write(m, rows.get(m.key)) for m in manifests]
         issues = [issue for p in plans for issue in withheld_value_issues(p)]
@@ -405,7 +410,8 @@ class ObjectService:
             role = "create" if plan.row is None else "edit"
             require(policy, role, plan.manifest.resource.PLURAL, plan.manifest.resource.name)
         for plan in plans:
-            require_no_escalation(policy, plan.manifest.resource)
+            if isinstance(plan.manifest.resource, Rbac):
+                guard.check_bindings(policy, plan.manifest.resource)
         # the batch against what it refers to, and what refers to it against the batch
         batch = [Manifest(resolved(p), p.manifest.origin) for p in plans]
         existing = await stored_context(session, batch)
@@ -425,6 +431,8 @@ class ObjectService:
         issues.extend(await referrer_issues(session, batch, pruned))
         if issues:
             raise InvalidManifest(issues)
+        changed = {p.manifest.key for p in plans if p.changed}
+        await self._guard(session, policy, [m.resource for m in batch if m.key in changed], pruned)
         now = self.clock()
         written: list[dict[str, Any]] = []
         old: list[Resource] = []
@@ -439,6 +447,7 @@ class ObjectService:
             if plan.changed:
                 to_store.append(plan)
         stored, bodies = await self._store(session, principal, to_store, now)
+        await after_write(session, [resolved(p) for p in to_store], (), now)
         written.extend(bodies)
         await record_audits(
             session,
@@ -454,6 +463,27 @@ class ObjectService:
             )
         changes = diff_sets(old, new)
         return WriteResult(changes=changes, objects=written)
+
+    async def _guard(
+        self,
+        session: Session,
+        policy: Policy,
+        written: list[Resource],
+        deleted: list[ObjectRow],
+    ) -> None:
+        """The write guards (`access.guard`) for a write storing `written` and deleting
+        `deleted`, when it touches what decides who holds what."""
+        if not any(r.KIND in guard.ACCESS_KINDS for r in written) and not any(
+            r.kind in guard.ACCESS_KINDS for r in deleted
+        ):
+            return
+        before = guard.AccessState.of(
+            row_resource(r) for r in await objects_of_kinds(session, guard.ACCESS_KINDS)
+        )
+        after = before.changed(written, [(r.kind, r.name) for r in deleted])
+        now = self.clock()
+        guard.check_escalation(policy, before, after, now)
+        guard.check_lockout(before, after, now)
 
     async def _store(
         self,
@@ -550,6 +580,7 @@ class ObjectService:
         for row in ordered:
             await session.delete(row)
         await session.flush()
+        await after_write(session, (), [(r.kind, r.name) for r in ordered], now)
         await record_audits(
             session, [audited(session, principal, row, "delete", now, verb) for row in ordered]
         )

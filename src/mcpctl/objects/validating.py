@@ -13,13 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mcpctl.access.policy import Policy, missing_grants
-from mcpctl.access.rbac import Grant
-from mcpctl.errors import Forbidden, InvalidInput, InvalidManifest, ManifestIssue
+from mcpctl.errors import InvalidInput, InvalidManifest, ManifestIssue
 from mcpctl.manifests import Catalog, Manifest, iter_references, validate_object
 from mcpctl.manifests.references import Key, check_references, object_key
 from mcpctl.objects.selectors import Selector
-from mcpctl.schemas import BY_KIND, Rbac, Resource, Secret
+from mcpctl.schemas import BY_KIND, Resource, Secret
 from mcpctl.store import ObjectRow, Session
 from mcpctl.store.objects import all_objects, objects_of_kind, referrers
 from mcpctl.store.rows import row_key, row_resource, rows_by_key, stored_fields
@@ -97,19 +95,6 @@ def resolved(plan: Planned) -> Resource:
         return resource
     data = plan.spec.get("data", {})
     return resource.model_copy(update={"spec": resource.spec.model_copy(update={"data": data})})
-
-
-def require_no_escalation(policy: Policy, resource: Resource) -> None:
-    """Nobody grants through an Rbac more than they hold themselves (like Kubernetes RBAC)."""
-    if not isinstance(resource, Rbac):
-        return
-    wanted = [Grant.of(b) for b in resource.spec.bindings]
-    missing = missing_grants(policy, wanted)
-    if missing:
-        raise Forbidden(
-            f"forbidden: Rbac {resource.name!r} would grant what you do not hold: "
-            + ", ".join(g.describe() for g in missing)
-        )
 
 
 async def stored_context(session: Session, batch: list[Manifest]) -> list[Resource]:

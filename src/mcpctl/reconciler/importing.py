@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mcpctl.access.audit import record_audit
-from mcpctl.access.policy import SYSTEM, Principal
+from mcpctl.access.policy import Principal
 from mcpctl.errors import InvalidManifest, ManifestIssue, McpctlError
 from mcpctl.manifests import ChangeSet, Manifest
 from mcpctl.manifests.references import Key, format_key
@@ -253,11 +253,6 @@ class GitImporter:
             if key in wanted:
                 found[key] = _overridden(key, commit, change)
         return found
-
-
-def acting_for(principal: Principal) -> Principal:
-    """mcpd acting for `principal` (a restore: RBAC checked on the operation, not per object)."""
-    return replace(SYSTEM, actor=principal.actor, token=principal.token)
 
 
 def _overridden(key: Key, commit: str, change: ChangeRow) -> Overridden:

@@ -1,6 +1,8 @@
 """Restore and disaster recovery: the database back to what a commit of the state repo holds.
 
-`restore` (RBAC operation `restore`, checked by the caller): with the
+`restore` (RBAC operation `restore`, checked by the caller, and every object
+written as the actor, as a push: the write guards keep a restore from bringing
+back a permission the actor lacks or locking everyone out): with the
 replica's lock held and `main` caught up with the database, it first keeps
 the abandoned head as a timeline branch, then replaces the exported objects
 with those at the target in one transaction (runtime objects untouched; a
@@ -31,7 +33,7 @@ from mcpctl.errors import BackendUnavailable, Conflict, Forbidden, InvalidManife
 from mcpctl.faults import fault
 from mcpctl.kindnames import GIT_KIND_NAMES
 from mcpctl.reconciler.exporting import GitReplica
-from mcpctl.reconciler.importing import GitImporter, acting_for
+from mcpctl.reconciler.importing import GitImporter
 from mcpctl.staterepo import CHANGE_TRAILER, Author, StateRepo
 from mcpctl.staterepo.timelines import (
     commit_tree,
@@ -99,8 +101,10 @@ class Restorer:
             saved = await asyncio.to_thread(save_timeline, self.repo, note, now)
             fault("restore.after-timeline")
             try:
+                # every object as the actor, as a push: a restore brings back only what
+                # they may write, and no permission they lack (access.guard)
                 imported = await self.importer.import_commit(
-                    acting_for(principal),
+                    principal,
                     self.repo.repo,
                     head,
                     target,
@@ -177,7 +181,7 @@ class Restorer:
             )
             try:
                 imported = await self.importer.import_commit(
-                    acting_for(SYSTEM),
+                    SYSTEM,
                     self.repo.repo,
                     None,
                     head,

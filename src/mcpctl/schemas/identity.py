@@ -46,6 +46,7 @@ Operation = Literal[
     "sync",
     "reveal-secrets",
     "approve-prompts",
+    "set-passwords",
 ]
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -175,6 +176,10 @@ class McpTokenSpec(Model):
     """Written by mcpd: the SHA-256 of the secret (the raw token is shown once, never stored)."""
     revoked: bool = False
     """A revoked token is refused; the object stays for the audit trail."""
+    created_by: Name | None = None
+    """Written by mcpd: the user who created the token, whose permissions cap the token's."""
+    cloned_bindings: list[Binding] | None = None
+    """Written by mcpd in clone mode: the creator's bindings, frozen at creation."""
 
 
 class McpToken(Resource):

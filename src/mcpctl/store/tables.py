@@ -192,7 +192,10 @@ class TokenRow(Base):
     """A machine token (McpToken or ServiceAccount token): its hash and limits."""
 
     __tablename__ = "tokens"
-    __table_args__ = (Index("ix_tokens_owner", "kind", "name"),)
+    __table_args__ = (
+        Index("ix_tokens_owner", "kind", "name"),
+        Index("ix_tokens_creator", "kind", "creator"),
+    )
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     #: "McpToken" or "ServiceAccount".
@@ -208,6 +211,8 @@ class TokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     #: rbacMode clone: the creator's bindings, frozen at creation.
     permissions: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: The hash of the token this one was minted through (it dies with it), if any.
+    parent: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class MetaRow(Base):

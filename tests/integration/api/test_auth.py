@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.api.harness import PASSWORD, Api, assert_problem, path, server, user
-from tests.support.manifests import binding
+from tests.support.manifests import binding, manifest
 
 pytestmark = pytest.mark.integration
 
@@ -167,24 +167,68 @@ def test_a_user_sets_their_own_password_but_not_anothers(api: Api) -> None:
     name, token = api.login_user([])
     other, _ = api.login_user([])
     client = api.client(token)
+    elsewhere = api.login(name)  # a second session of the same user
 
     denied = client.put(f"/api/v1/users/{other}/password", json={"password": "x" * 12})
-    assert "edit on users" in assert_problem(denied, 403, "forbidden")["detail"]
+    assert "run set-passwords" in assert_problem(denied, 403, "forbidden")["detail"]
     api.login(other)  # unchanged
 
-    changed = client.put(f"/api/v1/users/{name}/password", json={"password": "a-new-password"})
+    bare = client.put(f"/api/v1/users/{name}/password", json={"password": "a-new-password"})
+    assert "currentPassword" in assert_problem(bare, 422, "invalid")["detail"]
+    wrong = client.put(
+        f"/api/v1/users/{name}/password",
+        json={"password": "a-new-password", "currentPassword": "not-it-at-all"},
+    )
+    assert_problem(wrong, 403, "forbidden")
+    api.login(name)  # neither changed it
+
+    changed = client.put(
+        f"/api/v1/users/{name}/password",
+        json={"password": "a-new-password", "currentPassword": PASSWORD},
+    )
     assert changed.status_code == 204, changed.text
     api.login(name, "a-new-password")
-    wrong = api.admin.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
-    assert_problem(wrong, 401, "unauthenticated")
+    old = api.admin.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
+    assert_problem(old, 401, "unauthenticated")
+    # the change ends the user's other sessions, not the one that made it
+    assert api.client(elsewhere).get("/api/v1/auth/me").status_code == 401
+    assert client.get("/api/v1/auth/me").status_code == 200
 
 
-def test_a_password_editor_may_set_others_passwords(api: Api) -> None:
-    target, _ = api.login_user([])
-    _, editor = api.user_client([binding("edit", "users", target)])
-    response = editor.put(f"/api/v1/users/{target}/password", json={"password": "set-by-editor"})
+def test_set_passwords_reaches_only_users_holding_no_more_than_the_caller(api: Api) -> None:
+    target, target_token = api.login_user([binding("view", "servers")])
+    stronger, _ = api.login_user([binding("view", "servers"), binding("view", "secrets")])
+    _, setter = api.user_client(
+        [{"role": "run", "action": "set-passwords"}, binding("view", "servers")]
+    )
+    response = setter.put(f"/api/v1/users/{target}/password", json={"password": "set-by-setter"})
     assert response.status_code == 204, response.text
-    api.login(target, "set-by-editor")
+    api.login(target, "set-by-setter")
+    # the target's sessions end: whoever held them is out
+    assert api.client(target_token).get("/api/v1/auth/me").status_code == 401
+
+    for victim, missing in ((stronger, "view secrets"), ("admin", "view *")):
+        refused = setter.put(f"/api/v1/users/{victim}/password", json={"password": "taken-over!"})
+        detail = assert_problem(refused, 403, "forbidden")["detail"]
+        assert missing in detail and repr(victim) in detail, detail
+    api.login(stronger)  # unchanged
+    # edit on users is not enough any more: a password is not a field of the User
+    _, editor = api.user_client([binding("edit", "users", target)])
+    refused = editor.put(f"/api/v1/users/{target}/password", json={"password": "set-by-editor"})
+    assert "run set-passwords" in assert_problem(refused, 403, "forbidden")["detail"]
+
+
+def test_tokens_set_no_passwords(api: Api) -> None:
+    target, _ = api.login_user([])
+    created = api.admin.post(
+        "/api/v1/mcptokens",
+        json=manifest("McpToken", api.name("tok"), {"rbacMode": "clone"}),
+    )
+    assert created.status_code == 201, created.text
+    token = api.client(created.json()["token"])
+    refused = token.put(f"/api/v1/users/{target}/password", json={"password": "by-a-token!"})
+    assert "not with tokens" in assert_problem(refused, 403, "forbidden")["detail"]
+    api.login(target)
 
 
 def test_bad_passwords_and_unknown_users_are_refused(api: Api) -> None:
@@ -198,3 +242,9 @@ def test_bad_passwords_and_unknown_users_are_refused(api: Api) -> None:
     )
     assert_problem(ghost, 404, "not-found")
     api.login(name)  # the password did not change
+    huge = api.admin.put(f"/api/v1/users/{name}/password", json={"password": "x" * 1025})
+    assert "1024 bytes" in assert_problem(huge, 422, "invalid")["detail"]
+    long_login = api.admin.post(
+        "/api/v1/auth/login", json={"username": name, "password": "x" * 5000}
+    )
+    assert_problem(long_login, 422, "invalid")

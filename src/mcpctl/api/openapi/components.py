@@ -148,6 +148,26 @@ def component_schemas() -> dict[str, Any]:
             "expiresAt": {"type": "string", "format": "date-time"},
         },
     )
+    stamp = {"type": "string", "format": "date-time"}
+    schemas["ServiceAccountTokenList"] = object_schema(
+        ["items"],
+        {
+            "items": {
+                "type": "array",
+                "items": object_schema(
+                    ["prefix", "createdBy", "createdAt", "active"],
+                    {
+                        "prefix": {"type": "string"},
+                        "createdBy": {"type": "string"},
+                        "createdAt": stamp,
+                        "expiresAt": {"anyOf": [stamp, {"type": "null"}]},
+                        "revokedAt": {"anyOf": [stamp, {"type": "null"}]},
+                        "active": {"type": "boolean"},
+                    },
+                ),
+            }
+        },
+    )
     schemas["References"] = object_schema(
         ["uses", "usedBy"],
         {

@@ -222,7 +222,13 @@ def api_paths() -> dict[str, Any]:
         )
     )
     password_body = json_body(
-        object_schema(["password"], {"password": {"type": "string", "minLength": 1}})
+        object_schema(
+            ["password"],
+            {
+                "password": {"type": "string", "minLength": 8},
+                "currentPassword": {"type": "string"},
+            },
+        )
     )
     sa_token_body = json_body(
         object_schema([], {"expiresAt": {"type": "string", "format": "date-time"}}), required=False
@@ -302,7 +308,9 @@ def api_paths() -> dict[str, Any]:
         },
         "/api/v1/users/{name}/password": {
             "put": {
-                "summary": "set a password (one's own, or with `edit users`)",
+                "summary": "set a password: one's own (with currentPassword), or another "
+                "user's with `run set-passwords` if they hold nothing the caller lacks; "
+                "the user's other sessions end",
                 "parameters": [name],
                 "requestBody": password_body,
                 "responses": {"204": no_content, **problem_responses(401, 403, 404, 413, 422)},
@@ -346,7 +354,27 @@ def api_paths() -> dict[str, Any]:
                     ),
                     **problem_responses(401, 403, 404, 413, 422),
                 },
-            }
+            },
+            "get": {
+                "summary": "the tokens of a ServiceAccount (prefixes, never the tokens)",
+                "parameters": [name],
+                "responses": {
+                    "200": answer("the tokens", ref("ServiceAccountTokenList")),
+                    **problem_responses(401, 403, 404),
+                },
+            },
+            "delete": {
+                "summary": "revoke a ServiceAccount's tokens (those starting `prefix`, or all); "
+                "tokens minted through them die too",
+                "parameters": [name, query("prefix", {"type": "string"})],
+                "responses": {
+                    "200": answer(
+                        "how many were revoked",
+                        object_schema(["revoked"], {"revoked": {"type": "integer"}}),
+                    ),
+                    **problem_responses(401, 403, 404),
+                },
+            },
         },
         "/api/v1/auditevents": {
             "get": {
