@@ -11,7 +11,8 @@ McpToken's grants, creator and frozen bindings, whatever the path of the write
 (API, apply, push, mirror, restore).
 
 Lock-out: a write may not leave no User holding every permission (`ADMIN`)
-when one did before. `mcpd admin-reset` is the local way back.
+when one did before (409, whoever writes). `mcpd admin-reset` is the local way
+back.
 
 `mcpctl.objects` calls both on every write that touches those kinds, inside
 its transaction and before storing anything; identity calls `require_holds`
@@ -26,7 +27,7 @@ from datetime import datetime
 
 from mcpctl.access.policy import Capped, Policy
 from mcpctl.access.rbac import ADMIN, NOTHING, Grant, Permissions
-from mcpctl.errors import Forbidden
+from mcpctl.errors import Conflict, Forbidden
 from mcpctl.schemas import Binding, Group, McpToken, Rbac, Resource
 
 #: Whether the guards run. Only the property test turns them off (in its own mcpd
@@ -214,7 +215,7 @@ def check_lockout(before: AccessState, after: AccessState, now: datetime) -> Non
     if not ENFORCED:
         return
     if has_admin(before.effective(now)) and not has_admin(after.effective(now)):
-        raise Forbidden(f"refused: after this write {LOCKOUT}")
+        raise Conflict(f"refused, nothing was changed: after this write {LOCKOUT}")
 
 
 def require_holds(policy: Policy, what: Permissions, whose: str) -> None:
