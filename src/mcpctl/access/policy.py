@@ -9,12 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from mcpctl.access.rbac import NOTHING, Grant, Permissions, permissions_for
+from mcpctl.access.cache import compiled
+from mcpctl.access.rbac import NOTHING, Grant, Permissions
 from mcpctl.errors import Forbidden
-from mcpctl.schemas import Group, Rbac
 from mcpctl.store import Session
-from mcpctl.store.objects import objects_of_kinds
-from mcpctl.store.rows import row_resource
 
 PrincipalKind = Literal["User", "ServiceAccount", "McpToken", "System"]
 
@@ -63,23 +61,9 @@ class Capped:
         return self.own.allows_run(action) and self.ceiling.allows_run(action)
 
 
-async def _rbac_inputs(session: Session) -> tuple[list[Rbac], list[Group]]:
-    rows = await objects_of_kinds(session, ("Rbac", "Group"))
-    rbacs: list[Rbac] = []
-    groups: list[Group] = []
-    for row in rows:
-        resource = row_resource(row)
-        if isinstance(resource, Rbac):
-            rbacs.append(resource)
-        elif isinstance(resource, Group):
-            groups.append(resource)
-    return rbacs, groups
-
-
 async def grants_of(session: Session, kind: str, name: str) -> Permissions:
     """What the Rbac objects grant one subject (a User with its groups, an SA, a token)."""
-    rbacs, groups = await _rbac_inputs(session)
-    return permissions_for({(kind, name)}, rbacs, groups)
+    return (await compiled(session)).grants(kind, name)
 
 
 class _AllowAll:

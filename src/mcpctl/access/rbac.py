@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from mcpctl.schemas import Binding, Group, Rbac
+from mcpctl.schemas import Binding
 
 ROLES = ("view", "create", "edit", "delete")
 
@@ -124,19 +124,3 @@ def _meet(a: Grant, b: Grant) -> Grant | None:
         return a
     # grants of one role overlap only when one is wider (a name needs a single kind)
     return None
-
-
-def permissions_for(
-    subjects: set[tuple[str, str]], rbacs: Iterable[Rbac], groups: Iterable[Group]
-) -> Permissions:
-    """The grants of every Rbac naming one of `subjects` (users expand to their groups)."""
-    expanded = set(subjects)
-    users = {name for kind, name in subjects if kind == "User"}
-    for group in groups:
-        if users & set(group.spec.members):
-            expanded.add(("Group", group.name))
-    grants: set[Grant] = set()
-    for rbac in rbacs:
-        if any((s.kind, s.name) in expanded for s in rbac.spec.subjects):
-            grants.update(Grant.of(b) for b in rbac.spec.bindings)
-    return Permissions(frozenset(grants))

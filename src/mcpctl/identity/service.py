@@ -18,6 +18,7 @@ from typing import Any
 
 from mcpctl.access import guard
 from mcpctl.access.audit import record_audit
+from mcpctl.access.cache import bump, cache_of
 from mcpctl.access.guard import frozen_permissions
 from mcpctl.access.policy import (
     Principal,
@@ -142,48 +143,67 @@ class IdentityService:
         digest = token_hash(raw)
         now = utcnow()
         async with self.sessions() as session:
-            if raw.startswith(SESSION_PREFIX):
-                row = await session.get(SessionRow, digest)
-                if row is None or not hmac.compare_digest(row.token_hash, digest):
-                    raise Unauthenticated("the session token is not valid")
-                if row.revoked_at is not None or row.expires_at <= now:
-                    raise Unauthenticated("the session has expired or was logged out")
-                return Principal.user(
-                    row.user, token=f"session ({token_prefix(raw)})", credential=digest
-                )
-            token = await session.get(TokenRow, digest)
-            if token is None or not hmac.compare_digest(token.token_hash, digest):
-                raise Unauthenticated("the token is not valid")
-            obj = await _check_token(session, token, now)
-            await _check_parents(session, token, now)
-            label = f"{token.name} ({token.prefix})"
-            if token.kind == "ServiceAccount":
-                return Principal(
-                    "ServiceAccount",
-                    token.name,
-                    f"serviceaccount:{token.name}",
-                    label,
-                    credential=digest,
-                )
-            assert obj is not None
-            resource = McpToken.model_validate(row_json(obj))
-            creator = resource.spec.created_by or token.creator
-            frozen: Permissions | None = None
-            if resource.spec.rbac_mode == "clone":
-                if resource.spec.cloned_bindings is not None:
-                    frozen = frozen_permissions(resource.spec.cloned_bindings)
-                else:
-                    frozen = Permissions.from_list((token.permissions or {}).get("grants", []))
-            return Principal(
-                "McpToken",
+            cache = cache_of(session)
+            epoch = await cache.fresh(session)
+            hit = cache.credentials.get(digest)
+            if hit is not None:
+                if hit[1] is not None and hit[1] <= now:
+                    raise Unauthenticated("the credentials have expired")
+                return hit[0]
+            principal, ends = await self._authenticate(session, raw, digest, now)
+            cache.remember(epoch, digest, principal, ends)
+            return principal
+
+    async def _authenticate(
+        self, session: Session, raw: str, digest: str, now: datetime
+    ) -> tuple[Principal, datetime | None]:
+        """Who presents `raw` (not cached), and when that stops at the latest."""
+        if raw.startswith(SESSION_PREFIX):
+            row = await session.get(SessionRow, digest)
+            if row is None or not hmac.compare_digest(row.token_hash, digest):
+                raise Unauthenticated("the session token is not valid")
+            if row.revoked_at is not None or row.expires_at <= now:
+                raise Unauthenticated("the session has expired or was logged out")
+            principal = Principal.user(
+                row.user, token=f"session ({token_prefix(raw)})", credential=digest
+            )
+            return principal, row.expires_at
+        token = await session.get(TokenRow, digest)
+        if token is None or not hmac.compare_digest(token.token_hash, digest):
+            raise Unauthenticated("the token is not valid")
+        obj = await _check_token(session, token, now)
+        await _check_parents(session, token, now)
+        label = f"{token.name} ({token.prefix})"
+        ends = await _expiry_of(session, token)
+        if token.kind == "ServiceAccount":
+            sa = Principal(
+                "ServiceAccount",
                 token.name,
-                creator,
+                f"serviceaccount:{token.name}",
                 label,
-                creator=creator,
-                frozen=frozen,
-                project=resource.spec.project,
                 credential=digest,
             )
+            return sa, ends
+        assert obj is not None
+        resource = McpToken.model_validate(row_json(obj))
+        creator = resource.spec.created_by or token.creator
+        frozen: Permissions | None = None
+        if resource.spec.rbac_mode == "clone":
+            if resource.spec.cloned_bindings is not None:
+                frozen = frozen_permissions(resource.spec.cloned_bindings)
+            else:
+                frozen = Permissions.from_list((token.permissions or {}).get("grants", []))
+        principal = Principal(
+            "McpToken",
+            token.name,
+            creator,
+            label,
+            creator=creator,
+            frozen=frozen,
+            project=resource.spec.project,
+            credential=digest,
+        )
+        return principal, ends
 
     async def login(self, username: str, password: str) -> Login:
         if len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD:
@@ -239,6 +259,7 @@ class IdentityService:
             if row is None:
                 raise InvalidInput("only a login session can be logged out")
             row.revoked_at = utcnow()
+            await bump(session)
 
     async def set_password(
         self,
@@ -288,6 +309,7 @@ class IdentityService:
             await revoke_sessions(
                 session, [username], now, keep=principal.credential if own else None
             )
+            await bump(session)
             await record_audit(
                 session,
                 principal,
@@ -509,6 +531,7 @@ class IdentityService:
             now = utcnow()
             for row in rows:
                 row.revoked_at = now
+            await bump(session)
             await record_audit(
                 session,
                 principal,

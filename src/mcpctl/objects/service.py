@@ -22,6 +22,7 @@ from typing import Any
 
 from mcpctl.access import guard
 from mcpctl.access.audit import audit_entry, record_audits
+from mcpctl.access.cache import bump
 from mcpctl.access.credentials import after_write, settle_tokens
 from mcpctl.access.policy import (
     Policy,
@@ -484,6 +485,7 @@ class ObjectService:
         now = self.clock()
         guard.check_escalation(policy, before, after, now)
         guard.check_lockout(before, after, now)
+        await bump(session)  # the cached policy and credentials are dropped at commit
 
     async def _store(
         self,

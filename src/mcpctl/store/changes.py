@@ -26,8 +26,12 @@ REPO_ID = "state_repo_id"
 LAST_IMPORTED = "last_imported_commit"
 #: Meta row: when the first start seeded the database (identity's bootstrap runs once).
 BOOTSTRAPPED = "bootstrapped"
+#: Changes whenever who may do what does (access objects, sessions, tokens): caches of
+#: the compiled policy and of credential lookups are dropped when it moves.
+ACCESS_EPOCH = "access_epoch"
 
 __all__ = [
+    "ACCESS_EPOCH",
     "BOOTSTRAPPED",
     "EXPORTED",
     "LAST_IMPORTED",

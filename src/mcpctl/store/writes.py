@@ -12,13 +12,14 @@ a write is here too (`append_changes`): its numbering is part of the write path.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpctl.manifests.references import Key
@@ -200,3 +201,24 @@ async def lock_change_log(session: Session) -> None:
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
+
+
+_shared: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def shared(session: Session) -> dict[str, Any]:
+    """A dict every session of one database engine shares (the caches of what it holds)."""
+    bind = session.bind
+    slot = _shared.get(bind)
+    if slot is None:
+        slot = _shared[bind] = {}
+    return slot
+
+
+def on_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Call `callback` once the transaction of `session` commits (never on a rollback)."""
+
+    def committed(_session: Any) -> None:
+        callback()
+
+    event.listen(session.sync_session, "after_commit", committed, once=True)
