@@ -390,3 +390,81 @@ def test_a_new_machine_refuses_to_start_when_the_remote_is_out_of_reach(tmp_path
     assert failed.returncode != 0
     assert "gone.git" in failed.log
     assert not (tmp_path / "state" / "state.git").exists()
+
+
+GROUP_YAML = """\
+apiVersion: mcpctl/v1
+kind: Group
+metadata:
+  name: ops
+spec:
+  members: [{member}]
+"""
+
+
+def test_a_mirror_acting_as_a_serviceaccount_grants_nothing_beyond_it(
+    tmp_path: Path, remote: Path
+) -> None:
+    """With --git-mirror-as, a commit on the remote is written as that ServiceAccount: its
+    RBAC and the no-escalation rule bound what someone pushing there may change."""
+    args = ["--git-remote", str(remote), "--git-sync-interval", "300", "--git-mirror-as", "mirror"]
+    with running_mcpd(tmp_path / "state", args=args) as mcpd, mcpd.client() as client:
+        everything = [
+            *({"role": r, "resource": "*"} for r in ("view", "create", "edit", "delete")),
+            {"role": "run", "action": "*"},
+        ]
+        mirror_may = [
+            {"role": role, "resource": kind}
+            for role in ("view", "create", "edit", "delete")
+            for kind in ("servers", "groups")
+        ]
+        items = [
+            {"apiVersion": "mcpctl/v1", "kind": "ServiceAccount", "metadata": {"name": "mirror"}},
+            {
+                "apiVersion": "mcpctl/v1",
+                "kind": "User",
+                "metadata": {"name": "mallory"},
+                "spec": {"email": "mallory@example.com"},
+            },
+            {
+                "apiVersion": "mcpctl/v1",
+                "kind": "Group",
+                "metadata": {"name": "ops"},
+                "spec": {"members": []},
+            },
+            {
+                "apiVersion": "mcpctl/v1",
+                "kind": "Rbac",
+                "metadata": {"name": "ops"},
+                "spec": {"subjects": [{"kind": "Group", "name": "ops"}], "bindings": everything},
+            },
+            {
+                "apiVersion": "mcpctl/v1",
+                "kind": "Rbac",
+                "metadata": {"name": "mirror"},
+                "spec": {
+                    "subjects": [{"kind": "ServiceAccount", "name": "mirror"}],
+                    "bindings": mirror_may,
+                },
+            },
+        ]
+        client.post("/api/v1/apply", json={"items": items}).raise_for_status()
+        settle(client)
+        work = tmp_path / "work"
+        # what the ServiceAccount may do goes in
+        commit_on_remote(
+            remote, work, {"servers/ok.yaml": SERVER_YAML.format(name="ok", command="x")}, "ok"
+        )
+        assert sync(mcpd).returncode == 0
+        item = client.get("/api/v1/servers/ok").raise_for_status().json()
+        assert item["metadata"]["createdBy"] == "serviceaccount:mirror"
+        settle(client)
+        # joining the powerful group through the remote does not
+        commit_on_remote(
+            remote, work, {"groups/ops.yaml": GROUP_YAML.format(member="mallory")}, "join"
+        )
+        done = sync(mcpd)
+        assert done.returncode != 0
+        assert "would grant User 'mallory'" in done.stderr, done.stderr
+        ops = client.get("/api/v1/groups/ops").raise_for_status().json()
+        assert ops["spec"].get("members", []) == []

@@ -51,13 +51,15 @@ class GitSettings:
 
     remote: str | None = None
     sync_interval: float = 60.0
+    #: the ServiceAccount whose permissions bound the mirror's imports (None: all)
+    mirror_as: str | None = None
     #: when the exporter packs the repo, how many writes it keeps in hand (no flag sets them)
     exporting: ExportingSettings = field(default_factory=ExportingSettings)
 
     @property
     def mirroring(self) -> MirroringSettings:
         """The mirror's settings: the sync interval given, the rest as the mirror has them."""
-        return MirroringSettings(interval=self.sync_interval)
+        return MirroringSettings(interval=self.sync_interval, acting_as=self.mirror_as)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,14 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         metavar="SECONDS",
         help="how often to fetch from --git-remote (default 60; also on `mcpctl gitops sync`)",
     )
+    parser.add_argument(
+        "--git-mirror-as",
+        metavar="SERVICEACCOUNT",
+        default=os.environ.get("MCPD_GIT_MIRROR_AS"),
+        help="import the remote's commits as this ServiceAccount: its RBAC and the "
+        "no-escalation rule bound what a commit there may change (default: mcpd itself, "
+        "which may change anything)",
+    )
     parser.add_argument("--version", action="version", version=f"mcpd {__version__}")
     args = parser.parse_args(argv)
     state_dir = (args.state_dir or mcpctl_home()).expanduser().resolve()
@@ -128,7 +138,9 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         state_dir,
         StoreSettings(database_url),
         HttpSettings(args.host, args.port),
-        GitSettings(args.git_remote or None, max(args.git_sync_interval, 1.0)),
+        GitSettings(
+            args.git_remote or None, max(args.git_sync_interval, 1.0), args.git_mirror_as or None
+        ),
         RecoverySettings(args.skip_unopenable_secrets),
         args.log_level,
     )

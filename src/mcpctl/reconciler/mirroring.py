@@ -59,6 +59,17 @@ class MirroringSettings:
 
     interval: float = SYNC_INTERVAL
     burst: float = BURST
+    #: The ServiceAccount whose permissions bound what the remote may change (None: mcpd
+    #: itself, which holds everything: the remote is trusted like mcpd's own repo).
+    acting_as: str | None = None
+
+    @property
+    def principal(self) -> Principal:
+        """Who imports the remote's commits: RBAC and the write guards apply to it."""
+        if self.acting_as is None:
+            return MIRROR
+        name = self.acting_as
+        return Principal("ServiceAccount", name, f"serviceaccount:{name}", "gitops-mirror")
 
 
 @dataclass
@@ -179,7 +190,9 @@ class GitMirror:
                 return report
             if fetched is not None and not descends_from(repo, head.id, fetched):
                 theirs = commit_at(repo, fetched)
-                report.imported = await self._import(MIRROR, repo, head, theirs)
+                report.imported = await self._import(
+                    self.settings.principal, repo, head, theirs
+                )
                 report.action = "imported"
             head = await asyncio.to_thread(state.head)
             assert head is not None
