@@ -58,6 +58,8 @@ def test_each_flag_lands_in_its_group(tmp_path: Path) -> None:
             "/srv/state.git",
             "--git-sync-interval",
             "5",
+            "--git-mirror-as",
+            "mirror",
         ]
     )
 
@@ -66,7 +68,8 @@ def test_each_flag_lands_in_its_group(tmp_path: Path) -> None:
     assert settings.store.database_url == "postgresql://u@h/db"
     assert settings.log_level == "debug"
     assert settings.recovery.skip_unopenable_secrets
-    assert settings.git == GitSettings("/srv/state.git", 5.0)
+    assert settings.git == GitSettings("/srv/state.git", 5.0, "mirror")
+    assert settings.git.mirroring.principal.actor == "serviceaccount:mirror"
 
 
 def test_the_environment_gives_the_database_and_the_remote(
