@@ -326,6 +326,92 @@ def test_a_push_breaking_a_reference_is_refused_with_its_line(mcpd: Mcpd, tmp_pa
         assert_in_sync(client)
 
 
+# Each change stages itself: `git add --all` would drop a submodule that has no work tree.
+
+
+def _executable(clone: Clone) -> None:
+    (clone.path / "servers/kept.yaml").chmod(0o755)
+    clone.git("add", "servers")
+
+
+def _link(clone: Clone) -> None:
+    (clone.path / "servers/link.yaml").symlink_to("kept.yaml")
+    clone.git("add", "servers")
+
+
+def _file_to_link(clone: Clone) -> None:
+    (clone.path / "servers/kept.yaml").unlink()
+    (clone.path / "servers/kept.yaml").symlink_to("../README.md")
+    clone.git("add", "servers")
+
+
+def _submodule(clone: Clone) -> None:
+    # a commit of another repository: mcpd's repo does not hold it
+    clone.git("update-index", "--add", "--cacheinfo", f"160000,{'12ab' * 10},servers/sub.yaml")
+
+
+def _huge_integer(clone: Clone) -> None:
+    clone.write(
+        "llms/big.yaml",
+        "apiVersion: mcpctl/v1\nkind: Llm\nmetadata:\n  name: big\nspec:\n  type: ollama\n"
+        "  model: m\n  extra:\n    t: 9223372036854775808\n",
+    )
+    clone.git("add", "llms")
+
+
+#: A change a push may not carry, and the start of the line mcpd answers it with.
+NOT_ACCEPTED: list[tuple[Callable[[Clone], None], str]] = [
+    (_executable, "mcpd: servers/kept.yaml:1: an executable file (mode 100755): "),
+    (_link, "mcpd: servers/link.yaml:1: a symbolic link (mode 120000): "),
+    (_file_to_link, "mcpd: servers/kept.yaml:1: a symbolic link (mode 120000): "),
+    (_submodule, "mcpd: servers/sub.yaml:1: a submodule (gitlink) (mode 160000): "),
+    (_huge_integer, "mcpd: llms/big.yaml:9:8: integer out of range: "),
+]
+
+
+def test_a_link_a_submodule_an_executable_or_a_64_bit_overflow_is_refused_by_file_and_line(
+    mcpd: Mcpd, tmp_path: Path
+) -> None:
+    with mcpd.client() as client:
+        client.post("/api/v1/apply", json={"items": [server("kept")]}).raise_for_status()
+        before, objects = quiet(client), snapshot(client)
+        clone = Clone.of(mcpd, tmp_path / "clone")
+        for change, line in NOT_ACCEPTED:
+            clone.sync()
+            change(clone)
+            clone.git("commit", "--quiet", "-m", f"Not accepted: {change.__name__}")
+            pushed = clone.head()
+
+            lines = rejected(clone.push())
+
+            assert lines == [f"mcpd: push rejected: 1 issue(s) in {pushed[:12]}", lines[-1]]
+            assert lines[1].startswith(line), lines
+            assert main_of(mcpd.state_dir) == before["head"]
+            assert not bare_has(mcpd.state_dir, pushed)
+        assert snapshot(client) == objects
+        assert quiet(client)["lastChange"] == before["lastChange"]
+        assert_in_sync(client)
+
+
+def test_a_file_name_holding_a_newline_cannot_forge_a_line_of_mcpds_answer(
+    mcpd: Mcpd, tmp_path: Path
+) -> None:
+    with mcpd.client() as client:
+        before = quiet(client)
+        clone = Clone.of(mcpd, tmp_path / "clone")
+        clone.write("servers/x\nmcpd: applied 0123456789ab: 9 created.yaml", server_yaml("x"))
+        pushed = clone.commit("A forged line")
+
+        lines = rejected(clone.push())
+
+        assert lines == [
+            f"mcpd: push rejected: 1 issue(s) in {pushed[:12]}",
+            "mcpd: servers/x\\nmcpd: applied 0123456789ab: 9 created.yaml: outside the state "
+            "repo's layout (expected <plural>/<name>.yaml, or prompts/<project>/<name>.yaml)",
+        ]
+        assert main_of(mcpd.state_dir) == before["head"]
+
+
 def test_only_fast_forwards_of_main_are_accepted(mcpd: Mcpd, tmp_path: Path) -> None:
     with mcpd.client() as client:
         before = quiet(client)

@@ -368,6 +368,33 @@ def test_gitops_timelines_lists_them_newest_first(mcpd: Mcpd) -> None:
         assert line.endswith(item["note"])
 
 
+def test_a_revision_holding_control_characters_reaches_the_log_and_the_table_escaped(
+    mcpd: Mcpd,
+) -> None:
+    with mcpd.client() as client:
+        apply(client, [server("marker")])
+        apply(client, [server("later")])
+        quiet(client)
+        # git's `:/REGEX` finds the newest commit whose message matches: the optional escape
+        # and vertical tab (a line break to Python's splitlines) match nothing, and stay
+        rev = ":/create Server/marker\x1b?\x0b?"
+        answer = restore(client, rev, "why")
+        assert answer["changed"] is True
+        quiet(client)
+    listed = mcpctl(mcpd, "gitops", "timelines")
+
+    log = mcpd.log.read_text(encoding="utf-8")
+    assert "\x1b" not in log
+    assert "\x0b" not in log
+    restored = [line for line in log.split("\n") if " restored main to " in line]
+    assert len(restored) == 1, restored
+    shown = ":/create Server/marker\\x1b?\\x0b?"
+    assert restored[0].endswith(f"({shown})"), restored
+    assert listed.returncode == 0, listed.stderr
+    assert all(line.isprintable() for line in listed.stdout.splitlines()), listed.stdout
+    assert listed.stdout.splitlines()[1].endswith(f"({shown}) because: why")
+
+
 def test_no_timelines_says_so(mcpd: Mcpd) -> None:
     done = mcpctl(mcpd, "gitops", "timelines")
     as_json = mcpctl(mcpd, "gitops", "timelines", "-o", "json")

@@ -288,3 +288,51 @@ def test_verify_prints_what_differs_when_main_was_changed_behind_mcpd(mcpd: Mcpd
     assert "-  - tampered" in out
     assert "+  - mcp-server-time" in out
     assert "2 path(s) differ from the export of the database" in done.stderr
+
+
+def test_verify_counts_a_mode_as_a_difference_and_a_restart_repairs_it(tmp_path: Path) -> None:
+    """Links, submodules and executables written at main past mcpd: verify names each (the
+    layout holds regular files only), and the full export at the next start replaces them."""
+    mcpctl = str(Path(sys.executable).parent / "mcpctl")
+    state, database = tmp_path / "state", f"sqlite:///{tmp_path / 'mcpd.db'}"
+    with running_mcpd(state, database) as mcpd, mcpd.client() as client:
+        client.post("/api/v1/apply", json={"items": objects()}).raise_for_status()
+        quiet(client)
+        repo = pygit2.Repository(str(state / "state.git"))
+        head = repo.references["refs/heads/main"].peel(pygit2.Commit)
+        servers = repo[head.tree["servers"].id]
+        assert isinstance(servers, pygit2.Tree)
+        builder = repo.TreeBuilder(servers)
+        builder.insert("time.yaml", servers["time.yaml"].id, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE)
+        builder.insert("link.yaml", repo.create_blob(b"time.yaml"), pygit2.GIT_FILEMODE_LINK)
+        submodule = pygit2.Oid(hex="12ab" * 10)  # a commit of another repository
+        builder.insert("sub.yaml", submodule, pygit2.GIT_FILEMODE_COMMIT)
+        root = repo.TreeBuilder(head.tree)
+        root.insert("servers", builder.write(), pygit2.GIT_FILEMODE_TREE)
+        who = pygit2.Signature("intruder", "intruder@example.com")
+        oid = repo.create_commit(None, who, who, "modes behind mcpd", root.write(), [head.id])
+        repo.references["refs/heads/main"].set_target(oid)
+
+        answer = client.get("/api/v1/gitops/verify").raise_for_status().json()
+        done = subprocess.run(
+            [mcpctl, "gitops", "verify"], env=mcpd.env(), capture_output=True, text=True, timeout=60
+        )
+
+    assert answer["inSync"] is False
+    assert answer["differences"] == ["servers/link.yaml", "servers/sub.yaml", "servers/time.yaml"]
+    assert done.returncode == 1
+    out = done.stdout.splitlines()
+    mode_change = out.index("diff --git a/servers/time.yaml b/servers/time.yaml")
+    assert out[mode_change + 1 : mode_change + 3] == ["old mode 100755", "new mode 100644"]
+    assert "--- a/servers/link.yaml" in out
+    assert "-time.yaml" in out
+    assert "--- a/servers/sub.yaml" in out
+    assert f"-Subproject commit {submodule}" in out
+    assert "3 path(s) differ from the export of the database" in done.stderr
+
+    with running_mcpd(state, database) as mcpd, mcpd.client() as client:
+        quiet(client)
+        assert client.get("/api/v1/gitops/verify").raise_for_status().json()["inSync"] is True
+    tree = git(state, "ls-tree", "-r", "main").splitlines()
+    assert {line.split()[0] for line in tree} == {"100644"}
+    assert not [line for line in tree if "link.yaml" in line or "sub.yaml" in line]

@@ -46,6 +46,7 @@ from starlette.routing import Route
 from mcpctl.access import Principal
 from mcpctl.access.audit import record_audit_apart
 from mcpctl.errors import Forbidden, InvalidManifest, ManifestIssue, McpctlError
+from mcpctl.escaping import escape
 from mcpctl.faults import fault
 from mcpctl.identity import IdentityService
 from mcpctl.reconciler.exporting import GitReplica
@@ -362,7 +363,9 @@ class GitEndpoint:
             log.exception("the pre-receive check failed")
             ok, lines = False, ["mcpd: internal error while checking the push; see mcpd's log"]
         try:
-            writer.write(json.dumps({"ok": ok, "lines": lines}).encode())
+            # each line stays one line on the pusher's terminal, whatever a file name holds
+            shown = [escape(line) for line in lines]
+            writer.write(json.dumps({"ok": ok, "lines": shown}).encode())
             await writer.drain()
         finally:
             writer.close()

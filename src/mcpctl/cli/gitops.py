@@ -122,11 +122,14 @@ def timelines(fmt: str) -> None:
     if not items:
         click.echo("no timelines: nothing has been restored yet")
         return
-    click.echo(f"{'NAME':<36} {'COMMIT':<12}  NOTE")
-    for item in items:
-        notes = (item.get("note") or "").splitlines()
-        name = "timelines/" + item["name"]
-        click.echo(f"{name:<36} {item['commit'][:12]:<12}  {notes[-1] if notes else ''}")
+    from mcpctl.cli.rendering.objects import format_table
+
+    rows = [
+        # a note gains a line per restore to the same head: the newest is shown
+        ["timelines/" + item["name"], item["commit"][:12], (item.get("note") or "").split("\n")[-1]]
+        for item in items
+    ]
+    click.echo(format_table(["NAME", "COMMIT", "NOTE"], rows), nl=False)
 
 
 @gitops.command("sync")

@@ -21,6 +21,7 @@ from mcpctl.api.app import build_app
 from mcpctl.daemon.settings import Settings, parse_settings
 from mcpctl.daemon.wiring import bootstrap, build_services, recover
 from mcpctl.errors import McpctlError
+from mcpctl.escaping import escape_log_records
 from mcpctl.reconciler.supervisor import Supervisor
 
 log = logging.getLogger("mcpd")
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    escape_log_records()  # a value with a newline never forges a line of the log
     try:
         asyncio.run(serve(settings))
     except McpctlError as e:

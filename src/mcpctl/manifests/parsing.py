@@ -7,8 +7,10 @@ plain Python data under YAML 1.2 core rules (`yes` and `on` stay strings,
 What it refuses, each as a `ManifestIssue` with file, line and column:
 tags other than the core ones (no object construction, ever), duplicate keys,
 non-scalar keys, recursive aliases, alias expansion past a bound (the
-"billion laughs" document), nesting deeper than a bound, invalid UTF-8.
-JSON is parsed by the same code: it is a subset of YAML 1.2.
+"billion laughs" document), nesting deeper than a bound, invalid UTF-8,
+integers outside the signed 64-bit range (`INT_MIN`..`INT_MAX`, the rule the
+API applies to JSON bodies too). JSON is parsed by the same code: it is a
+subset of YAML 1.2.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ Path = tuple[str | int, ...]
 MAX_EXPANDED_NODES = 100_000
 #: How deeply collections may nest.
 MAX_DEPTH = 64
+#: The integers a manifest may hold: those of a signed 64-bit integer. orjson renders no
+#: more (mcpd stores and serves objects through it), PostgreSQL's bigint holds no more,
+#: and a client in another language reads no more as an integer.
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+INT_RULE = f"integers must fit in a signed 64-bit integer ({INT_MIN} to {INT_MAX})"
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -362,12 +370,16 @@ def _scalar(node: ScalarNode, path: Path) -> Any:
         if not _INT_RE.match(value):
             raise _Abort("the value tagged !!int is not an integer", "yaml-tag", node, path)
         if value.startswith("0o"):
-            return int(value[2:], 8)
-        if value.startswith("0x"):
-            return int(value[2:], 16)
-        if len(value) > 4300:
+            number = int(value[2:], 8)
+        elif value.startswith("0x"):
+            number = int(value[2:], 16)
+        elif len(value) > 4300:
             raise _Abort("integer too long", "yaml-scalar", node, path)
-        return int(value)
+        else:
+            number = int(value)
+        if not INT_MIN <= number <= INT_MAX:
+            raise _Abort(f"integer out of range: {INT_RULE}", "int-range", node, path)
+        return number
     if tag == _FLOAT:
         if not _FLOAT_RE.match(value):
             raise _Abort("the value tagged !!float is not a number", "yaml-tag", node, path)

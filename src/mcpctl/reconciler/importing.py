@@ -40,7 +40,7 @@ from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.secrets import MissingKey, Sealer
 from mcpctl.staterepo import Commit, Repository
 from mcpctl.staterepo.layout import path_for
-from mcpctl.staterepo.reading import ReadResult, keys_of, read_changes, tree_changes
+from mcpctl.staterepo.reading import Content, ReadResult, keys_of, read_changes, tree_changes
 from mcpctl.staterepo.rendering import render_object
 from mcpctl.store import ChangeRow, Session, SourceKind, WriteSource, write_context
 from mcpctl.store.changes import LAST_IMPORTED, put_meta
@@ -204,7 +204,7 @@ class GitImporter:
         return report
 
     async def _set_issues(
-        self, principal: Principal, read: ReadResult, changes: Mapping[str, bytes | None]
+        self, principal: Principal, read: ReadResult, changes: Mapping[str, Content]
     ) -> list[ManifestIssue]:
         """The reference issues of the files that did read, beside the issues of those that did
         not (so a pusher sees every issue at once, as `mcpctl validate` shows them).
@@ -233,9 +233,7 @@ class GitImporter:
                 await session.rollback()
         return []
 
-    def _rewritten(
-        self, changes: Mapping[str, bytes | None], manifests: list[Manifest]
-    ) -> list[str]:
+    def _rewritten(self, changes: Mapping[str, Content], manifests: list[Manifest]) -> list[str]:
         """The paths among `changes` whose content is not the export of the object they hold."""
         out: list[str] = []
         for manifest in manifests:

@@ -84,7 +84,7 @@ def merge_commit(
         if content is None:
             if path in index:
                 index.remove(path)
-        else:
+        elif isinstance(content, bytes):  # (a link or a submodule was refused by the import)
             blob = repo.create_blob(content)
             index.add(pygit2.IndexEntry(path, blob, pygit2.enums.FileMode.BLOB))
     tree = index.write_tree(repo)

@@ -3,13 +3,15 @@
 The importer (pushes, the mirror, restore) never walks whole trees when it
 need not: `tree_changes` compares trees by object id, so a commit touching
 one file of 10,000 reads one blob. `read_changes` turns the changed files into
-manifests, checking the layout on the way: every file sits where the layout
-puts its object, holds exactly that one object, and carries secret values
-only sealed. Every issue names the file and the line.
+manifests, checking the layout on the way: every file is a regular one (not a
+symbolic link, a submodule or an executable), sits where the layout puts its
+object, holds exactly that one object, and carries secret values only sealed.
+Every issue names the file and the line.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -20,13 +22,44 @@ from mcpctl.manifests import Manifest, load_bytes
 from mcpctl.manifests.references import Key, format_key
 from mcpctl.schemas import Secret
 from mcpctl.staterepo.layout import README_PATH, key_for, path_for
-from mcpctl.staterepo.trees import blob_ids
+from mcpctl.staterepo.trees import BLOB, file_entries
 
 #: Opens one sealed Secret value: (secret name, key, sealed text) -> plaintext; raises
 #: an McpctlError naming the Secret and key when it cannot.
 Opener = Callable[[str, str, str], str]
 
 LAYOUT_HINT = "<plural>/<name>.yaml, or prompts/<project>/<name>.yaml"
+
+_LINK = int(pygit2.enums.FileMode.LINK)
+_GITLINK = int(pygit2.enums.FileMode.COMMIT)
+_EXECUTABLE = int(pygit2.enums.FileMode.BLOB_EXECUTABLE)
+
+
+@dataclass(frozen=True)
+class NotRegular:
+    """What a commit holds at a path instead of a regular file: a link, a submodule..."""
+
+    mode: int
+
+    def message(self, path: str) -> str:
+        path = shlex.quote(path)
+        what, fix = {
+            _LINK: ("a symbolic link", "commit the file itself"),
+            _GITLINK: ("a submodule (gitlink)", f"remove it: git rm --cached {path}"),
+            _EXECUTABLE: (
+                "an executable file",
+                f"clear its executable bit: git update-index --chmod=-x {path}",
+            ),
+        }.get(self.mode, ("not a regular file", "commit a regular file"))
+        return (
+            f"{what} (mode {self.mode:06o}): the state repo holds regular files only "
+            f"(mode {BLOB:06o}); {fix}"
+        )
+
+
+#: What a commit holds at a changed path: a regular file's content, something that is not
+#: a regular file, or None (deleted).
+Content = bytes | NotRegular | None
 
 
 @dataclass
@@ -46,31 +79,41 @@ class ReadResult:
 
 def tree_changes(
     repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.Tree
-) -> dict[str, bytes | None]:
-    """Path -> new content (None: deleted) for every file where `new` differs from `old`."""
+) -> dict[str, Content]:
+    """Path -> what `new` holds there, for every path where `new` differs from `old` (its
+    content, None: deleted, NotRegular: a link, a submodule, an executable; a change of
+    mode alone is a change)."""
     if old is None:
-        return {path: _blob(repo, oid) for path, oid in blob_ids(repo, new).items()}
+        return {
+            path: _content(repo, oid, mode) for path, (oid, mode) in file_entries(repo, new).items()
+        }
     diff = old.diff_to_tree(new)
-    changes: dict[str, bytes | None] = {}
+    changes: dict[str, Content] = {}
     for delta in diff.deltas:
         status = delta.status
         if status == pygit2.enums.DeltaStatus.DELETED:
-            changes[delta.old_file.path] = None
+            # a file that became a link is a delete and an add of its path, in either order
+            changes.setdefault(delta.old_file.path, None)
         elif status in (pygit2.enums.DeltaStatus.ADDED, pygit2.enums.DeltaStatus.MODIFIED):
-            changes[delta.new_file.path] = _blob(repo, delta.new_file.id)
+            new_file = delta.new_file
+            changes[new_file.path] = _content(repo, new_file.id, new_file.mode)
         else:  # a type change (file <-> link): both sides, as a delete and an add
-            changes[delta.old_file.path] = None
-            changes[delta.new_file.path] = _blob(repo, delta.new_file.id)
+            changes.setdefault(delta.old_file.path, None)
+            new_file = delta.new_file
+            changes[new_file.path] = _content(repo, new_file.id, new_file.mode)
     return changes
 
 
-def _blob(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes:
-    obj = repo[oid]
-    return obj.data if isinstance(obj, pygit2.Blob) else b""
+def _content(repo: pygit2.Repository, oid: pygit2.Oid, mode: int) -> bytes | NotRegular:
+    """A regular file's content; anything else, unread (a submodule's commit is not even
+    in this repo)."""
+    if mode != BLOB:
+        return NotRegular(mode)
+    return repo[oid].peel(pygit2.Blob).data
 
 
 def read_changes(
-    changes: Mapping[str, bytes | None],
+    changes: Mapping[str, Content],
     opener: Opener,
     *,
     allow_readme: bool = False,
@@ -80,6 +123,11 @@ def read_changes(
     result = ReadResult()
     for path in sorted(changes):
         content = changes[path]
+        if isinstance(content, NotRegular):  # even the README: the export writes files only
+            result.issues.append(
+                ManifestIssue(message=content.message(path), code="layout", file=path, line=1)
+            )
+            continue
         if path == README_PATH:
             if not allow_readme:
                 result.issues.append(

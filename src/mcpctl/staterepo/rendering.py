@@ -5,7 +5,10 @@ repo must hold, so exporting again after a crash changes nothing that was
 already written (the invariant of docs/architecture.md: when mcpd is quiet, the tree at
 `main` is exactly the canonical export of the database). `export_changes`
 writes one commit for one write (a batch apply included); `export_all`
-brings `main` to the full export, e.g. at start.
+brings `main` to the full export, e.g. at start. Every file of the export is a
+regular file (mode 100644): `compare` (what `gitops verify` shows) counts a
+link, a submodule or an executable at `main` as a difference, and
+`export_all` replaces it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from mcpctl.manifests import Sealer, dump_object
 from mcpctl.schemas import Resource
 from mcpctl.staterepo.layout import README, README_PATH, path_for
 from mcpctl.staterepo.repo import Author, StateRepo
+from mcpctl.staterepo.trees import BLOB
 
 #: The trailer naming the last database change a commit reflects.
 CHANGE_TRAILER = "Mcpctl-Change"
@@ -84,11 +88,11 @@ def export_all(
 ) -> pygit2.Oid | None:
     """Make `main` hold exactly the full export (a commit only if anything differs)."""
     wanted = render_tree(resources, seal)
-    current = repo.file_ids()
+    current = repo.file_entries()
     changes: dict[str, bytes | None] = {
         path: content
         for path, content in wanted.items()
-        if current.get(path) != pygit2.hash(content)
+        if current.get(path) != (pygit2.hash(content), BLOB)
     }
     changes.update({path: None for path in current if path not in wanted})
     if not changes:
@@ -113,17 +117,27 @@ def compare(
     """The paths where `main` and the full export differ, and a unified diff of them
     (`a/` is main, `b/` the export; secret values sealed on both sides, as in git)."""
     wanted = render_tree(resources, seal)
-    current = repo.file_ids()
+    current = repo.file_entries()
     paths = sorted(
         path
         for path in set(wanted) | set(current)
-        if path not in wanted or current.get(path) != pygit2.hash(wanted[path])
+        if path not in wanted or current.get(path) != (pygit2.hash(wanted[path]), BLOB)
     )
     lines: list[str] = []
     for path in paths:
         new = wanted.get(path)
-        blob = repo.repo[current[path]] if path in current else None
-        old = blob.data if isinstance(blob, pygit2.Blob) else None
+        old = None
+        if path in current:
+            oid, mode = current[path]
+            if mode != BLOB and new is not None:  # git's way of showing a change of mode
+                lines.extend(
+                    (
+                        f"diff --git a/{path} b/{path}",
+                        f"old mode {mode:06o}",
+                        f"new mode {BLOB:06o}",
+                    )
+                )
+            old = _entry_content(repo, oid, mode)
         lines.extend(
             difflib.unified_diff(
                 _text_lines(old),
@@ -137,6 +151,13 @@ def compare(
             lines = [*lines[:limit], f"... (diff cut at {limit} lines)"]
             break
     return paths, "\n".join(lines) + ("\n" if lines else "")
+
+
+def _entry_content(repo: StateRepo, oid: pygit2.Oid, mode: int) -> bytes:
+    """What an entry of `main` holds, as `git diff` shows it (a submodule by its commit)."""
+    if mode == int(pygit2.enums.FileMode.COMMIT):
+        return f"Subproject commit {oid}\n".encode()
+    return repo.repo[oid].peel(pygit2.Blob).data
 
 
 def _text_lines(content: bytes | None) -> list[str]:

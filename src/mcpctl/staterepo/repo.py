@@ -21,7 +21,7 @@ import pygit2
 from mcpctl.errors import BackendUnavailable
 from mcpctl.faults import fault
 from mcpctl.staterepo.layout import README, README_PATH, key_for
-from mcpctl.staterepo.trees import BLOB, TREE, TreeEntries, blob_ids
+from mcpctl.staterepo.trees import BLOB, TREE, TreeEntries, blob_ids, file_entries
 
 BRANCH = "main"
 REF = f"refs/heads/{BRANCH}"
@@ -112,6 +112,14 @@ class StateRepo:
         """The blob id of every file of `commit` (default: main), without reading the blobs."""
         commit = commit or self.head()
         return blob_ids(self.repo, commit.tree) if commit is not None else {}
+
+    def file_entries(
+        self, commit: pygit2.Commit | None = None
+    ) -> dict[str, tuple[pygit2.Oid, int]]:
+        """The id and mode of every entry of `commit` (default: main) but directories: files,
+        links and submodules, unread."""
+        commit = commit or self.head()
+        return file_entries(self.repo, commit.tree) if commit is not None else {}
 
     def commit_files(
         self,

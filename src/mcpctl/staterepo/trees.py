@@ -27,6 +27,7 @@ from pathlib import Path
 import pygit2
 
 TREE = int(pygit2.enums.FileMode.TREE)
+#: A regular file (100644): the only kind of entry the state repo's layout holds.
 BLOB = int(pygit2.enums.FileMode.BLOB)
 
 
@@ -42,6 +43,21 @@ def blob_ids(repo: pygit2.Repository, tree: pygit2.Tree) -> dict[str, pygit2.Oid
                 stack.append((repo[entry.id].peel(pygit2.Tree), f"{prefix}{entry.name}/"))
             elif entry.type == pygit2.enums.ObjectType.BLOB:
                 out[prefix + str(entry.name)] = entry.id
+    return out
+
+
+def file_entries(repo: pygit2.Repository, tree: pygit2.Tree) -> dict[str, tuple[pygit2.Oid, int]]:
+    """Path -> (object id, mode) of every entry under `tree` but directories: files of any
+    mode, links, and submodules (gitlinks, whose id names a commit of another repo)."""
+    out: dict[str, tuple[pygit2.Oid, int]] = {}
+    stack: list[tuple[pygit2.Tree, str]] = [(tree, "")]
+    while stack:
+        current, prefix = stack.pop()
+        for entry in current:
+            if entry.filemode == TREE:
+                stack.append((repo[entry.id].peel(pygit2.Tree), f"{prefix}{entry.name}/"))
+            else:
+                out[prefix + str(entry.name)] = (entry.id, entry.filemode)
     return out
 
 

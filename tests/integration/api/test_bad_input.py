@@ -233,3 +233,124 @@ def test_events_are_read_only_through_the_api(api: Api) -> None:
     response = api.admin.post("/api/v1/events", json=body)
 
     assert_problem(response, 405, "method-not-allowed")
+
+
+# ---- values mcpd cannot hold: integers past 64 bits, lone surrogates --------------------
+
+TOO_BIG = "9223372036854775808"  # 2**63: one past the largest signed 64-bit integer
+TOO_SMALL = "-9223372036854775809"
+#: Where `with_value` puts the raw JSON of the value under test.
+VALUE = "@value@"
+
+
+def with_value(body: JSON, value: str | bytes) -> bytes:
+    """`body` as JSON, with the raw JSON `value` where it holds `VALUE` (json.dumps cannot
+    write a lone surrogate escape as a client may, nor is it meant to)."""
+    raw = value.encode() if isinstance(value, str) else value
+    return json.dumps(body).encode().replace(json.dumps(VALUE).encode(), raw)
+
+
+def llm(name: str, extra: JSON | str) -> JSON:
+    """An Llm: its `spec.extra` is free-form, any JSON value fits."""
+    return manifest("Llm", name, {"type": "ollama", "model": "m", "extra": extra})
+
+
+def _bodies(name: str) -> list[tuple[str, str, JSON, str]]:
+    """(method, url, body, the field named) with `VALUE` in each body."""
+    model = llm(name, {"t": VALUE})
+    checked = manifest(
+        "Server",
+        name,
+        {"command": ["x"], "healthCheck": {"tool": "t", "arguments": {"a": [VALUE]}}},
+    )
+    return [
+        ("POST", path("llms"), model, "spec.extra.t"),
+        ("PUT", path("llms", name), model, "spec.extra.t"),
+        ("POST", "/api/v1/apply", {"items": [model]}, "items[0].spec.extra.t"),
+        ("POST", path("servers"), checked, "spec.healthCheck.arguments.a[0]"),
+        (
+            "POST",
+            "/api/v1/apply",
+            {"items": [checked], "dryRun": True},
+            "items[0].spec.healthCheck.arguments.a[0]",
+        ),
+        ("POST", "/api/v1/auth/login", {"username": VALUE, "password": "x"}, "username"),
+        ("POST", "/api/v1/auth/login", {"username": "admin", "password": VALUE}, "password"),
+        ("PUT", "/api/v1/users/admin/password", {"password": VALUE}, "password"),
+        ("POST", "/api/v1/gitops/restore", {"to": VALUE}, "to"),
+    ]
+
+
+def _send(api: Api, method: str, url: str, body: bytes) -> httpx.Response:
+    return api.admin.request(
+        method, url, content=body, headers={"Content-Type": "application/json"}
+    )
+
+
+@pytest.mark.parametrize("value", [TOO_BIG, TOO_SMALL, "99999999999999999999999"])
+def test_an_integer_outside_64_bits_is_refused_naming_its_field(api: Api, value: str) -> None:
+    name = api.name("big")
+    api.create(llm(name, {}))
+    before = api.snapshot("llms", "servers", "users")
+    for method, url, body, field in _bodies(name):
+        response = _send(api, method, url, with_value(body, value))
+
+        problem = assert_problem(response, 422, "invalid")
+        assert problem["detail"].startswith(f"{field}: an integer out of range"), (url, problem)
+        assert "signed 64-bit" in problem["detail"]
+    _unchanged(api, before)
+
+
+@pytest.mark.parametrize("value", ['"\\ud800"', '"a\\udfff"', '"\\udc00\\ud800"', '"x\\ud83d"'])
+def test_a_lone_surrogate_is_refused_naming_its_field(api: Api, value: str) -> None:
+    name = api.name("sur")
+    api.create(llm(name, {}))
+    before = api.snapshot("llms", "servers", "users", "secrets")
+    secret = manifest("Secret", api.name("s"), {"data": {"k": VALUE}})
+    unnamed = {"apiVersion": "mcpctl/v1", "kind": "Server", "metadata": {"name": VALUE}}
+    bodies = [
+        *_bodies(name),
+        ("POST", path("secrets"), secret, "spec.data.k"),
+        ("POST", "/api/v1/gitops/seal", {"items": [secret]}, "items[0].spec.data.k"),
+        ("POST", path("servers"), unnamed, "metadata.name"),
+    ]
+    for method, url, body, field in bodies:
+        response = _send(api, method, url, with_value(body, value))
+
+        problem = assert_problem(response, 422, "invalid")
+        assert problem["detail"].startswith(f"{field}: a lone UTF-16 surrogate"), (url, problem)
+    _unchanged(api, before)
+
+
+def test_a_lone_surrogate_in_a_key_is_refused(api: Api) -> None:
+    before = api.snapshot("llms")
+    body = with_value(llm(api.name("key"), {"t": VALUE}), '{"\\ud800": 1}')
+
+    response = _send(api, "POST", path("llms"), body)
+
+    problem = assert_problem(response, 422, "invalid")
+    assert problem["detail"] == "spec.extra.t: the key '\\ud800' holds a lone UTF-16 surrogate"
+    _unchanged(api, before)
+
+
+def test_a_surrogate_encoded_in_utf_8_bytes_is_not_valid_text(api: Api) -> None:
+    before = api.snapshot("llms")
+    body = with_value(llm(api.name("enc"), {"t": VALUE}), b'"\xed\xa0\x80"')
+
+    problem = assert_problem(_send(api, "POST", path("llms"), body), 422, "invalid")
+    assert "utf-8" in problem["detail"]
+    _unchanged(api, before)
+
+
+def test_the_ends_of_the_64_bit_range_and_paired_surrogates_are_stored_as_given(api: Api) -> None:
+    name = api.name("ends")
+    extra = '{"max": 9223372036854775807, "min": -9223372036854775808, "rocket": "\\ud83d\\ude80"}'
+
+    response = _send(api, "POST", path("llms"), with_value(llm(name, VALUE), extra))
+
+    assert response.status_code == 201, response.text
+    assert api.get("llms", name)["spec"]["extra"] == {
+        "max": 2**63 - 1,
+        "min": -(2**63),
+        "rocket": "\N{ROCKET}",
+    }

@@ -332,3 +332,22 @@ def test_describe_without_names_describes_what_the_selector_picks(cli: Cli) -> N
         f"Name:             {a}",
         f"Name:             {b}",
     ]
+
+
+def test_a_user_name_holding_a_newline_cannot_forge_an_audit_row(cli_db: Cli) -> None:
+    forged = f"{cli_db.name('x')}\nadmin   create   Rbac   admin   success   0s\x1b[2K"
+    answer = cli_db.admin.post("/api/v1/auth/login", json={"username": forged, "password": "x"})
+    assert answer.status_code == 401, answer.text
+
+    result = cli_db.run("get", "auditevents")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(line.isprintable() for line in lines), [ln for ln in lines if not ln.isprintable()]
+    shown = forged.replace("\n", "\\n").replace("\x1b", "\\x1b")
+    rows = [line for line in lines if shown in line]
+    assert len(rows) == 1, lines
+    assert rows[0].startswith("audit-")
+    assert f"   {shown}   login " in rows[0]
+    assert rows[0].split()[-2] == "denied"
+    assert not any(line.startswith("admin") for line in lines)

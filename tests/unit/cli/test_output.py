@@ -282,3 +282,50 @@ def test_audit_events_and_events_age_from_their_own_times() -> None:
         "60s",
     ]
     assert render_table("Event", [EVENT], now=NOW).splitlines()[1].split()[-1] == "2m"
+
+
+def test_a_cell_holding_a_newline_or_an_escape_sequence_stays_in_its_row() -> None:
+    forged = "a\nb   create   Rbac   admin   success"
+    audit = [
+        {
+            "apiVersion": "mcpctl/v1",
+            "kind": "AuditEvent",
+            "metadata": {"name": f"audit-{i}"},
+            "spec": {"time": CREATED, "user": user, "verb": "login", "outcome": "denied"},
+        }
+        for i, user in enumerate((forged, "x\x1b]0;owned\x07\x1b[2J", "ok"), 1)
+    ]
+
+    text = render_table("AuditEvent", audit, now=NOW)
+
+    lines = text.splitlines()
+    assert len(lines) == 4  # the header and one row per entry
+    assert lines[1].split()[:2] == ["audit-1", "a\\nb"]
+    assert lines[2].split()[:2] == ["audit-2", "x\\x1b]0;owned\\x07\\x1b[2J"]
+    assert all(line.isprintable() for line in lines)
+
+
+def test_describe_keeps_each_field_on_its_line() -> None:
+    server = obj(
+        "Server",
+        "s",
+        {"command": ["x"]},
+        annotations={"note": "first\nLabels:  forged"},
+        createdBy="ann\r\x1b[1A",
+    )
+
+    text = render_describe(server, now=NOW)
+
+    lines = text.splitlines()
+    assert all(line.isprintable() for line in lines)
+    assert [line.split()[1:] for line in lines if line.startswith("Annotations:")] == [
+        ["note=first\\nLabels:", "forged"]
+    ]
+    assert [line.split()[-2:] for line in lines if line.startswith("Created:")] == [
+        ["by", "ann\\r\\x1b[1A"]
+    ]
+    assert len([line for line in lines if line.startswith("Labels:")]) == 1
+
+
+def test_names_are_escaped_too() -> None:
+    assert render("name", "Server", [obj("Server", "a\nb", {})]) == "server/a\\nb\n"

@@ -320,6 +320,48 @@ def test_overlong_decimal_integer_is_refused() -> None:
     assert issue.field == "a"
 
 
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "9223372036854775808",
+        "-9223372036854775809",
+        "99999999999999999999999",
+        "0x8000000000000000",
+        "0o1000000000000000000000",
+        "+9223372036854775808",
+    ],
+)
+def test_an_integer_outside_the_signed_64_bit_range_is_refused_where_it_is(literal: str) -> None:
+    issue = only_issue(f"spec:\n  extra:\n    t: {literal}\n")
+
+    assert issue.code == "int-range"
+    assert (issue.file, issue.line, issue.column, issue.field) == ("in.yaml", 3, 8, "spec.extra.t")
+    assert "signed 64-bit" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("literal", "value"),
+    [
+        ("9223372036854775807", 2**63 - 1),
+        ("-9223372036854775808", -(2**63)),
+        ("0x7fffffffffffffff", 2**63 - 1),
+        ("-0", 0),
+    ],
+)
+def test_the_ends_of_the_signed_64_bit_range_are_integers(literal: str, value: int) -> None:
+    assert only_data(f"a: [{literal}]\n") == {"a": [value]}
+
+
+def test_an_integer_key_out_of_range_is_refused_too() -> None:
+    assert only_issue("a:\n  99999999999999999999: x\n").code == "int-range"
+
+
+def test_a_json_integer_out_of_range_is_refused_where_it_is() -> None:
+    issue = only_issue('{"spec": {"replicas": 1,\n "extra": [18446744073709551616]}}\n')
+
+    assert (issue.code, issue.line, issue.field) == ("int-range", 2, "spec.extra[0]")
+
+
 def test_empty_stream_has_no_documents() -> None:
     assert parse("") == []
     assert parse("# only a comment\n") == []

@@ -132,7 +132,7 @@ def texts(max_size: int = 60, min_size: int = 0) -> st.SearchStrategy[str]:
 json_scalars = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(min_value=-(2**63), max_value=2**63),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),  # the rule: a signed 64-bit integer
     st.floats(allow_nan=False, allow_infinity=False),
     texts(20),
 )

@@ -13,6 +13,7 @@ from typing import Any
 
 from mcpctl.cli.rendering.objects import format_age, format_table, parse_time
 from mcpctl.cli.resources import JsonObject, to_resource
+from mcpctl.escaping import escape
 from mcpctl.manifests import to_plain
 from mcpctl.manifests.canonical import dump_plain
 
@@ -80,7 +81,7 @@ def render_describe(
         if meta.get(key) is not None:
             rows.append((title, str(meta[key])))
     width = max(len(title) for title, _ in rows) + 2
-    lines = [f"{title + ':':<{width}}{value}" for title, value in rows]
+    lines = [f"{title + ':':<{width}}{escape(value)}" for title, value in rows]
 
     spec, status = _spec_and_status(obj, show_values)
     data = None
@@ -121,7 +122,7 @@ def _references(references: Section) -> list[str]:
     for title, key in (("Uses", "uses"), ("Used By", "usedBy")):
         items = [str(r) for r in refs.get(key) or []]
         lines.append(f"{title}:" + ("" if items else " <none>"))
-        lines.extend(f"  {item}" for item in items)
+        lines.extend(f"  {escape(item)}" for item in items)
     return lines
 
 

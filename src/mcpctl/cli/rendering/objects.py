@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mcpctl.cli.resources import JsonObject, name_of, project_of, ref_of, to_resource
+from mcpctl.escaping import escape
 from mcpctl.kindnames import API_VERSION
 
 if TYPE_CHECKING:
@@ -264,7 +265,12 @@ COLUMNS: dict[str, tuple[list[tuple[str, Getter]], list[tuple[str, Getter]]]] = 
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns three spaces apart, kubectl-style."""
+    """Left-aligned columns three spaces apart, kubectl-style.
+
+    Every cell is escaped (`mcpctl.escaping`): a value holding a newline or an escape
+    sequence (a user name tried at login, a message) stays in its cell.
+    """
+    rows = [[escape(cell) for cell in row] for row in rows]
     widths = [len(h) for h in header]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
@@ -329,7 +335,7 @@ def render_json(objects: Sequence[JsonObject], *, single: bool) -> str:
 
 
 def render_names(objects: Sequence[JsonObject]) -> str:
-    return "".join(ref_of(obj) + "\n" for obj in objects)
+    return "".join(escape(ref_of(obj)) + "\n" for obj in objects)
 
 
 def render(
