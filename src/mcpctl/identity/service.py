@@ -137,7 +137,7 @@ class IdentityService:
     ) -> None:
         self.sessions = sessions
         self.objects = objects
-        self.throttle = throttle or LoginThrottle()
+        self.throttle = throttle if throttle is not None else LoginThrottle()
 
     # ---- authentication ----------------------------------------------------------------
 

@@ -112,7 +112,7 @@ class ThrottleSettings:
 
     user: ThrottleSchedule = ThrottleSchedule(free=5, first=1.0, cap=60.0)
     address: ThrottleSchedule = ThrottleSchedule(free=20, first=1.0, cap=15 * 60.0)
-    #: at most this many keys are tracked (a few hundred bytes each)
+    #: at most this many keys are tracked (from a few hundred bytes to a few kilobytes each)
     max_keys: int = 10_000
 
 
@@ -156,7 +156,8 @@ class LoginThrottle:
         self.clock = clock
         self._records: OrderedDict[Key, _Record] = OrderedDict()
 
-    def __len__(self) -> int:
+    @property
+    def tracked(self) -> int:
         """How many keys are tracked."""
         return len(self._records)
 
