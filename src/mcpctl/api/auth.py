@@ -1,6 +1,7 @@
 """The session routes: log in, log out, who am I, set a password (`/api/v1/auth`, `/users`).
 
-Each parses the request and calls `IdentityService`, which checks access.
+Each parses the request and calls `IdentityService`, which checks access (and,
+for a login, throttles failures by user name and by the client's address).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ async def login(request: Request, services: Services) -> Response:
         raise InvalidInput("the body needs username and password (strings)")
     if "\x00" in body["username"]:
         raise InvalidInput("a user name cannot contain NUL characters")
-    done = await services.identity.login(body["username"], body["password"])
+    # the peer, or the client a trusted proxy forwards (uvicorn's X-Forwarded-For handling)
+    address = request.client.host if request.client else None
+    done = await services.identity.login(body["username"], body["password"], address)
     return JSONResponse(
         {"token": done.token, "user": done.user, "expiresAt": format_timestamp(done.expires_at)}
     )

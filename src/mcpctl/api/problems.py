@@ -1,4 +1,8 @@
-"""Errors as `application/problem+json`, mapped once from mcpctl's exception tree."""
+"""Errors as `application/problem+json`, mapped once from mcpctl's exception tree.
+
+A throttled login (429) also says which limit refused it and, in seconds, when to
+try again: `limit` and `retryAfter` in the body, and the `Retry-After` header.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from mcpctl.errors import (
     McpctlError,
     NotFound,
 )
-from mcpctl.identity import Unauthenticated
+from mcpctl.identity import Throttled, Unauthenticated
 
 
 class ReadOnly(InvalidInput):
@@ -34,6 +38,7 @@ _TABLE: tuple[tuple[type[McpctlError], int, str, str], ...] = (
     (TooLarge, 413, "too-large", "Request too large"),
     (ReadOnly, 405, "method-not-allowed", "Method not allowed"),
     (Unauthenticated, 401, "unauthenticated", "Authentication required"),
+    (Throttled, 429, "rate-limited", "Too many requests"),
     (Forbidden, 403, "forbidden", "Forbidden"),
     (NotFound, 404, "not-found", "Not found"),
     (Conflict, 409, "conflict", "Conflict"),
@@ -60,5 +65,10 @@ def problem_for(error: McpctlError) -> JSONResponse:
                 extra["issues"] = [
                     {k: v for k, v in asdict(i).items() if v is not None} for i in error.issues
                 ]
-            return problem(status, slug, title, str(error), **extra)
+            elif isinstance(error, Throttled):
+                extra = {"limit": error.limit, "retryAfter": error.retry_after}
+            response = problem(status, slug, title, str(error), **extra)
+            if isinstance(error, Throttled):  # whole seconds (RFC 9110)
+                response.headers["Retry-After"] = str(error.retry_after)
+            return response
     return problem(500, "internal", "Internal error", "unexpected error")

@@ -3,7 +3,7 @@
 `parse_settings` is called by `main` alone and reads every flag and environment
 variable of mcpd (`MCPD_DATABASE_URL`, `MCPD_GIT_REMOTE`, `MCPCTL_HOME`) into one
 frozen `Settings`: the state dir, the log level, and a group per part (`http`,
-`store`, `git`, `recovery`). The wiring passes each part its group, so nothing
+`store`, `git`, `recovery`, `login`). The wiring passes each part its group, so nothing
 else reads the environment or flags. (The sealing key's `MCPCTL_SEALING_KEY`
 is read by `secrets` itself, where the key is loaded.)
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 from mcpctl import __version__
 from mcpctl.api.requests import DEFAULT_MAX_BODY
 from mcpctl.client.contexts import mcpctl_home
+from mcpctl.identity import ThrottleSchedule, ThrottleSettings
 from mcpctl.reconciler.exporting import ExportingSettings
 from mcpctl.reconciler.mirroring import MirroringSettings
 from mcpctl.store import sqlite_url
@@ -80,6 +81,21 @@ class Settings:
     git: GitSettings = field(default_factory=GitSettings)
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
     log_level: str = "info"
+    #: the back-off of failed logins, per user name and per client address
+    login: ThrottleSettings = field(default_factory=ThrottleSettings)
+
+
+def parse_schedule(text: str) -> ThrottleSchedule:
+    """`FREE,FIRST,CAP` (failures, seconds, seconds) as a schedule, for argparse."""
+    parts = text.split(",")
+    try:
+        if len(parts) != 3:
+            raise ValueError("three values are needed")
+        return ThrottleSchedule(int(parts[0]), float(parts[1]), float(parts[2]))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(
+            f"expected FREE,FIRST,CAP (e.g. 5,1,60; FIRST 0 turns it off), got {text!r}: {e}"
+        ) from None
 
 
 def parse_settings(argv: list[str] | None = None) -> Settings:
@@ -126,6 +142,23 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         "no-escalation rule bound what a commit there may change (default: mcpd itself, "
         "which may change anything)",
     )
+    login = ThrottleSettings()
+    parser.add_argument(
+        "--login-throttle-user",
+        type=parse_schedule,
+        default=login.user,
+        metavar="FREE,FIRST,CAP",
+        help="failed logins per user name: FREE failures in a row cost nothing, then each "
+        "further one blocks the name for FIRST seconds, doubling per failure up to CAP; "
+        f"FIRST 0 turns it off (default {login.user})",
+    )
+    parser.add_argument(
+        "--login-throttle-address",
+        type=parse_schedule,
+        default=login.address,
+        metavar="FREE,FIRST,CAP",
+        help=f"the same per client address (default {login.address})",
+    )
     parser.add_argument("--version", action="version", version=f"mcpd {__version__}")
     args = parser.parse_args(argv)
     state_dir = (args.state_dir or mcpctl_home()).expanduser().resolve()
@@ -143,4 +176,5 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         ),
         RecoverySettings(args.skip_unopenable_secrets),
         args.log_level,
+        ThrottleSettings(args.login_throttle_user, args.login_throttle_address),
     )

@@ -3,8 +3,8 @@
 Called by `main` at start: `build_services` builds every part once and hands
 each the parts it stands on and its group of settings (the store its
 `StoreSettings`, the mirror its `GitSettings`, the API its `HttpSettings`' body
-limit, through `Services`); `recover` and `bootstrap` run before the loops and
-the API start.
+limit, through `Services`, identity a `LoginThrottle` of its `ThrottleSettings`);
+`recover` and `bootstrap` run before the loops and the API start.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from mcpctl.api.services import Services
 from mcpctl.client.contexts import Context, load_config, save_config
 from mcpctl.daemon.settings import Settings
 from mcpctl.errors import BackendUnavailable
-from mcpctl.identity import IdentityService
+from mcpctl.identity import IdentityService, LoginThrottle
 from mcpctl.objects import ObjectService
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.importing import GitImporter
@@ -74,7 +74,7 @@ async def build_services(settings: Settings) -> Services:
     replica = GitReplica(sessions, repo, sealer.seal, settings.git.exporting)
     wake.append(replica.notify)
     objects = ObjectService(sessions)
-    identity = IdentityService(sessions, objects)
+    identity = IdentityService(sessions, objects, LoginThrottle(settings.login))
     importer = GitImporter(objects, replica, sealer)
     restorer = Restorer(importer, replica)
     public_key = await asyncio.to_thread(ensure_deploy_key, settings.state_dir / "ssh")

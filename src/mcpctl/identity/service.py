@@ -2,7 +2,7 @@
 
 A presented token is looked up by its hash and compared in constant time; the
 token formats and hashing are `credentials`, the first start's admin is
-`bootstrap`.
+`bootstrap`, the throttling of failed logins `throttling`.
 
 The API calls it to authenticate every request and for its auth endpoints; the
 git endpoint authenticates pushes and fetches with it. Its queries are the
@@ -45,6 +45,7 @@ from mcpctl.identity.credentials import (
     token_prefix,
     verify_password,
 )
+from mcpctl.identity.throttling import LoginThrottle, admit_login
 from mcpctl.manifests.canonical import format_timestamp
 from mcpctl.objects.service import ObjectService, utcnow
 from mcpctl.objects.validating import validated
@@ -131,9 +132,12 @@ class Login:
 
 
 class IdentityService:
-    def __init__(self, sessions: Sessions, objects: ObjectService) -> None:
+    def __init__(
+        self, sessions: Sessions, objects: ObjectService, throttle: LoginThrottle | None = None
+    ) -> None:
         self.sessions = sessions
         self.objects = objects
+        self.throttle = throttle if throttle is not None else LoginThrottle()
 
     # ---- authentication ----------------------------------------------------------------
 
@@ -205,10 +209,16 @@ class IdentityService:
         )
         return principal, ends
 
-    async def login(self, username: str, password: str) -> Login:
+    async def login(self, username: str, password: str, address: str | None = None) -> Login:
+        """A session for `username`; a blocked name or `address` (the client's) is refused
+        (`Throttled`) before any argon2 work: see `throttling`."""
         if len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD:
             raise InvalidInput(f"a password has at most {MAX_PASSWORD} bytes")
-        async with self.sessions() as session, session.begin():
+        async with (
+            admit_login(self.throttle, self.sessions, username, address) as attempt,
+            self.sessions() as session,
+            session.begin(),
+        ):
             credential = await session.get(CredentialRow, username)
             ok = False
             if credential is not None:
@@ -227,9 +237,12 @@ class IdentityService:
                     kind="User",
                     name=username,
                     user=username,
+                    details={"address": address} if address else None,
                 )
+                attempt.failed()
                 denied = True
             else:
+                attempt.succeeded()
                 denied = False
                 raw = new_token(SESSION_PREFIX)
                 now = utcnow()

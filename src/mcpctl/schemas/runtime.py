@@ -84,7 +84,8 @@ class AuditEventSpec(Model):
     project: Name | None = None
     server: Name | None = None
     tool: ShortText | None = None
-    outcome: Literal["success", "denied", "error"]
+    outcome: Literal["success", "denied", "throttled", "error"]
+    """throttled: a login refused unchecked, after too many failures (a 429)."""
     duration_ms: Annotated[float, Field(ge=0)] | None = None
     request_id: ShortText | None = None
     details: dict[str, JsonValue] = Field(default_factory=dict)

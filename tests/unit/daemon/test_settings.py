@@ -15,6 +15,7 @@ from mcpctl.daemon.settings import (
     StoreSettings,
     parse_settings,
 )
+from mcpctl.identity import ThrottleSchedule, ThrottleSettings
 from mcpctl.reconciler.exporting import ExportingSettings
 from mcpctl.reconciler.mirroring import MirroringSettings
 from mcpctl.store import sqlite_url
@@ -100,3 +101,25 @@ def test_the_loops_get_their_settings_from_the_git_group() -> None:
     git = parse_settings(["--git-sync-interval", "5"]).git
     assert git.mirroring == MirroringSettings(interval=5.0)
     assert git.exporting == ExportingSettings()
+
+
+def test_login_throttling_has_its_schedules_by_default_and_takes_each_from_a_flag() -> None:
+    assert parse_settings([]).login == ThrottleSettings()
+
+    login = parse_settings(
+        ["--login-throttle-user", "3,0.5,30", "--login-throttle-address", "0,0,0"]
+    ).login
+
+    assert login.user == ThrottleSchedule(free=3, first=0.5, cap=30.0)
+    assert not login.address.enabled
+
+
+@pytest.mark.parametrize("value", ["5,1", "5,1,60,1", "a,1,60", "5,60,1", "-1,1,60"])
+def test_a_malformed_login_schedule_is_refused(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_settings(["--login-throttle-user", value])
+
+    assert exited.value.code == 2
+    assert "FREE,FIRST,CAP" in capsys.readouterr().err

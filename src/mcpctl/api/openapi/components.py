@@ -47,6 +47,8 @@ def component_schemas() -> dict[str, Any]:
             "status": {"type": "integer"},
             "detail": {"type": "string"},
             "issues": {"type": "array", "items": {"type": "object"}},
+            "limit": {"enum": ["user", "address"], "description": "a 429: which limit refused"},
+            "retryAfter": {"type": "integer", "description": "a 429: seconds to wait"},
         },
     )
     schemas["ObjectList"] = object_schema(

@@ -13,6 +13,7 @@ from typing import Any
 from mcpctl.api.openapi._shapes import (
     OWN_CREATE_ROUTES,
     OWN_LIST_ROUTES,
+    PROBLEM,
     answer,
     json_body,
     object_schema,
@@ -234,6 +235,17 @@ def api_paths() -> dict[str, Any]:
         object_schema([], {"expiresAt": {"type": "string", "format": "date-time"}}), required=False
     )
     no_content = {"description": "done"}
+    throttled = {
+        "description": "too many failed logins for the user name or from the client's address",
+        "headers": {
+            "Retry-After": {
+                "description": "seconds to wait before trying again",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+        "content": {PROBLEM: {"schema": ref("Problem")}},
+    }
     status = object_schema(["status"], {"status": {"type": "string"}, "schema": {"type": "string"}})
     public: list[dict[str, list[str]]] = []
     paths: dict[str, Any] = {
@@ -291,6 +303,7 @@ def api_paths() -> dict[str, Any]:
                 "responses": {
                     "200": answer("a session", ref("Login")),
                     **problem_responses(401, 413, 422),
+                    "429": throttled,
                 },
             }
         },
