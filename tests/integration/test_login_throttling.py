@@ -177,3 +177,17 @@ def test_logging_in_as_oneself_does_not_clear_failures_against_other_names(api: 
         fail(api, api.name("ghost"), client)
 
     assert_throttled(log_in(api, insider, PASSWORD, client), "address")
+
+
+def test_guesses_of_the_current_password_through_a_session_are_throttled_too(api: Api) -> None:
+    """A stolen session cannot guess the password at `mcpctl passwd`'s route faster than
+    at the login: the failures count against the same name."""
+    who, token = api.login_user([])
+    session = api.client(token)
+    url = f"/api/v1/users/{who}/password"
+    for _ in range(USER_FREE):
+        guess = session.put(url, json={"password": "a-new-password", "currentPassword": WRONG})
+        assert_problem(guess, 403, "forbidden")
+    blocked = session.put(url, json={"password": "a-new-password", "currentPassword": PASSWORD})
+    assert_throttled(blocked, "user")
+    assert_throttled(log_in(api, who, PASSWORD, address()), "user")

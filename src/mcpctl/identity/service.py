@@ -300,8 +300,12 @@ class IdentityService:
                         raise InvalidInput(
                             "changing your own password needs your current one (currentPassword)"
                         )
-                    if not await verify_password(credential.password_hash, current):
-                        raise Forbidden("forbidden: the current password is not right")
+                    # guesses of the current password count as failed logins of the name
+                    async with admit_login(self.throttle, self.sessions, username, None) as attempt:
+                        if not await verify_password(credential.password_hash, current):
+                            attempt.failed()
+                            raise Forbidden("forbidden: the current password is not right")
+                        attempt.succeeded()
             else:
                 policy = await policy_of(session, principal)
                 require_run(policy, "set-passwords")
