@@ -48,7 +48,8 @@ def escape(text: str) -> str:
 
 
 class _Shown:
-    """A log value that is not text (an exception, a path): escaped once formatted."""
+    """A log value escaped once formatted, by `%s` or `%r` alike (an exception, a path, or
+    text that needs it: escaping text first would double the backslashes `%r` adds)."""
 
     __slots__ = ("value",)
 
@@ -63,9 +64,9 @@ class _Shown:
 
 
 def _safe(value: object) -> object:
-    if isinstance(value, str):
-        return escape(value)
     if value is None or isinstance(value, (int, float)):  # for %d, %x, %.1f, ...
+        return value
+    if isinstance(value, str) and escape(value) is value:  # most values: nothing to escape
         return value
     return _Shown(value)
 

@@ -62,6 +62,12 @@ def test_a_log_value_that_is_no_text_is_escaped_once_formatted() -> None:
     assert "\n" not in record.getMessage()
 
 
+def test_a_log_value_shown_with_repr_is_escaped_once() -> None:
+    record = escape_log_args(_record("no revision %r, %s", "a\x1bb\nc", "plain"))
+
+    assert record.getMessage() == "no revision 'a\\x1bb\\nc', plain"
+
+
 def test_named_log_values_are_escaped() -> None:
     record = escape_log_args(_record("%(who)s did %(n)d", {"who": "x\x1b]0;t\x07", "n": 2}))
 
