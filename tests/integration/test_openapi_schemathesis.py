@@ -151,7 +151,7 @@ def mcpd(database_url: str, tmp_path: Path) -> Iterator[Mcpd]:
     if not database_url.startswith("postgresql"):
         remote = tmp_path / "remote.git"
         init = ["git", "init", "--quiet", "--bare", "--initial-branch", "main", str(remote)]
-        subprocess.run(init, check=True, timeout=30)
+        subprocess.run(init, check=True, timeout=60)
         args = ["--git-remote", str(remote), "--git-sync-interval", "300"]
     with running_mcpd(tmp_path / "state", database_url, args=args) as server:
         yield server

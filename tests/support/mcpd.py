@@ -153,8 +153,8 @@ def running_mcpd(
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
+            try:  # a stop that a busy machine makes slow is still a clean stop
+                process.wait(timeout=WAIT_TIMEOUT)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+                process.wait(timeout=WAIT_TIMEOUT)
