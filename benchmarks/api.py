@@ -10,7 +10,14 @@ tests start it: `tests/support/`) and then:
    few rounds under new names, and once more unchanged;
 3. seed servers up to 10,000 (a few applies), then list all 10,000
    (`GET /api/v1/servers?limit=5000`, following `continue`), best of N;
-4. 1,000 single GETs (`GET /api/v1/servers/NAME`), one after the other.
+4. 1,000 single GETs (`GET /api/v1/servers/NAME`), one after the other;
+5. with access to check: 300 Rbacs and 50 Groups stored (created through the
+   API with 200 users: Groups of 3-10 members, Rbacs binding a mix of users
+   and groups to a mix of roles, some on one object, some `run`), 1,000
+   single GETs again, once as the admin and once as a user who is not an
+   admin and may view servers through one of those groups (logged in with a
+   password, so a session token). 20 GETs first, not counted, on each
+   connection.
 
 Times are taken on loopback with one keep-alive connection, from sending a
 pre-encoded body until the whole answer is read; decoding the JSON of the
@@ -21,7 +28,10 @@ requests (from /proc): on a busy machine, walls include waiting for a CPU and
 the CPU times say what the server itself spent. Targets are judged on walls.
 
 Targets: apply 1,000 objects < 2 s; the 10,000-object list < 0.5 s;
-`mcpctl get servers` within 2x `python -c pass` + 150 ms.
+`mcpctl get servers` within 2x `python -c pass` + 150 ms; on SQLite, single
+GETs with 300 Rbacs and 50 Groups stored >= 1,500/s, as the admin and as the
+group's viewer alike (a request's authentication and authorization must cost
+microseconds, not a reload of every Rbac and Group).
 
 Run from the repository root:
 
@@ -63,6 +73,11 @@ LIST_TARGET = 0.5
 LIST_COUNT = 10_000
 PAGE = 5000
 GET_COUNT = 1000
+GET_WARMUP = 20
+ACCESS_GET_TARGET = 1500.0  # per second, on SQLite
+ACCESS_MIX = {"User": 200, "Group": 50, "Rbac": 300}
+VIEWER = "bench-viewer"
+VIEWER_GROUP = "bench-viewers"
 COLD_START_FACTOR = 2.0
 COLD_START_SLACK = 0.150
 
@@ -78,6 +93,8 @@ WORDS = (
     "linear", "notion", "stripe", "figma", "k8s", "terraform", "docs", "search",
 )  # fmt: skip
 TEAMS = tuple(f"team-{w}" for w in ("core", "infra", "data", "web", "mobile", "ml", "sec", "ops"))
+ACCESS_RESOURCES = ("servers", "projects", "prompts", "templates", "llms", "events", "instances")
+ACCESS_OPERATIONS = ("logs", "sync", "approve-prompts")
 
 
 # --------------------------------------------------------------------------- objects
@@ -150,6 +167,52 @@ class Generator:
 
     def user(self, name: str) -> Doc:
         return envelope("User", name, {"email": f"{name}@example.com", "displayName": name})
+
+    def access(self, prefix: str, mix: dict[str, int]) -> list[Doc]:
+        """Users, Groups of them and Rbacs naming both; plus the viewer, a user who may
+        view servers through the group `VIEWER_GROUP` (one of the Groups) and nothing more."""
+        users = [f"{prefix}-user-{i:04d}" for i in range(mix["User"])]
+        docs = [self.user(name) for name in [*users, VIEWER]]
+        groups = [VIEWER_GROUP] + [f"{prefix}-group-{i:03d}" for i in range(mix["Group"] - 1)]
+        for name in groups:
+            members = self.rng.sample(users, self.rng.randint(3, 10))
+            if name == VIEWER_GROUP:
+                members.append(VIEWER)
+            group: Doc = {"description": f"{self.rng.choice(TEAMS)} people", "members": members}
+            docs.append(envelope("Group", name, group))
+        viewing = {
+            "subjects": [{"kind": "Group", "name": VIEWER_GROUP}],
+            "bindings": [{"role": "view", "resource": "servers"}],
+        }
+        docs.append(envelope("Rbac", f"{prefix}-rbac-viewers", viewing))
+        others = [g for g in groups if g != VIEWER_GROUP]
+        for i in range(mix["Rbac"] - 1):
+            subjects = [
+                {"kind": "Group", "name": self.rng.choice(others)}
+                if self.rng.random() < 0.5
+                else {"kind": "User", "name": self.rng.choice(users)}
+                for _ in range(self.rng.randint(1, 3))
+            ]
+            unique = list({(s["kind"], s["name"]): s for s in subjects}.values())
+            spec = {"subjects": unique, "bindings": self._bindings()}
+            docs.append(envelope("Rbac", f"{prefix}-rbac-{i:03d}", spec))
+        return docs
+
+    def _bindings(self) -> list[Doc]:
+        bindings: list[Doc] = []
+        for _ in range(self.rng.randint(1, 4)):
+            kind = self.rng.randrange(10)
+            if kind < 6:  # a role on a kind
+                role = self.rng.choice(("view", "view", "create", "edit", "delete"))
+                resource = self.rng.choice(ACCESS_RESOURCES)
+                bindings.append({"role": role, "resource": resource})
+            elif kind < 9 and self.servers:  # a role on one server
+                role = self.rng.choice(("view", "edit"))
+                name = self.rng.choice(self.servers)
+                bindings.append({"role": role, "resource": "servers", "name": name})
+            else:  # an operation
+                bindings.append({"role": "run", "action": self.rng.choice(ACCESS_OPERATIONS)})
+        return bindings
 
     def batch(self, prefix: str, mix: dict[str, int]) -> list[Doc]:
         """`mix` objects named `prefix-...`: secrets first, so the servers can refer to them."""
@@ -386,21 +449,15 @@ def bench_database(database: str, mcpd: Mcpd, options: Options) -> list[Target]:
 
         # 4. 1,000 single GETs.
         names = random.Random(options.seed).sample(gen.servers, GET_COUNT)
-        before = cpu.seconds()
-        latencies = [timed_request(client, "GET", f"/api/v1/servers/{n}")[0] for n in names]
-        gets_cpu = cpu.since(before)
-        total_s = sum(latencies)
-        latencies.sort()
-        p50 = latencies[len(latencies) // 2]
-        p99 = latencies[int(len(latencies) * 0.99) - 1]
-        each = "" if gets_cpu is None else f", mcpd CPU {gets_cpu / GET_COUNT * 1000:.1f} ms each"
-        detail = (
-            f"{rate(GET_COUNT, total_s)} (p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms{each})"
-        )
-        print(f"{GET_COUNT:,} single GETs in {fmt_s(total_s)}: {detail}")
-        targets.append(Target(database, f"{GET_COUNT:,} single GETs", None, detail))
+        gets = single_gets(client, names, cpu)
+        print(f"{GET_COUNT:,} single GETs in {fmt_s(gets.seconds)}: {gets.detail}")
+        targets.append(Target(database, f"{GET_COUNT:,} single GETs", None, gets.detail))
 
-    # 5. For information: mcpctl get servers with all 10,000 (when it runs at all).
+        # 5. 1,000 single GETs with 300 Rbacs and 50 Groups stored, as the admin and as a
+        # user who may view servers through a group.
+        targets += bench_access(database, mcpd, client, gen, names, cpu)
+
+    # 6. For information: mcpctl get servers with all 10,000 (when it runs at all).
     if cold.passed is not None:
         seconds, code, output = run(mcpctl_get(), env=mcpd.env())
         detail = fmt_s(seconds) if code == 0 else f"failed (exit {code}): {_last_line(output)}"
@@ -408,6 +465,82 @@ def bench_database(database: str, mcpd: Mcpd, options: Options) -> list[Target]:
         targets.append(
             Target(database, f"mcpctl get servers, {LIST_COUNT:,} servers", None, detail)
         )
+    return targets
+
+
+@dataclass
+class GetsRun:
+    seconds: float
+    """The requests' times added up (one after the other on one connection)."""
+    latencies: list[float]
+    cpu: float | None
+
+    @property
+    def per_second(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def detail(self) -> str:
+        ordered = sorted(self.latencies)
+        p50 = ordered[len(ordered) // 2]
+        p99 = ordered[max(int(len(ordered) * 0.99) - 1, 0)]
+        count = len(ordered)
+        each = "" if self.cpu is None else f", mcpd CPU {self.cpu / count * 1000:.2f} ms each"
+        return (
+            f"{rate(count, self.seconds)} (p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms{each})"
+        )
+
+
+def single_gets(client: httpx.Client, names: Sequence[str], cpu: ServerCpu) -> GetsRun:
+    """`GET /api/v1/servers/NAME` for each name, one after the other on `client`'s
+    connection (kept alive), after GET_WARMUP of them not counted."""
+    for name in names[:GET_WARMUP]:
+        timed_request(client, "GET", f"/api/v1/servers/{name}")
+    before = cpu.seconds()
+    latencies = [timed_request(client, "GET", f"/api/v1/servers/{n}")[0] for n in names]
+    return GetsRun(sum(latencies), latencies, cpu.since(before))
+
+
+def bench_access(
+    database: str,
+    mcpd: Mcpd,
+    admin: httpx.Client,
+    gen: Generator,
+    names: Sequence[str],
+    cpu: ServerCpu,
+) -> list[Target]:
+    """Single GETs with ACCESS_MIX stored, as the admin and as the group's viewer."""
+    docs = gen.access("acl", ACCESS_MIX)
+    seconds, result = apply(admin, docs)
+    if result["summary"]["add"] != len(docs):
+        raise BenchmarkError(f"apply added {result['summary']}, not {len(docs)}")
+    stored = {
+        k: len(admin.get(f"/api/v1/{k}?limit=1000").raise_for_status().json()["items"])
+        for k in ("rbacs", "groups")
+    }
+    password = os.urandom(16).hex()
+    url = f"/api/v1/users/{VIEWER}/password"
+    timed_request(admin, "PUT", url, json.dumps({"password": password}).encode())
+    login = json.dumps({"username": VIEWER, "password": password}).encode()
+    token = timed_request(admin, "POST", "/api/v1/auth/login", login)[1].json()["token"]
+    print(
+        f"stored {stored['rbacs']} Rbacs and {stored['groups']} Groups "
+        f"({len(docs)} objects with their users, applied in {fmt_s(seconds)})"
+    )
+    wait_exported(admin)
+    targets: list[Target] = []
+    with mcpd.client(token) as viewer:
+        viewer.timeout = httpx.Timeout(300.0)
+        for who, client in (("the admin", admin), (f"{VIEWER}, viewing through a group", viewer)):
+            gets = single_gets(client, names, cpu)
+            print(f"{len(names):,} single GETs as {who}: {gets.detail}")
+            name = f"single GETs as {who}, {stored['rbacs']} Rbacs and {stored['groups']} Groups"
+            if database == "sqlite":
+                name += f" >= {ACCESS_GET_TARGET:,.0f}/s"
+                passed: bool | None = gets.per_second >= ACCESS_GET_TARGET
+            else:
+                passed = None
+            targets.append(Target(database, name, passed, gets.detail))
     return targets
 
 

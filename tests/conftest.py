@@ -3,6 +3,10 @@
 `database_url` is parametrized over SQLite and PostgreSQL, so a test using it
 (or `mcpd`) runs on both databases. `write` (from tests/support/manifests.py)
 writes a file into the test's temp dir, which becomes the current directory.
+
+Hypothesis runs with the profile `mcpctl`: a fixed number of examples and no
+clock (no deadline per example, no `too_slow` health check), so that a busy
+machine makes a run slower, never red. A test's own `settings` build on it.
 """
 
 from __future__ import annotations
@@ -11,10 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support.manifests import write as write
 from tests.support.mcpd import Mcpd, running_mcpd
 from tests.support.postgres import PostgresServer, running_postgres
+
+settings.register_profile("mcpctl", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("mcpctl")
 
 
 @pytest.fixture(scope="session")

@@ -23,23 +23,25 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import yaml
 
 from tests.support import manifests
 from tests.support.gitrepo import quiet
 from tests.support.manifests import to_yaml
-from tests.support.mcpd import Mcpd, running_mcpd
+from tests.support.mcpd import WAIT_TIMEOUT, Mcpd, running_mcpd
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-#: How long mcpd may take to reach an armed fault point and die.
-DEATH_TIMEOUT = 20.0
+#: How long mcpd may take to reach an armed fault point and die (a hang guard).
+DEATH_TIMEOUT = 120.0
 #: How long one git command may take.
 GIT_TIMEOUT = 60.0
 TRAILER = "Mcpctl-Change"
@@ -157,6 +159,25 @@ def killed(mcpd: Mcpd, point: str) -> None:
         pytest.fail(f"mcpd did not die at {point} within {DEATH_TIMEOUT}s:\n{mcpd.log.read_text()}")
     assert mcpd.process.returncode == -signal.SIGKILL, mcpd.log.read_text()
     assert mcpd.log.read_text().count(f"mcpd: fault {point}: kill -9") == 1
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll `condition` until it holds (a hang guard, not a time budget)."""
+    deadline = time.monotonic() + WAIT_TIMEOUT
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.02)
+
+
+def waiting_for_a_lock(database_url: str) -> bool:
+    """Whether a session of this PostgreSQL database waits for an advisory lock."""
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+            " WHERE d.datname = current_database() AND l.locktype = 'advisory'"
+            " AND NOT l.granted"
+        ).fetchone()
+    return row is not None and row[0] > 0
 
 
 def in_sync(client: httpx.Client) -> None:
@@ -516,13 +537,17 @@ def test_a_slow_write_is_exported_though_a_later_one_committed_first(
     """A write holding its transaction open (numbered, not committed) while another write
     goes on: both end up on main. On PostgreSQL the second would get the next number and
     commit first, and the exporter, following the log by its highest exported number,
-    would skip the first one for good; the writers of the log are ordered instead."""
-    state = tmp_path / "state"
+    would skip the first one for good; the writers of the log are ordered instead.
+
+    The first write is held at `write.before-commit` until the test lets it go: once the
+    second has finished or (PostgreSQL) waits for the change log's lock. SQLite has one
+    writer: there the second is let go as soon as it is sent, and waits for the file."""
+    state, release = tmp_path / "state", tmp_path / "release"
     with running_mcpd(state, database_url) as first, first.client() as client:
         baseline = quiet(client)
-    env = {"MCPD_FAULTS": "write.before-commit=sleep:1.5"}
+    env = {"MCPD_FAULTS": f"write.before-commit=hold:{release}"}
     with running_mcpd(state, database_url, env=env) as mcpd, mcpd.client() as client:
-        slow = httpx.Client(base_url=mcpd.url, headers=client.headers, timeout=30)
+        slow = mcpd.client()
         results: dict[str, int] = {}
 
         def write(name: str, with_client: httpx.Client) -> None:
@@ -531,9 +556,15 @@ def test_a_slow_write_is_exported_though_a_later_one_committed_first(
 
         held = threading.Thread(target=write, args=("slow", slow))
         held.start()
-        time.sleep(0.5)  # the slow write is in its transaction now
-        write("quick", client)
-        held.join(timeout=30)
+        mcpd.wait_logged("mcpd: fault write.before-commit: holding")  # in its transaction
+        quick = threading.Thread(target=write, args=("quick", client))
+        quick.start()
+        if database_url.startswith("postgresql"):
+            wait_until(lambda: not quick.is_alive() or waiting_for_a_lock(database_url))
+        release.touch()
+        for thread in (held, quick):
+            thread.join(timeout=WAIT_TIMEOUT)
+            assert not thread.is_alive(), "a write hung"
         slow.close()
         assert results == {"slow": 200, "quick": 200}
 

@@ -20,7 +20,7 @@ import pytest
 from mcpctl.staterepo.remote import ensure_deploy_key
 from tests.support.gitrepo import Clone
 from tests.support.manifests import server
-from tests.support.mcpd import Mcpd, failed_start, running_mcpd
+from tests.support.mcpd import WAIT_TIMEOUT, Mcpd, failed_start, running_mcpd
 from tests.support.sshgit import ssh_git_server
 
 pytestmark = pytest.mark.integration
@@ -46,8 +46,9 @@ def git(*args: str, cwd: Path | None = None, check: bool = True) -> str:
     return done.stdout
 
 
-def wait_for(what: Callable[[], Any], deadline: float = 20.0, message: str = "") -> Any:
-    end = time.monotonic() + deadline
+def wait_for(what: Callable[[], Any], message: str = "") -> Any:
+    """Poll `what` until it is true; its value (the limit is a hang guard)."""
+    end = time.monotonic() + WAIT_TIMEOUT
     while True:
         value = what()
         if value:
@@ -269,7 +270,6 @@ def test_the_interval_imports_without_being_asked(tmp_path: Path, remote: Path) 
         )
         wait_for(
             lambda: client.get("/api/v1/servers/later").status_code == 200,
-            deadline=15,
             message="the interval did not import the remote's commit",
         )
         settle(client)

@@ -58,7 +58,7 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 #: Test cases per operation and phase (coverage walks each schema once, whatever this says).
 MAX_EXAMPLES = 10
 #: SQLite: the coverage phase (boundary and wrong-type values of every parameter), then
-#: fuzzing. PostgreSQL: fuzzing only, to stay within the time limit; what differs by
+#: fuzzing. PostgreSQL: fuzzing only, to keep the run short; what differs by
 #: database (text the driver refuses, numbers past 64 bits) comes with the fuzzed values
 #: and the edge cases below.
 PHASES = {"sqlite": "examples,coverage,fuzzing", "postgresql": "examples,fuzzing"}
@@ -66,6 +66,8 @@ PHASES = {"sqlite": "examples,coverage,fuzzing", "postgresql": "examples,fuzzing
 #: operation, deterministic cases), not by time. A run takes 11 s and 7 s on 2 idle CPUs,
 #: several times that on a busy machine; a time budget here would fail under load.
 TIME_LIMIT = 600.0
+#: Per request, a hang guard too (schemathesis reports a request past it as a failure).
+REQUEST_TIMEOUT = 120
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -149,7 +151,7 @@ def mcpd(database_url: str, tmp_path: Path) -> Iterator[Mcpd]:
     if not database_url.startswith("postgresql"):
         remote = tmp_path / "remote.git"
         init = ["git", "init", "--quiet", "--bare", "--initial-branch", "main", str(remote)]
-        subprocess.run(init, check=True, timeout=30)
+        subprocess.run(init, check=True, timeout=60)
         args = ["--git-remote", str(remote), "--git-sync-interval", "300"]
     with running_mcpd(tmp_path / "state", database_url, args=args) as server:
         yield server
@@ -177,7 +179,7 @@ def run_schemathesis(mcpd: Mcpd, workdir: Path, phases: str) -> subprocess.Compl
         "--workers",
         "1",
         "--request-timeout",
-        "10",
+        str(REQUEST_TIMEOUT),
     ]
     python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     env = {

@@ -98,7 +98,8 @@ def test_writes_waiting_for_the_exporter_are_each_committed_as_they_were(tmp_pat
     with running_mcpd(state, database) as first, first.client() as client:
         client.post("/api/v1/apply", json={"items": objects()}).raise_for_status()
         before = quiet(client)["head"]
-    env = {"MCPD_FAULTS": "export.delay=sleep:3"}  # before the first write it exports
+    release = tmp_path / "release"  # the exporter holds its first round until it exists
+    env = {"MCPD_FAULTS": f"export.delay=hold:{release}"}
     with running_mcpd(state, database, env=env) as mcpd, mcpd.client() as client:
         for replicas in (2, 3):
             server = client.get("/api/v1/servers/time").raise_for_status().json()
@@ -109,6 +110,7 @@ def test_writes_waiting_for_the_exporter_are_each_committed_as_they_were(tmp_pat
         secret["spec"]["data"]["other"] = "second-value"  # a Secret: read back, not handed
         client.put("/api/v1/secrets/github", json=secret).raise_for_status()
         assert git(state, "rev-parse", "main").strip() == before  # nothing exported yet
+        release.touch()
         status = quiet(client)
         verify = client.get("/api/v1/gitops/verify").raise_for_status().json()
 

@@ -42,8 +42,9 @@ PACKAGE = "yaml-language-server@1"
 """What npm installs when no executable is given: the latest 1.x release."""
 ENV_VAR = "MCPCTL_YAML_LANGUAGE_SERVER"
 INSTALL_TIMEOUT = 180.0
-DEADLINE = 30.0
-"""The longest wait (s) for an answer, or for the diagnostics of documents opened together."""
+DEADLINE = 120.0
+"""The longest wait (s) for an answer, or for the diagnostics of documents opened together:
+a hang guard (node starting and reading the schemas is slow on a busy machine)."""
 
 ERROR = 1
 YAML_SETTINGS: dict[str, Any] = {"validate": True, "schemas": {}, "schemaStore": {"enable": False}}
@@ -322,7 +323,7 @@ class LanguageServer:
         finally:
             if self._process.poll() is None:
                 self._process.kill()
-                self._process.wait(timeout=5)
+                self._process.wait(timeout=DEADLINE)
             self._reader.join(timeout=5)  # both end at the end of their pipe
             self._errors.join(timeout=5)
             for stream in (self._process.stdin, self._process.stdout, self._process.stderr):

@@ -21,7 +21,7 @@ import httpx
 import yaml
 
 from mcpctl.kindnames import KIND_NAMES
-from tests.support.mcpd import Mcpd
+from tests.support.mcpd import WAIT_TIMEOUT, Mcpd
 
 GIT_TIMEOUT = 60.0
 
@@ -188,8 +188,10 @@ def remote_lines(stderr: str) -> list[str]:
     return out
 
 
-def quiet(client: httpx.Client, deadline: float = 20.0) -> dict[str, Any]:
-    """Wait until every committed write is exported; the replica's status then."""
+def quiet(client: httpx.Client, deadline: float = WAIT_TIMEOUT) -> dict[str, Any]:
+    """Wait until every committed write is exported; the replica's status then.
+
+    `deadline` is a hang guard: an export still pending after it is stuck, not slow."""
     end = time.monotonic() + deadline
     while True:
         status: dict[str, Any] = client.get("/api/v1/gitops/status").raise_for_status().json()

@@ -17,7 +17,11 @@ import yaml
 
 from tests.support.postgres import free_port
 
-START_TIMEOUT = 30.0
+#: Hang guards, not time budgets: a start, a request or a wait that takes this long on
+#: a busy machine is hung, not slow.
+START_TIMEOUT = 120.0
+REQUEST_TIMEOUT = 120.0
+WAIT_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -28,12 +32,26 @@ class Mcpd:
     admin_password: str
     process: subprocess.Popen[bytes]
     log: Path
+    #: where this start's lines begin in `log` (which accumulates over restarts)
+    log_offset: int = 0
 
     def client(self, token: str | None = None) -> httpx.Client:
         """An HTTP client authenticated as the admin (or with `token`; "" for none)."""
         use = self.admin_token if token is None else token
         headers = {"Authorization": f"Bearer {use}"} if use else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=REQUEST_TIMEOUT)
+
+    def logged(self) -> str:
+        """What this mcpd has logged so far."""
+        return self.log.read_bytes()[self.log_offset :].decode("utf-8", "replace")
+
+    def wait_logged(self, text: str) -> None:
+        """Wait until this mcpd has logged `text` (a fault point saying it holds, say)."""
+        deadline = time.monotonic() + WAIT_TIMEOUT
+        while text not in self.logged():
+            assert self.process.poll() is None, f"mcpd exited:\n{self.logged()}"
+            assert time.monotonic() < deadline, f"mcpd did not log {text!r}:\n{self.logged()}"
+            time.sleep(0.02)
 
     def env(self) -> dict[str, str]:
         """Environment for `mcpctl` commands that should use this mcpd's context."""
@@ -100,6 +118,7 @@ def running_mcpd(
     """
     port = free_port()
     log = state_dir.parent / f"{state_dir.name}-mcpd.log"
+    offset = log.stat().st_size if log.exists() else 0
     command = [*mcpd_command(), "--state-dir", str(state_dir), "--port", str(port), *args]
     if database_url:
         command += ["--database-url", database_url]
@@ -130,12 +149,12 @@ def running_mcpd(
         contexts = config["contexts"]
         token = next((c["token"] for c in contexts if c["server"] == url), contexts[0]["token"])
         password = (state_dir / "initial-admin-password").read_text().strip()
-        yield Mcpd(url, state_dir, token, password, process, log)
+        yield Mcpd(url, state_dir, token, password, process, log, offset)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
+            try:  # a stop that a busy machine makes slow is still a clean stop
+                process.wait(timeout=WAIT_TIMEOUT)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+                process.wait(timeout=WAIT_TIMEOUT)

@@ -21,6 +21,8 @@ import asyncssh
 from tests.support.postgres import free_port
 
 GIT_COMMANDS = ("git-upload-pack", "git-receive-pack")
+#: How long starting or stopping the server may take before it counts as hung.
+HANG_GUARD = 120.0
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def ssh_git_server(repo: Path, authorized_keys: list[str]) -> Iterator[SshGitSer
 
     thread = threading.Thread(target=run, name="ssh-git-server", daemon=True)
     thread.start()
-    ready.wait(30)
+    assert ready.wait(HANG_GUARD), "the SSH git server did not start"
     if failure:
         raise failure[0]
     try:
@@ -128,7 +130,7 @@ def ssh_git_server(repo: Path, authorized_keys: list[str]) -> Iterator[SshGitSer
                 task.cancel()
             await asyncio.gather(*rest, return_exceptions=True)
 
-        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(30)
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(HANG_GUARD)
         loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)
+        thread.join(HANG_GUARD)
         loop.close()

@@ -103,7 +103,7 @@ def install_hooks(repo_path: Path) -> None:
     hook = hooks / "pre-receive"
     tmp = hook.with_suffix(".tmp")
     tmp.write_text(HOOK.format(python=sys.executable), encoding="utf-8")
-    tmp.chmod(0o755)
+    tmp.chmod(0o700)  # git runs it as mcpd's user; nobody else needs it (the state dir is private)
     tmp.replace(hook)
     configure_receiving(repo_path)
 

@@ -1,7 +1,8 @@
 """The client configuration file: contexts, like a kubeconfig.
 
 `$MCPCTL_HOME/config` (default `~/.mcpctl/config`), YAML, mode 0600 because it
-holds credentials::
+holds credentials, in a directory 0700 when it is created here (and never one
+that other users may write to)::
 
     currentContext: local
     contexts:
@@ -19,6 +20,7 @@ mcplocal), so it imports none of them.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,9 +127,14 @@ def load_config(path: Path | None = None) -> ClientConfig:
 
 
 def save_config(config: ClientConfig, path: Path | None = None) -> Path:
-    """Write the config atomically with mode 0600."""
+    """Write the config atomically with mode 0600, in a directory others cannot write to.
+
+    The directories it creates are 0700, whatever the umask. An existing
+    directory that other users may write to is refused: they could swap the
+    file, and the server it names, under the CLI.
+    """
     path = path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _private_directory(path.parent)
     text = yaml.safe_dump(config.to_dict(), sort_keys=False)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-")
     try:
@@ -139,3 +146,24 @@ def save_config(config: ClientConfig, path: Path | None = None) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _private_directory(directory: Path) -> None:
+    """Create `directory` (and its missing parents) 0700; refuse one others may write to."""
+    missing = []
+    for level in (directory, *directory.parents):
+        if level.exists():
+            break
+        missing.append(level)
+    try:
+        for level in reversed(missing):
+            level.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(level, 0o700)  # mkdir's mode goes through the umask
+        mode = stat.S_IMODE(directory.stat().st_mode)
+    except OSError as e:
+        raise InvalidInput(f"{directory}: cannot create: {e.strerror or e}") from e
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise InvalidInput(
+            f"{directory} is writable by other users (mode {mode:04o}) and the config holds "
+            f"credentials: run `chmod 700 {directory}`"
+        )

@@ -3,8 +3,9 @@
 Embedded default with no flags: state in `$MCPCTL_HOME` (or `~/.mcpctl`, or
 `--state-dir`), a SQLite file there, listening on 127.0.0.1:7420.
 `--database-url postgresql://...` for production. At first start it creates
-the admin user and writes a CLI context for it (0600), and the admin's
-initial password to `initial-admin-password` (0600) in the state dir.
+the admin user and writes a CLI context for it, and the admin's initial
+password to `initial-admin-password`, in the state dir. Everything mcpd
+creates is private (the umask 077, set before anything else; see `statedir`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import uvicorn
 from mcpctl import __version__
 from mcpctl.api.app import build_app
 from mcpctl.daemon.settings import Settings, parse_settings
+from mcpctl.daemon.statedir import make_private
 from mcpctl.daemon.wiring import bootstrap, build_services, recover
 from mcpctl.errors import McpctlError
 from mcpctl.escaping import escape_log_records
@@ -68,6 +70,7 @@ async def serve(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    make_private()
     settings = parse_settings(argv)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

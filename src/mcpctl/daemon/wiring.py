@@ -19,6 +19,7 @@ from mcpctl.api.githttp import GitEndpoint
 from mcpctl.api.services import Services
 from mcpctl.client.contexts import Context, load_config, save_config
 from mcpctl.daemon.settings import Settings
+from mcpctl.daemon.statedir import open_state_dir
 from mcpctl.errors import BackendUnavailable
 from mcpctl.identity import IdentityService, LoginThrottle
 from mcpctl.objects import ObjectService
@@ -44,7 +45,7 @@ log = logging.getLogger("mcpd")
 
 
 async def build_services(settings: Settings) -> Services:
-    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    open_state_dir(settings.state_dir)
     engine = make_engine(settings.store.database_url)
     await upgrade(engine)
     repo_path = settings.state_dir / "state.git"
@@ -129,6 +130,7 @@ async def recover(settings: Settings, services: Services) -> bool:
 
 def _write_secret_file(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file there already keeps its mode through O_CREAT
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
 

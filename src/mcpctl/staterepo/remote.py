@@ -47,6 +47,7 @@ def ensure_deploy_key(ssh_dir: Path) -> str:
         serialization.NoEncryption(),
     )
     fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file there already keeps its mode through O_CREAT
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
     line = key.public_key().public_bytes(

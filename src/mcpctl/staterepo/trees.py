@@ -126,7 +126,7 @@ class TreeEntries:
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(zlib.compress(raw, 0))
-            os.chmod(temporary, 0o444)
+            os.chmod(temporary, 0o400)  # read-only, as git's own objects; private to mcpd
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

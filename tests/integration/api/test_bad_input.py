@@ -12,6 +12,7 @@ import pytest
 
 from tests.integration.api.harness import Api, assert_problem, path, server
 from tests.support.manifests import JSON, manifest
+from tests.support.mcpd import REQUEST_TIMEOUT
 
 pytestmark = pytest.mark.integration
 
@@ -127,7 +128,7 @@ def _raw_request(api: Api, method: str, target: str, body: JSON | None = None) -
     parts = urlsplit(api.mcpd.url)
     assert parts.hostname is not None
     assert parts.port is not None
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=REQUEST_TIMEOUT)
     try:
         payload = json.dumps(body).encode() if body is not None else None
         headers = {"Authorization": api.admin.headers["authorization"]}

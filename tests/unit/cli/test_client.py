@@ -25,7 +25,8 @@ from mcpctl.errors import BackendUnavailable, Forbidden, InvalidInput, InvalidMa
 from .conftest import Run
 from .fakeapi import Canned, FakeMcpd, problem, serve
 
-FAST = RetryPolicy(attempts=5, base=0.001, cap=0.01, deadline=10.0)
+#: Short waits; the deadline is a hang guard (the deadline's own test has a clock of its own).
+FAST = RetryPolicy(attempts=5, base=0.001, cap=0.01, deadline=600.0)
 
 
 @pytest.fixture
@@ -122,7 +123,7 @@ def test_a_wait_past_the_deadline_is_not_taken(server: FakeMcpd) -> None:
     policy = RetryPolicy(attempts=5, base=0.001, cap=0.01, deadline=30.0)
 
     with (
-        client_of(server, retry=policy, sleep=waits.append) as client,
+        client_of(server, retry=policy, sleep=waits.append, clock=lambda: 0.0) as client,
         pytest.raises(BackendUnavailable),
     ):
         client.request("GET", "/api/v1/servers")

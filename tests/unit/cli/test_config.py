@@ -6,6 +6,7 @@ against the real mcpd in tests/integration/cli/test_auth.py.
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -126,3 +127,48 @@ def test_no_config_at_all_says_how_to_log_in(run: Run) -> None:
 
     assert result.exit_code == 2
     assert result.stderr == ("error: no current context: run `mcpctl login SERVER` or start mcpd\n")
+
+
+def test_the_directories_made_for_the_config_are_private_whatever_the_umask(
+    mcpctl_home: Path,
+) -> None:
+    home = mcpctl_home / "nested" / "home"
+    before = os.umask(0o022)
+    try:
+        write_config(home, Context("dev", "http://127.0.0.1:7420", token="t"))
+    finally:
+        os.umask(before)
+
+    assert [mode_of(p) for p in (home / "config", home, home.parent, mcpctl_home)] == [
+        0o600,
+        0o700,
+        0o700,
+        0o700,
+    ]
+
+
+def test_a_config_directory_others_may_write_to_is_refused_with_the_fix(
+    run: Run, mcpctl_home: Path
+) -> None:
+    write_config(mcpctl_home, Context("dev", "http://127.0.0.1:7420", token="t"))
+    before = (mcpctl_home / "config").read_text()
+    mcpctl_home.chmod(0o777)
+
+    result = run("config", "use-context", "dev")
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {mcpctl_home} is writable by other users (mode 0777) and the config holds "
+        f"credentials: run `chmod 700 {mcpctl_home}`\n"
+    )
+    assert (mcpctl_home / "config").read_text() == before
+    assert sorted(p.name for p in mcpctl_home.iterdir()) == ["config"]
+
+
+def test_a_config_directory_others_may_only_read_is_written_to(mcpctl_home: Path) -> None:
+    mcpctl_home.mkdir()
+    mcpctl_home.chmod(0o755)
+
+    write_config(mcpctl_home, Context("dev", "http://127.0.0.1:7420", token="t"))
+
+    assert (mode_of(mcpctl_home / "config"), mode_of(mcpctl_home)) == (0o600, 0o755)
