@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from mcpctl.access.rbac import Grant, Permissions
 from mcpctl.schemas import Group, Rbac
-from mcpctl.store import Session
+from mcpctl.store import Session, Sessions
 from mcpctl.store.changes import ACCESS_EPOCH, get_meta, put_meta
 from mcpctl.store.objects import objects_of_kinds
 from mcpctl.store.rows import row_resource
@@ -92,12 +92,15 @@ class AccessCache:
         """A write of this process changed access: look at the epoch before the next use."""
         self.dirty = True
 
+    def due(self) -> bool:
+        """Whether the epoch must be looked at before the cache is used."""
+        return self.dirty or self.epoch is None or time.monotonic() - self.checked >= POLL
+
     async def fresh(self, session: Session) -> str:
         """Drop what is cached if the epoch moved (looked at when due); the epoch."""
-        now = time.monotonic()
-        if self.dirty or now - self.checked >= POLL or self.epoch is None:
+        if self.due():
             self.dirty = False
-            self.checked = now
+            self.checked = time.monotonic()
             epoch = await get_meta(session, ACCESS_EPOCH) or ""
             if epoch != self.epoch:
                 self.compiled = None
@@ -117,7 +120,8 @@ class AccessCache:
         self.credentials[digest] = (principal, ends)
 
 
-def cache_of(session: Session) -> AccessCache:
+def cache_of(session: Session | Sessions) -> AccessCache:
+    """The cache of the database `session` (or the factory of sessions) works on."""
     slot = shared(session)
     cache = slot.get("access")
     if cache is None:

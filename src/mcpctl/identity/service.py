@@ -18,7 +18,7 @@ from typing import Any
 
 from mcpctl.access import guard
 from mcpctl.access.audit import record_audit
-from mcpctl.access.cache import bump, cache_of
+from mcpctl.access.cache import AccessCache, bump, cache_of
 from mcpctl.access.guard import frozen_permissions
 from mcpctl.access.policy import (
     Principal,
@@ -60,6 +60,17 @@ def _object_expiry(obj: ObjectRow) -> datetime | None:
     """spec.expiresAt of a stored McpToken (canonical RFC 3339, UTC)."""
     value = obj.spec.get("expiresAt")
     return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _cached(cache: AccessCache, digest: str, now: datetime) -> Principal | None:
+    """Who presents the credential `digest`, if the cache knows; raise if it has expired."""
+    hit = cache.credentials.get(digest)
+    if hit is None:
+        return None
+    principal, ends = hit
+    if ends is not None and ends <= now:
+        raise Unauthenticated("the credentials have expired")
+    return principal
 
 
 #: How many tokens a chain of tokens minted through tokens may hold.
@@ -146,14 +157,16 @@ class IdentityService:
             raise Unauthenticated("no credentials: log in (mcpctl login) or send a bearer token")
         digest = token_hash(raw)
         now = utcnow()
-        async with self.sessions() as session:
-            cache = cache_of(session)
-            epoch = await cache.fresh(session)
-            hit = cache.credentials.get(digest)
+        cache = cache_of(self.sessions)
+        if not cache.due():  # a hit costs no session at all
+            hit = _cached(cache, digest, now)
             if hit is not None:
-                if hit[1] is not None and hit[1] <= now:
-                    raise Unauthenticated("the credentials have expired")
-                return hit[0]
+                return hit
+        async with self.sessions() as session:
+            epoch = await cache.fresh(session)
+            hit = _cached(cache, digest, now)
+            if hit is not None:
+                return hit
             principal, ends = await self._authenticate(session, raw, digest, now)
             cache.remember(epoch, digest, principal, ends)
             return principal

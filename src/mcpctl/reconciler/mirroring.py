@@ -190,9 +190,7 @@ class GitMirror:
                 return report
             if fetched is not None and not descends_from(repo, head.id, fetched):
                 theirs = commit_at(repo, fetched)
-                report.imported = await self._import(
-                    self.settings.principal, repo, head, theirs
-                )
+                report.imported = await self._import(self.settings.principal, repo, head, theirs)
                 report.action = "imported"
             head = await asyncio.to_thread(state.head)
             assert head is not None

@@ -206,9 +206,10 @@ async def lock_change_log(session: Session) -> None:
 _shared: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-def shared(session: Session) -> dict[str, Any]:
-    """A dict every session of one database engine shares (the caches of what it holds)."""
-    bind = session.bind
+def shared(session: Session | Sessions) -> dict[str, Any]:
+    """A dict every session of one database engine shares (the caches of what it holds),
+    found from a session or from the factory of sessions (which opens none)."""
+    bind = session.bind if isinstance(session, Session) else session.kw["bind"]
     slot = _shared.get(bind)
     if slot is None:
         slot = _shared[bind] = {}
