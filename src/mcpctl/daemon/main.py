@@ -4,7 +4,9 @@ Embedded default with no flags: state in `$MCPCTL_HOME` (or `~/.mcpctl`, or
 `--state-dir`), a SQLite file there, listening on 127.0.0.1:7420.
 `--database-url postgresql://...` for production. At first start it creates
 the admin user and writes a CLI context for it (0600), and the admin's
-initial password to `initial-admin-password` (0600) in the state dir.
+initial password to `initial-admin-password` (0600) in the state dir. mcpd
+holds the state dir's lock (`statelock`) for its whole life: a second mcpd on
+the same state dir is refused.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import uvicorn
 from mcpctl import __version__
 from mcpctl.api.app import build_app
 from mcpctl.daemon.settings import Settings, parse_settings
+from mcpctl.daemon.statelock import lock_state_dir
 from mcpctl.daemon.wiring import bootstrap, build_services, recover
 from mcpctl.errors import McpctlError
 from mcpctl.reconciler.supervisor import Supervisor
@@ -27,6 +30,15 @@ log = logging.getLogger("mcpd")
 
 
 async def serve(settings: Settings) -> None:
+    """Serve until stopped, holding the state dir's lock throughout (taken first)."""
+    lock = lock_state_dir(settings.state_dir)
+    try:
+        await _serve(settings)
+    finally:
+        lock.release()
+
+
+async def _serve(settings: Settings) -> None:
     services = await build_services(settings)
     assert services.git is not None
     # stops what it started in the reverse order: the mirror, the git endpoint, the exporter
