@@ -6,7 +6,8 @@ Embedded default with no flags: state in `$MCPCTL_HOME` (or `~/.mcpctl`, or
 the admin user and writes a CLI context for it (0600), and the admin's
 initial password to `initial-admin-password` (0600) in the state dir. mcpd
 holds the state dir's lock (`statelock`) for its whole life: a second mcpd on
-the same state dir is refused.
+the same state dir is refused. `mcpd admin-reset USER` runs the break-glass
+(`adminreset`) instead of serving.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import uvicorn
 
 from mcpctl import __version__
 from mcpctl.api.app import build_app
-from mcpctl.daemon.settings import Settings, parse_settings
+from mcpctl.daemon.adminreset import admin_reset
+from mcpctl.daemon.settings import AdminResetSettings, Settings, parse_command
 from mcpctl.daemon.statelock import lock_state_dir
 from mcpctl.daemon.wiring import bootstrap, build_services, recover
 from mcpctl.errors import McpctlError
@@ -79,12 +81,17 @@ async def _serve(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = parse_settings(argv)
+    settings = parse_command(argv)
+    # admin-reset's stderr is for people: only warnings and errors are logged there
+    level = "warning" if isinstance(settings, AdminResetSettings) else settings.log_level
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        asyncio.run(serve(settings))
+        if isinstance(settings, AdminResetSettings):
+            asyncio.run(admin_reset(settings))
+        else:
+            asyncio.run(serve(settings))
     except McpctlError as e:
         print(f"mcpd: error: {e}", file=sys.stderr)
         sys.exit(2)
