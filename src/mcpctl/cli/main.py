@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logout": ("mcpctl.cli.logout:logout", "Log out: revoke the session and forget its token."),
     "passwd": ("mcpctl.cli.passwd:passwd", "Change your own password."),
     "set": ("mcpctl.cli.set:set_group", "Set what a manifest does not hold: a user's password."),
+    "revoke": ("mcpctl.cli.revoke:revoke", "Revoke credentials: ServiceAccount tokens, McpTokens."),
     "gitops": (
         "mcpctl.cli.gitops:gitops",
         "The state repo: status, the invariant check, timelines, sync.",

@@ -34,6 +34,7 @@ EVERY_COMMAND = [
             "serviceaccount",
             "rbac",
             "mcptoken",
+            "token",
         )
     ),
     ["apply"],
@@ -44,6 +45,9 @@ EVERY_COMMAND = [
     ["passwd"],
     ["set"],
     ["set", "password"],
+    ["revoke"],
+    ["revoke", "token"],
+    ["revoke", "mcptoken"],
     ["gitops"],
     ["gitops", "status"],
     ["gitops", "verify"],
