@@ -12,7 +12,8 @@ principal it is given (mcpd's own, with an actor naming the command):
   rather than an edit of the `admin` Rbac: whatever `admin` says now (edited,
   narrowed, deleted) stays as it was, the reset is one object of its own in
   the state repo's history, and undoing it afterwards is deleting that object;
-- sets a new random password and ends the user's sessions;
+- sets a new random password and ends the user's sessions (moving the access
+  epoch, so that a running mcpd drops what it cached of them);
 - records an audit entry (verb `admin-reset`).
 
 The objects go through `ObjectService.write_set`, the write path of every
@@ -27,6 +28,7 @@ import secrets
 from dataclasses import dataclass
 
 from mcpctl.access.audit import record_audit
+from mcpctl.access.cache import bump
 from mcpctl.access.policy import Principal
 from mcpctl.access.rbac import ADMIN
 from mcpctl.errors import InvalidInput
@@ -118,6 +120,8 @@ async def reset_admin(
             credential.password_hash = hashed
             credential.updated_at = now
         await revoke_sessions(session, [user], now)
+        # a running mcpd drops the sessions it cached within a second (the access epoch)
+        await bump(session)
         await record_audit(
             session,
             principal,
