@@ -1,12 +1,14 @@
-"""mcpd starts on SQLite and PostgreSQL, bootstraps its admin, and serves the API."""
+"""mcpd starts on SQLite and PostgreSQL, bootstraps its admin, and serves the API; one mcpd
+per state dir."""
 
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 
 import pytest
 
-from tests.support.mcpd import Mcpd
+from tests.support.mcpd import Mcpd, failed_start, running_mcpd
 
 pytestmark = pytest.mark.integration
 
@@ -24,3 +26,18 @@ def test_the_seeded_default_backend_exists(mcpd: Mcpd) -> None:
     with mcpd.client() as client:
         backend = client.get("/api/v1/secretbackends/default").json()
     assert backend["spec"] == {"type": "plaintext", "default": True}
+
+
+def test_a_second_mcpd_on_the_same_state_dir_is_refused_naming_the_lock_and_its_pid(
+    tmp_path: Path,
+) -> None:
+    state, database_url = tmp_path / "state", f"sqlite:///{tmp_path / 'mcpd.db'}"
+    with running_mcpd(state, database_url) as first:
+        refused = failed_start(state, database_url)
+        assert refused.returncode == 2
+        assert f"pid {first.process.pid} holds {state / 'mcpd.lock'}" in refused.log, refused.log
+        with first.client() as client:
+            assert client.get("/readyz").status_code == 200
+    # the lock dies with its process: the file left behind stops nobody
+    with running_mcpd(state, database_url):
+        pass

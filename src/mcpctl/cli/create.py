@@ -21,6 +21,7 @@ from mcpctl.cli.create_identity import (
     create_mcptoken,
     create_rbac,
     create_serviceaccount,
+    create_token,
     create_user,
 )
 from mcpctl.cli.creating import create_options, read_text, send_object, set_given
@@ -38,6 +39,7 @@ def create() -> None:
       mcpctl create server time -- uvx mcp-server-time
       mcpctl create project demo --servers time --gated
       mcpctl create rbac ops --subject group:ops --binding edit:servers --operation logs
+      mcpctl create token serviceaccount/ci --expires 30d
     """
 
 
@@ -382,5 +384,12 @@ def create_prompt(
     )
 
 
-for _command in (create_user, create_group, create_serviceaccount, create_rbac, create_mcptoken):
+for _command in (
+    create_user,
+    create_group,
+    create_serviceaccount,
+    create_rbac,
+    create_mcptoken,
+    create_token,
+):
     create.add_command(_command)

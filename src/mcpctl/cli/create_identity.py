@@ -1,4 +1,7 @@
-"""`mcpctl create user|group|serviceaccount|rbac|mcptoken`: who may do what, from flags."""
+"""`mcpctl create user|group|serviceaccount|rbac|mcptoken|token`: who may do what, from flags.
+
+`token` is no object: a new token of a ServiceAccount, minted by mcpd.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Any
 import click
 
 from mcpctl.cli.completion import names_of
-from mcpctl.cli.connection import api_errors, connect
+from mcpctl.cli.connection import api_errors, connect, target_options
 from mcpctl.cli.creating import (
     binding_flags,
     create_options,
@@ -256,3 +259,43 @@ def create_mcptoken(
         if isinstance(token, str):
             click.echo("the token is shown only now: store it safely", err=True)
             click.echo(token)
+
+
+@click.command("token")
+@click.argument(
+    "serviceaccount", metavar="SERVICEACCOUNT", shell_complete=names_of("serviceaccounts")
+)
+@click.option(
+    "--expires",
+    metavar="DURATION|TIME",
+    help="30d, 12h, 2w from now, or an RFC 3339 time (default: no end).",
+)
+@target_options()
+def create_token(serviceaccount: str, expires: str | None) -> None:
+    """Create a token of a ServiceAccount and print it: it is shown this once.
+
+    SERVICEACCOUNT is serviceaccount/NAME (or NAME). The token goes to stdout
+    alone (TOKEN=$(mcpctl create token ...) keeps it). You must hold all the
+    ServiceAccount holds. `mcpctl describe serviceaccount NAME` lists its
+    tokens, `mcpctl revoke token` revokes them.
+
+    \b
+    Examples:
+      mcpctl create token serviceaccount/ci --expires 30d
+      TOKEN=$(mcpctl create token ci --expires 12h)
+    """
+    from mcpctl.cli.resources import serviceaccount_named, tokens_path
+    from mcpctl.errors import BackendUnavailable
+
+    with api_errors():
+        name = serviceaccount_named(serviceaccount)
+        body = {"expiresAt": parse_expiry(expires)} if expires is not None else {}
+        with connect() as client:
+            answer = client.request("POST", tokens_path(name), body=body)
+        token = answer.get("token") if isinstance(answer, dict) else None
+        if not isinstance(token, str):
+            raise BackendUnavailable(f"mcpd answered the token of serviceaccount/{name} without it")
+    until = f", until {body['expiresAt']}" if body else ""
+    click.echo(f"serviceaccount/{name}: token created{until}", err=True)
+    click.echo("the token is shown only now: store it safely", err=True)
+    click.echo(token)

@@ -1,6 +1,7 @@
 """`mcpctl describe`: one object in full, with what it uses, what uses it, and its events.
 
-Fetches the object, its `/references` and its recent Events from mcpd;
+Fetches the object, its `/references` and its recent Events from mcpd (and
+a ServiceAccount's tokens: prefix, creator, age, end, state);
 `rendering.description` turns them into kubectl-describe-like text. A part
 mcpd will not give (no permission on events, say) is shown with the reason.
 """
@@ -36,7 +37,8 @@ def describe(
 ) -> None:
     """Show one object in full: spec, status, what it uses and what uses it, recent events.
 
-    Without NAME, every object of the KIND (or those matching -l).
+    Without NAME, every object of the KIND (or those matching -l). A
+    ServiceAccount's description lists its tokens too.
 
     \b
     Examples:
@@ -44,6 +46,7 @@ def describe(
       mcpctl describe project demo
       mcpctl describe secret github-token --show-values
       mcpctl describe prompt intro -p demo
+      mcpctl describe serviceaccount ci
     """
     from mcpctl.cli.rendering.description import render_describe
     from mcpctl.cli.resources import (
@@ -52,6 +55,7 @@ def describe(
         need_project,
         object_path,
         resolve_kind,
+        tokens_path,
     )
     from mcpctl.errors import McpctlError
 
@@ -93,7 +97,20 @@ def describe(
                     events = answer.get("items") if isinstance(answer, dict) else answer
                 except McpctlError as e:
                     events = f"cannot list: {e}"
+                tokens = None
+                if model.KIND == "ServiceAccount":
+                    try:
+                        answer = client.request("GET", tokens_path(name))
+                        tokens = answer.get("items") if isinstance(answer, dict) else answer
+                    except McpctlError as e:
+                        tokens = f"cannot list: {e}"
                 texts.append(
-                    render_describe(obj, references=references, events=events, show_values=secrets)
+                    render_describe(
+                        obj,
+                        references=references,
+                        events=events,
+                        tokens=tokens,
+                        show_values=secrets,
+                    )
                 )
         click.echo("\n".join(texts), nl=False)

@@ -5,8 +5,9 @@ references, `KIND:NAME` subjects, `ROLE:RESOURCE[/NAME]` bindings, and
 durations like `30d`. A value in the wrong shape is a usage error naming the
 flag; a value the schema refuses is reported by `explain` with the flag
 that set the field, so that nobody has to map `spec.apiKeyRef` back to
-`--api-key-ref` by hand. `read_password_stdin` serves `login` and
-`create user` alike.
+`--api-key-ref` by hand. The passwords are read here too: `read_password_stdin`
+serves `login` and `create user`, `read_password_lines` and `ask_new_password`
+serve `passwd` and `set password`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import click
 
-from mcpctl.errors import ManifestIssue
+from mcpctl.errors import InvalidInput, ManifestIssue
 
 SUBJECT_KINDS = {k.lower(): k for k in ("User", "Group", "ServiceAccount", "McpToken")}
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
@@ -189,3 +190,22 @@ def read_password_stdin() -> str:
     if not password:
         raise click.UsageError("--password-stdin: standard input holds no password")
     return password
+
+
+def read_password_lines(what: tuple[str, ...]) -> list[str]:
+    """One password per line of standard input, as many as `what` names (for the message)."""
+    passwords = [sys.stdin.readline().rstrip("\r\n") for _ in what]
+    if not all(passwords):
+        raise click.UsageError(
+            "--password-stdin: standard input holds " + " and ".join(what) + ", one per line"
+        )
+    return passwords
+
+
+def ask_new_password(prompt: str) -> str:
+    """A new password typed twice without echo (on stderr); refused if the two differ."""
+    first = click.prompt(prompt, hide_input=True, err=True)
+    again = click.prompt(f"{prompt} (again)", hide_input=True, err=True)
+    if first != again:
+        raise InvalidInput("the two new passwords differ: nothing was changed")
+    return str(first)

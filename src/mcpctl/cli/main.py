@@ -38,6 +38,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "edit": ("mcpctl.cli.edit:edit", "Edit an object's manifest in $EDITOR and apply it."),
     "login": ("mcpctl.cli.login:login", "Log in to an mcpd and save a context for it."),
     "logout": ("mcpctl.cli.logout:logout", "Log out: revoke the session and forget its token."),
+    "passwd": ("mcpctl.cli.passwd:passwd", "Change your own password."),
+    "set": ("mcpctl.cli.set:set_group", "Set what a manifest does not hold: a user's password."),
+    "revoke": ("mcpctl.cli.revoke:revoke", "Revoke credentials: ServiceAccount tokens, McpTokens."),
     "gitops": (
         "mcpctl.cli.gitops:gitops",
         "The state repo: status, the invariant check, timelines, sync.",

@@ -162,6 +162,25 @@ def key_ref(kind: str, project: str | None, name: str) -> str:
     return short_ref(known, name, project) if known else f"{kind.lower()}/{name}"
 
 
+def serviceaccount_named(word: str) -> str:
+    """The name in `serviceaccount/NAME` (the kind in any spelling), or a bare NAME."""
+    kind, sep, name = word.rpartition("/")
+    if not sep:
+        return word
+    model = lookup_kind_name(kind)
+    if model is None or model.KIND != "ServiceAccount" or not name:
+        raise InvalidInput(
+            f"expected serviceaccount/NAME or NAME, got {word!r}: only ServiceAccounts have "
+            "tokens of their own (an McpToken is revoked with `mcpctl revoke mcptoken NAME`)"
+        )
+    return name
+
+
+def tokens_path(serviceaccount: str) -> str:
+    """The API path of a ServiceAccount's tokens."""
+    return object_path(BY_KIND_NAME["ServiceAccount"], serviceaccount) + "/tokens"
+
+
 def ref_of(data: JsonObject) -> str:
     model = kind_of(data)
     kind = model.KIND.lower() if model else str(data.get("kind", "?")).lower()

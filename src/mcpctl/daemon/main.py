@@ -6,6 +6,9 @@ Embedded default with no flags: state in `$MCPCTL_HOME` (or `~/.mcpctl`, or
 the admin user and writes a CLI context for it, and the admin's initial
 password to `initial-admin-password`, in the state dir. Everything mcpd
 creates is private (the umask 077, set before anything else; see `statedir`).
+mcpd holds the state dir's lock (`statelock`) for its whole life: a second
+mcpd on the same state dir is refused. `mcpd admin-reset USER` runs the
+break-glass (`adminreset`) instead of serving.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import uvicorn
 
 from mcpctl import __version__
 from mcpctl.api.app import build_app
-from mcpctl.daemon.settings import Settings, parse_settings
+from mcpctl.daemon.adminreset import admin_reset
+from mcpctl.daemon.settings import AdminResetSettings, Settings, parse_command
 from mcpctl.daemon.statedir import make_private
+from mcpctl.daemon.statelock import lock_state_dir
 from mcpctl.daemon.wiring import bootstrap, build_services, recover
 from mcpctl.errors import McpctlError
 from mcpctl.escaping import escape_log_records
@@ -30,6 +35,15 @@ log = logging.getLogger("mcpd")
 
 
 async def serve(settings: Settings) -> None:
+    """Serve until stopped, holding the state dir's lock throughout (taken first)."""
+    lock = lock_state_dir(settings.state_dir)
+    try:
+        await _serve(settings)
+    finally:
+        lock.release()
+
+
+async def _serve(settings: Settings) -> None:
     services = await build_services(settings)
     assert services.git is not None
     # stops what it started in the reverse order: the mirror, the git endpoint, the exporter
@@ -71,13 +85,18 @@ async def serve(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     make_private()
-    settings = parse_settings(argv)
+    settings = parse_command(argv)
+    # admin-reset's stderr is for people: only warnings and errors are logged there
+    level = "warning" if isinstance(settings, AdminResetSettings) else settings.log_level
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     escape_log_records()  # a value with a newline never forges a line of the log
     try:
-        asyncio.run(serve(settings))
+        if isinstance(settings, AdminResetSettings):
+            asyncio.run(admin_reset(settings))
+        else:
+            asyncio.run(serve(settings))
     except McpctlError as e:
         print(f"mcpd: error: {e}", file=sys.stderr)
         sys.exit(2)

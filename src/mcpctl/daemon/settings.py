@@ -1,11 +1,13 @@
 """mcpd's settings: the command line and environment, read once, in groups.
 
-`parse_settings` is called by `main` alone and reads every flag and environment
+`parse_command` is called by `main` alone and reads every flag and environment
 variable of mcpd (`MCPD_DATABASE_URL`, `MCPD_GIT_REMOTE`, `MCPCTL_HOME`) into one
 frozen `Settings`: the state dir, the log level, and a group per part (`http`,
 `store`, `git`, `recovery`, `login`). The wiring passes each part its group, so nothing
 else reads the environment or flags. (The sealing key's `MCPCTL_SEALING_KEY`
-is read by `secrets` itself, where the key is loaded.)
+is read by `secrets` itself, where the key is loaded.) `mcpd admin-reset USER`,
+the local break-glass, reads the same state dir and store options into
+`AdminResetSettings` instead; `parse_settings` is the serving half alone.
 """
 
 from __future__ import annotations
@@ -98,7 +100,25 @@ def parse_schedule(text: str) -> ThrottleSchedule:
         ) from None
 
 
+@dataclass(frozen=True)
+class AdminResetSettings:
+    """`mcpd admin-reset USER`: whom to make an admin again, in which state dir and store."""
+
+    user: str
+    state_dir: Path
+    store: StoreSettings
+
+
 def parse_settings(argv: list[str] | None = None) -> Settings:
+    """The settings of serving (`mcpd` without a subcommand)."""
+    settings = parse_command(argv)
+    if not isinstance(settings, Settings):
+        raise SystemExit("mcpd: expected the settings of serving, got a subcommand")
+    return settings
+
+
+def parse_command(argv: list[str] | None = None) -> Settings | AdminResetSettings:
+    """mcpd's command line: serving (no subcommand), or `admin-reset USER`."""
     parser = argparse.ArgumentParser(
         prog="mcpd",
         description="The mcpctl control plane: API, store and state repo (the runtime comes next).",
@@ -160,6 +180,7 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         help=f"the same per client address (default {login.address})",
     )
     parser.add_argument("--version", action="version", version=f"mcpd {__version__}")
+    _add_admin_reset(parser)
     args = parser.parse_args(argv)
     state_dir = (args.state_dir or mcpctl_home()).expanduser().resolve()
     database_url = (
@@ -167,6 +188,8 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         or os.environ.get("MCPD_DATABASE_URL")
         or sqlite_url(state_dir / "mcpd.db")
     )
+    if args.command == "admin-reset":
+        return AdminResetSettings(args.user, state_dir, StoreSettings(database_url))
     return Settings(
         state_dir,
         StoreSettings(database_url),
@@ -177,4 +200,34 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         RecoverySettings(args.skip_unopenable_secrets),
         args.log_level,
         ThrottleSettings(args.login_throttle_user, args.login_throttle_address),
+    )
+
+
+def _add_admin_reset(parser: argparse.ArgumentParser) -> None:
+    """The subcommand `admin-reset USER`, with the store options of serving."""
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", title="commands (without one, mcpd serves)"
+    )
+    reset = commands.add_parser(
+        "admin-reset",
+        help="break-glass on the mcpd host: make USER an admin again, with a new password",
+        description="Break-glass, run on the mcpd host (not over the API): create USER if "
+        "missing, apply an Rbac granting USER every permission (admin-reset-USER), set a "
+        "new random password and log out USER's sessions; audited and committed to the "
+        "state repo like any write. The password is printed once on stdout. Use the state "
+        "dir and database mcpd serves; mcpd may be running or not.",
+        epilog="Example: mcpd admin-reset admin --state-dir /var/lib/mcpd",
+    )
+    reset.add_argument("user", metavar="USER", help="the user to make an admin again")
+    # SUPPRESS: given before the subcommand, the value stands (`mcpd --state-dir X admin-reset`)
+    reset.add_argument(
+        "--state-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="the state dir mcpd serves (default $MCPCTL_HOME or ~/.mcpctl)",
+    )
+    reset.add_argument(
+        "--database-url",
+        default=argparse.SUPPRESS,
+        help="the database mcpd serves (default $MCPD_DATABASE_URL, else SQLite in the state dir)",
     )

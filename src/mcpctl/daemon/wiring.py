@@ -5,6 +5,8 @@ each the parts it stands on and its group of settings (the store its
 `StoreSettings`, the mirror its `GitSettings`, the API its `HttpSettings`' body
 limit, through `Services`, identity a `LoginThrottle` of its `ThrottleSettings`);
 `recover` and `bootstrap` run before the loops and the API start.
+`open_existing` opens the smaller part `mcpd admin-reset` needs (the database,
+the objects' write path and the exporter), creating nothing.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from mcpctl.api.githttp import GitEndpoint
 from mcpctl.api.services import Services
 from mcpctl.client.contexts import Context, load_config, save_config
-from mcpctl.daemon.settings import Settings
+from mcpctl.daemon.settings import Settings, StoreSettings
 from mcpctl.daemon.statedir import open_state_dir
-from mcpctl.errors import BackendUnavailable
+from mcpctl.errors import BackendUnavailable, Conflict, NotFound
 from mcpctl.identity import IdentityService, LoginThrottle
 from mcpctl.objects import ObjectService
 from mcpctl.reconciler.exporting import GitReplica
@@ -39,7 +42,18 @@ from mcpctl.secrets import (
 )
 from mcpctl.staterepo import StateRepo
 from mcpctl.staterepo.remote import Remote, ensure_deploy_key, start_from_remote
-from mcpctl.store import WriteNotice, make_engine, make_sessionmaker, upgrade
+from mcpctl.store import (
+    Sessions,
+    WriteNotice,
+    display_url,
+    head_revision,
+    make_engine,
+    make_sessionmaker,
+    sqlite_path,
+    upgrade,
+)
+from mcpctl.store.changes import REPO_ID, get_meta
+from mcpctl.store.database import Engine, schema_revision
 
 log = logging.getLogger("mcpd")
 
@@ -151,3 +165,63 @@ async def bootstrap(settings: Settings, services: Services) -> None:
         config_file,
         settings.state_dir / "initial-admin-password",
     )
+
+
+@dataclass(frozen=True)
+class ExistingState:
+    """A state dir and database mcpd serves, opened beside it (see `open_existing`)."""
+
+    engine: Engine
+    sessions: Sessions
+    objects: ObjectService
+    replica: GitReplica
+    repo: StateRepo
+
+
+async def open_existing(state_dir: Path, store: StoreSettings) -> ExistingState:
+    """Open the state repo and database mcpd serves, for `mcpd admin-reset`: the write
+    path and the exporter as `build_services` builds them, without loops or API.
+
+    It creates nothing and migrates nothing: a state dir without a state repo, a
+    SQLite file that does not exist, a database without mcpd's schema (or at another
+    revision than this mcpd's) or one that follows another state repo is refused,
+    naming the option to give.
+    """
+    repo_path = state_dir / "state.git"
+    if not (repo_path / "HEAD").is_file():
+        raise NotFound(f"no state repo at {repo_path}: give the --state-dir mcpd serves")
+    shown = display_url(store.database_url)
+    path = sqlite_path(store.database_url)
+    if path is not None and not path.is_file():
+        raise NotFound(f"no database at {path}: give the --database-url mcpd serves")
+    engine = make_engine(store.database_url)
+    try:
+        try:
+            revision = await schema_revision(engine)
+        except BackendUnavailable as e:
+            raise BackendUnavailable(f"{shown}: {e}") from e
+        if revision is None:
+            raise NotFound(f"{shown} holds no database of mcpd: give the --database-url it serves")
+        head = head_revision()
+        if revision != head:
+            raise Conflict(
+                f"{shown} is at schema revision {revision}, this mcpd's is {head}: use the "
+                "mcpd of the version that serves it"
+            )
+        repo = await asyncio.to_thread(StateRepo.open_or_init, repo_path)
+        sessions = make_sessionmaker(engine)
+        async with sessions() as session:
+            follows = await get_meta(session, REPO_ID)
+        if follows is None or follows != await asyncio.to_thread(repo.identity):
+            raise Conflict(
+                f"{shown} does not follow the state repo {repo_path}: give the --state-dir "
+                "and --database-url of one mcpd"
+            )
+        sealer: Sealer | MissingKey = (
+            load_sealer(state_dir) if key_configured(state_dir) else missing_key(state_dir)
+        )
+        replica = GitReplica(sessions, repo, sealer.seal)
+        return ExistingState(engine, sessions, ObjectService(sessions), replica, repo)
+    except BaseException:
+        await engine.dispose()
+        raise

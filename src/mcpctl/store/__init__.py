@@ -9,7 +9,14 @@ sessions and tokens; `writes`: the write's context, its notice and its change
 log entries; `rows`: between rows and resources).
 """
 
-from mcpctl.store.engine import async_url, make_engine, make_sessionmaker, sqlite_url
+from mcpctl.store.engine import (
+    async_url,
+    display_url,
+    make_engine,
+    make_sessionmaker,
+    sqlite_path,
+    sqlite_url,
+)
 from mcpctl.store.migrating import current_revision, head_revision, upgrade
 from mcpctl.store.tables import (
     AuditRow,
@@ -55,10 +62,12 @@ __all__ = [
     "WriteSource",
     "async_url",
     "current_revision",
+    "display_url",
     "head_revision",
     "lock_change_log",
     "make_engine",
     "make_sessionmaker",
+    "sqlite_path",
     "sqlite_url",
     "upgrade",
     "write_context",

@@ -2,8 +2,10 @@
 
 mcpd's wiring builds an `Engine` and a `Sessions` factory (`make_engine`,
 `make_sessionmaker`) and hands them on; the API names their types and asks
-`check_database` for `/readyz`. Both come from here so that no package above
-the store imports sqlalchemy to name or probe the database.
+`check_database` for `/readyz`; `mcpd admin-reset`, which must find a
+database mcpd made rather than start one, asks `schema_revision`. They come
+from here so that no package above the store imports sqlalchemy to name or
+probe the database.
 """
 
 from __future__ import annotations
@@ -12,15 +14,17 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mcpctl.errors import BackendUnavailable
 from mcpctl.store.migrating import current_revision, head_revision
 from mcpctl.store.writes import Sessions
 
 #: The engine of mcpd's database (one per process; disposed at stop).
 Engine: TypeAlias = AsyncEngine
 
-__all__ = ["DatabaseHealth", "Engine", "Sessions", "check_database"]
+__all__ = ["DatabaseHealth", "Engine", "Sessions", "check_database", "schema_revision"]
 
 
 @dataclass(frozen=True)
@@ -47,3 +51,18 @@ async def check_database(engine: Engine) -> DatabaseHealth:
     except Exception as e:  # any database failure means not ready; the probe names it
         return DatabaseHealth(unreachable=type(e).__name__)
     return DatabaseHealth(head_revision(), revision)
+
+
+async def schema_revision(engine: Engine) -> str | None:
+    """The revision the database's schema is at (None: no schema of mcpd's there).
+
+    BackendUnavailable, with the driver's first line, when the database does not answer.
+    """
+    try:
+        return await current_revision(engine)
+    except (SQLAlchemyError, OSError) as e:
+        cause = e.orig if isinstance(e, DBAPIError) and e.orig is not None else e
+        lines = str(cause).strip().splitlines()
+        raise BackendUnavailable(
+            f"the database does not answer: {lines[0] if lines else type(cause).__name__}"
+        ) from e

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -30,12 +30,29 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def async_url(url: str) -> str:
-    """The URL with an async driver: aiosqlite for SQLite, psycopg for PostgreSQL."""
+def _parse(url: str) -> URL:
     try:
-        parsed = make_url(url)
+        return make_url(url)
     except Exception as e:  # sqlalchemy raises ArgumentError and ValueError alike
         raise InvalidInput(f"invalid database URL: {e}") from None
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another database, or SQLite in memory."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def display_url(url: str) -> str:
+    """The URL as it may be shown: its password masked."""
+    return _parse(url).render_as_string(hide_password=True)
+
+
+def async_url(url: str) -> str:
+    """The URL with an async driver: aiosqlite for SQLite, psycopg for PostgreSQL."""
+    parsed = _parse(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)

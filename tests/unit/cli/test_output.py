@@ -257,6 +257,52 @@ def test_describe_secret_lists_keys_and_shows_values_only_when_asked() -> None:
     assert "Data:\n  TOKEN: ghp_x\n  USER: (hidden)\n" in shown
 
 
+def test_describe_serviceaccount_lists_its_tokens_and_their_state() -> None:
+    tokens = [
+        {
+            "prefix": "mcpctl_sat_Ab3x",
+            "createdBy": "admin",
+            "createdAt": "2026-02-01T12:00:00Z",
+            "expiresAt": None,
+            "revokedAt": "2026-02-02T12:00:00Z",
+            "active": False,
+        },
+        {
+            "prefix": "mcpctl_sat_Zz9q",
+            "createdBy": "serviceaccount:deployer",
+            "createdAt": CREATED,
+            "expiresAt": "2026-03-31T12:00:00Z",
+            "revokedAt": None,
+            "active": True,
+        },
+        {
+            "prefix": "mcpctl_sat_Old1",
+            "createdBy": "alice",
+            "createdAt": "2026-01-01T12:00:00Z",
+            "expiresAt": "2026-01-02T12:00:00Z",
+            "revokedAt": None,
+            "active": False,
+        },
+    ]
+    sa = obj("ServiceAccount", "ci", {})
+
+    text = render_describe(sa, tokens=tokens, now=NOW)
+    none = render_describe(sa, tokens=[], now=NOW)
+    forbidden = render_describe(sa, tokens="cannot list: forbidden", now=NOW)
+
+    assert (
+        "Tokens:\n"
+        "  PREFIX            CREATED BY                AGE   EXPIRES                STATE\n"
+        "  mcpctl_sat_Ab3x   admin                     28d   never                  revoked\n"
+        "  mcpctl_sat_Zz9q   serviceaccount:deployer   5m    2026-03-31T12:00:00Z   active\n"
+        "  mcpctl_sat_Old1   alice                     59d   2026-01-02T12:00:00Z   expired\n"
+        "Events: <none>\n"
+    ) in text
+    assert "Tokens: <none>\n" in none
+    assert "Tokens: <cannot list: forbidden>\n" in forbidden
+    assert "Tokens:" not in render_describe(SERVERS[0], now=NOW)
+
+
 def test_audit_events_and_events_age_from_their_own_times() -> None:
     audit = {
         "apiVersion": "mcpctl/v1",

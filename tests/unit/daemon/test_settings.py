@@ -8,11 +8,13 @@ import pytest
 
 from mcpctl.api.requests import DEFAULT_MAX_BODY
 from mcpctl.daemon.settings import (
+    AdminResetSettings,
     GitSettings,
     HttpSettings,
     RecoverySettings,
     Settings,
     StoreSettings,
+    parse_command,
     parse_settings,
 )
 from mcpctl.identity import ThrottleSchedule, ThrottleSettings
@@ -123,3 +125,37 @@ def test_a_malformed_login_schedule_is_refused(
 
     assert exited.value.code == 2
     assert "FREE,FIRST,CAP" in capsys.readouterr().err
+
+
+def test_admin_reset_takes_the_user_and_the_store_options_of_serving(tmp_path: Path) -> None:
+    state = (tmp_path / "state").resolve()
+    after = ["admin-reset", "alice", "--state-dir", str(state), "--database-url", "sqlite:///x.db"]
+    before = ["--state-dir", str(state), "--database-url", "sqlite:///x.db", "admin-reset", "alice"]
+
+    wanted = AdminResetSettings("alice", state, StoreSettings("sqlite:///x.db"))
+    assert parse_command(after) == parse_command(before) == wanted
+
+
+def test_admin_reset_defaults_to_the_state_dir_and_database_mcpd_serves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = (tmp_path / "home").resolve()
+    assert parse_command(["admin-reset", "bob"]) == AdminResetSettings(
+        "bob", home, StoreSettings(sqlite_url(home / "mcpd.db"))
+    )
+    monkeypatch.setenv("MCPD_DATABASE_URL", "postgresql://env@h/db")
+    reset = parse_command(["admin-reset", "bob"])
+    assert isinstance(reset, AdminResetSettings)
+    assert reset.store.database_url == "postgresql://env@h/db"
+
+
+def test_admin_reset_needs_a_user(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_command(["admin-reset"])
+
+    assert exited.value.code == 2
+    assert "the following arguments are required: USER" in capsys.readouterr().err
+
+
+def test_no_subcommand_serves() -> None:
+    assert isinstance(parse_command(["--port", "7500"]), Settings)

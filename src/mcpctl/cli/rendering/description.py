@@ -1,4 +1,5 @@
-"""The text of `mcpctl describe`: identity, spec, status, references both ways, events.
+"""The text of `mcpctl describe`: identity, spec, status, references both ways, events
+(and a ServiceAccount's tokens).
 
 A section mcpd would not give (no permission to list events, say) is shown
 with the reason in place, so that the rest of the description still helps.
@@ -48,14 +49,15 @@ def render_describe(
     *,
     references: Section = None,
     events: Section = None,
+    tokens: Section = None,
     show_values: bool = False,
     now: datetime | None = None,
 ) -> str:
     """kubectl-describe-like text for one API object.
 
     `references` is the `/references` answer (`{"uses": [...], "usedBy": [...]}`),
-    `events` a list of Event objects, newest first; either may be a string
-    saying why it is missing.
+    `events` a list of Event objects, newest first, `tokens` a ServiceAccount's
+    tokens (no section when None); each may be a string saying why it is missing.
     """
     now = now or datetime.now(UTC)
     meta = obj.get("metadata") or {}
@@ -103,6 +105,8 @@ def render_describe(
     if status:
         lines.append(_indent(dump_plain(status)).rstrip("\n"))
     lines.extend(_references(references))
+    if tokens is not None:
+        lines.extend(_tokens(tokens, now))
     lines.extend(_events(events, now))
     return "\n".join(lines) + "\n"
 
@@ -124,6 +128,33 @@ def _references(references: Section) -> list[str]:
         lines.append(f"{title}:" + ("" if items else " <none>"))
         lines.extend(f"  {escape(item)}" for item in items)
     return lines
+
+
+def _tokens(tokens: Section, now: datetime) -> list[str]:
+    """The tokens of a ServiceAccount (`GET .../tokens` items), oldest first."""
+    if isinstance(tokens, str):
+        return [f"Tokens: <{tokens}>"]
+    items: Sequence[Any] = tokens if isinstance(tokens, list) else []
+    rows = []
+    for token in items:
+        if not isinstance(token, dict):
+            continue
+        state = "active" if token.get("active") else "expired"
+        if token.get("revokedAt"):
+            state = "revoked"
+        rows.append(
+            [
+                str(token.get("prefix", "?")),
+                str(token.get("createdBy") or "-"),
+                format_age(parse_time(token.get("createdAt")), now),
+                str(token.get("expiresAt") or "never"),
+                state,
+            ]
+        )
+    if not rows:
+        return ["Tokens: <none>"]
+    table = format_table(["PREFIX", "CREATED BY", "AGE", "EXPIRES", "STATE"], rows)
+    return ["Tokens:", _indent(table).rstrip("\n")]
 
 
 def _events(events: Section, now: datetime) -> list[str]:
