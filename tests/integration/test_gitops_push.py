@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mcpctl.schemas.runtime import AuditEventSpec
 from tests.support.gitrepo import (
     Clone,
     assert_in_sync,
@@ -596,6 +597,7 @@ def test_a_conflicting_push_keeps_the_database_version_and_applies_the_rest(
         assert len(overridden) == 1
         assert overridden[0]["name"] == "x"
         assert overridden[0]["outcome"] == "overridden"
+        AuditEventSpec.model_validate(overridden[0])  # the answer keeps its own schema
         assert overridden[0]["details"]["commit"] == pushed
         assert overridden[0]["details"]["overriddenBy"] == {
             "actor": "admin",

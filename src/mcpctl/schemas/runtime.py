@@ -84,8 +84,10 @@ class AuditEventSpec(Model):
     project: Name | None = None
     server: Name | None = None
     tool: ShortText | None = None
-    outcome: Literal["success", "denied", "throttled", "error"]
-    """throttled: a login refused unchecked, after too many failures (a 429)."""
+    outcome: Literal["success", "denied", "throttled", "overridden", "error"]
+    """throttled: a login refused unchecked, after too many failures (a 429);
+    overridden: an import's change of an object the database had changed since (the
+    database's version kept)."""
     duration_ms: Annotated[float, Field(ge=0)] | None = None
     request_id: ShortText | None = None
     details: dict[str, JsonValue] = Field(default_factory=dict)
