@@ -84,8 +84,10 @@ async def item(request: Request, services: Services) -> Response:
     principal = await principal_of(request, services.identity)
     objects = services.objects
     if request.method == "GET":
-        reveal = request.query_params.get("showSecrets", "").lower() in ("1", "true", "yes")
-        return JSONResponse(await objects.get(principal, model, project, name, reveal=reveal))
+        if request.query_params.get("showSecrets", "").lower() in ("1", "true", "yes"):
+            return JSONResponse(await objects.get(principal, model, project, name, reveal=True))
+        text = await objects.get_text(principal, model, project, name)
+        return Response(text, media_type="application/json")
     if request.method == "PUT":
         body = await json_body(request, services.max_body)
         return JSONResponse(await objects.replace(principal, model, project, name, body))

@@ -83,6 +83,7 @@ from mcpctl.store.objects import (
     listing,
     objects_of_kinds,
     referrers,
+    rendered_object,
 )
 from mcpctl.store.rows import (
     render,
@@ -138,6 +139,18 @@ class ObjectService:
             if row is None:
                 raise NotFound(f"{_ref(model.KIND, project, name)} not found")
             return row_json(row, reveal=reveal)
+
+    async def get_text(
+        self, principal: Principal, model: type[Resource], project: str | None, name: str
+    ) -> str:
+        """`get` without revealing, as the JSON text rendered at write time (what a list
+        holds): a read of one column, nothing decoded or encoded again."""
+        async with self.sessions() as session:
+            require(await policy_of(session, principal), "view", model.PLURAL, name)
+            text = await rendered_object(session, model.KIND, project, name)
+            if text is None:
+                raise NotFound(f"{_ref(model.KIND, project, name)} not found")
+            return text
 
     async def list_page(
         self,

@@ -31,6 +31,19 @@ async def find_object(
     )
 
 
+async def rendered_object(
+    session: Session, kind: str, project: str | None, name: str
+) -> str | None:
+    """The API form of one stored object as rendered at write time (secret values masked),
+    or None: one column of one row, no object built."""
+    text: str | None = await session.scalar(
+        select(ObjectRow.rendered).where(
+            ObjectRow.kind == kind, ObjectRow.project == (project or ""), ObjectRow.name == name
+        )
+    )
+    return text
+
+
 async def find_named(session: Session, kind: str, name: str) -> ObjectRow | None:
     """The stored object of a kind outside projects (User, ServiceAccount, McpToken), or None."""
     return await session.scalar(
