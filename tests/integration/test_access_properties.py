@@ -1,53 +1,66 @@
 """No write escalates, none locks everyone out: a property test against a real mcpd (issue 9).
 
-Random sequences of writes, each by a random user who is not the admin: apply
-or replace Groups and Rbacs with random members, subjects and bindings, create
-and delete objects, set another user's password (and log in as them), create
-McpTokens with bindings. After each accepted write, the oracle
-(`tests/support/permission_model.py`, which imports none of mcpctl's access
-code) computes every principal's effective permissions from the objects the
-admin reads back, and checks the rule: what a principal holds after the write,
-beyond what it held before, the writer held before the write; and some user
-still holds every permission. Setting someone's password makes the writer able
-to become them, so it counts as the writer gaining what the target holds. After
-each refused write: nothing changed, the answer is problem+json, and a 403 is in
-the audit log as denied.
+Random sequences of writes, each by a user who is not the admin: apply, replace
+or create Groups, Rbacs, Users and ServiceAccounts with random members, subjects
+and bindings; delete them; set a user's password (and log in as that user);
+create McpTokens with bindings. After each write, `check_writes`
+(`tests/support/access_writes.py`) reads the identity objects back as the admin
+and judges it with a model of effective permissions that imports none of
+mcpctl's access code (`tests/support/permission_model.py`): an accepted write
+may add to a principal's permissions only what the writer held, and must leave
+some user holding every permission; a refused one changes nothing, answers
+problem+json, and a 403 is audited as denied.
 
-The same machine runs against an mcpd whose guards are switched off
-(`tests/support/unguarded_mcpd.py`) and must find the escalations they stop:
-the scenarios below run there as explicit examples, and random search alone
-must find a violation too.
+The baseline (`baseline()`): the admin; users who write, each holding a few
+grants (`WRITERS`); users who do not; Groups bound to grants, one of them to
+every permission and empty; a ServiceAccount; an McpToken of the admin's.
+`AccessHarness` (`tests/support/access_harness.py`) brings mcpd back to it
+through the API before each example.
 
-Budget: a fixed number of examples of a fixed number of steps, no time limit.
-The harness resets mcpd to the baseline between examples through the API.
+The guarded test runs the escalations issue 9 found, a few more, and writes of
+each type a correct mcpd lets through (so that it is never vacuous) as explicit
+examples, then `BUDGET` random examples. The same machine runs against an mcpd
+whose guards are switched off (`tests/support/unguarded_mcpd.py`): it must find
+each escalation of issue 9, and random writes alone must find one too.
+
+Budgets are counts of examples and writes, never time.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import ClassVar, TypeAlias, TypeVar, get_args
+from typing import TypeVar, get_args
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from mcpctl.schemas.identity import Operation
-from tests.support.access_harness import AccessHarness, AdminLockedOut, Baseline
-from tests.support.manifests import JSON, manifest
-from tests.support.mcpd import Mcpd, running_mcpd, unguarded_mcpd_command
-from tests.support.permission_model import (
-    ADMIN_SET,
-    Grant,
-    State,
-    admins,
-    effective_permissions,
-    uncovered,
+from tests.support.access_harness import AccessHarness, Baseline
+from tests.support.access_writes import (
+    AccessViolation,
+    AccountObject,
+    Apply,
+    Create,
+    Delete,
+    GroupObject,
+    MintToken,
+    Object,
+    RbacObject,
+    Replace,
+    SetPassword,
+    UserObject,
+    Write,
+    check_writes,
+    rbac_manifest,
+    user_manifest,
 )
+from tests.support.manifests import manifest
+from tests.support.mcpd import Mcpd, running_mcpd, unguarded_mcpd_command
+from tests.support.permission_model import ADMIN_SET, Grant
 from tests.support.postgres import PostgresServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -98,39 +111,30 @@ WRITERS: dict[str, tuple[Grant, ...]] = {
     "viewer": (),  # view servers, edit servers through its groups
 }
 
+#: Users who do not write (they hold what their groups grant).
+OTHERS = ("reader", "deployer")
+
 #: Groups: members, and what the Rbac `<group>-grants` gives them.
 GROUPS: dict[str, tuple[tuple[str, ...], tuple[Grant, ...]]] = {
     "operators": ((), tuple(sorted(ADMIN_SET, key=str))),
-    "readers": (("viewer",), _grants("view servers")),
+    "readers": (("viewer", "reader"), _grants("view servers")),
     "editors": (("viewer", "deployer"), _grants("view servers", "edit servers")),
 }
 
 
-def _user(name: str, display: str = "") -> JSON:
-    spec = {"email": f"{name}@example.com", **({"displayName": display} if display else {})}
-    return manifest("User", name, spec)
-
-
-def _rbac(name: str, subjects: Sequence[tuple[str, str]], grants: Sequence[Grant]) -> JSON:
-    return manifest(
-        "Rbac",
-        name,
-        {
-            "subjects": [{"kind": kind, "name": who} for kind, who in subjects],
-            "bindings": [g.binding() for g in grants],
-        },
-    )
-
-
 def baseline() -> Baseline:
-    objects = [_user(name) for name in (*WRITERS, "deployer")]
-    objects += [_rbac(name, [("User", name)], grants) for name, grants in WRITERS.items() if grants]
+    objects = [user_manifest(name) for name in (*WRITERS, *OTHERS)]
+    objects += [
+        rbac_manifest(name, [("User", name)], grants) for name, grants in WRITERS.items() if grants
+    ]
     for group, (members, grants) in GROUPS.items():
         objects.append(manifest("Group", group, {"members": list(members)}))
-        objects.append(_rbac(f"{group}-grants", [("Group", group)], grants))
+        objects.append(rbac_manifest(f"{group}-grants", [("Group", group)], grants))
     objects.append(manifest("ServiceAccount", "ci", {"description": "deploys"}))
     objects.append(
-        _rbac("ci-deploy", [("ServiceAccount", "ci")], _grants("view servers", "edit servers"))
+        rbac_manifest(
+            "ci-deploy", [("ServiceAccount", "ci")], _grants("view servers", "edit servers")
+        )
     )
     token = {
         "apiVersion": "mcpctl/v1",
@@ -147,7 +151,7 @@ def baseline() -> Baseline:
 
 #: The names a write may use, by plural: (those of the baseline, new ones).
 NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "users": (("admin", *WRITERS, "deployer"), ("newcomer",)),
+    "users": (("admin", *WRITERS, *OTHERS), ("newcomer",)),
     "groups": (tuple(GROUPS), ("crew",)),
     "rbacs": (
         (
@@ -192,145 +196,6 @@ GRANTS = tuple(
         key=str,
     )
 )
-
-
-@dataclass(frozen=True)
-class GroupObject:
-    name: str
-    members: tuple[str, ...]
-    plural: ClassVar[str] = "groups"
-
-    def manifest(self) -> JSON:
-        return manifest("Group", self.name, {"members": list(self.members)})
-
-
-@dataclass(frozen=True)
-class RbacObject:
-    name: str
-    subjects: tuple[tuple[str, str], ...]
-    grants: tuple[Grant, ...]
-    plural: ClassVar[str] = "rbacs"
-
-    def manifest(self) -> JSON:
-        return _rbac(self.name, self.subjects, self.grants)
-
-
-@dataclass(frozen=True)
-class UserObject:
-    name: str
-    display: str = ""
-    plural: ClassVar[str] = "users"
-
-    def manifest(self) -> JSON:
-        return _user(self.name, self.display)
-
-
-@dataclass(frozen=True)
-class AccountObject:
-    name: str
-    description: str = ""
-    plural: ClassVar[str] = "serviceaccounts"
-
-    def manifest(self) -> JSON:
-        return manifest("ServiceAccount", self.name, {"description": self.description})
-
-
-Object: TypeAlias = GroupObject | RbacObject | UserObject | AccountObject
-
-
-@dataclass(frozen=True)
-class Apply:
-    """`POST /api/v1/apply` of one or two objects."""
-
-    writer: str
-    items: tuple[Object, ...]
-
-    def perform(self, harness: AccessHarness, request_id: str) -> httpx.Response | None:
-        body = {"items": [i.manifest() for i in self.items]}
-        return harness.send(self.writer, "POST", "/api/v1/apply", body, request_id=request_id)
-
-
-@dataclass(frozen=True)
-class Replace:
-    """`PUT /api/v1/PLURAL/NAME`, unconditional."""
-
-    writer: str
-    item: Object
-
-    def perform(self, harness: AccessHarness, request_id: str) -> httpx.Response | None:
-        path = f"/api/v1/{self.item.plural}/{self.item.name}"
-        return harness.send(self.writer, "PUT", path, self.item.manifest(), request_id=request_id)
-
-
-@dataclass(frozen=True)
-class Create:
-    """`POST /api/v1/PLURAL`."""
-
-    writer: str
-    item: Object
-
-    def perform(self, harness: AccessHarness, request_id: str) -> httpx.Response | None:
-        path = f"/api/v1/{self.item.plural}"
-        return harness.send(self.writer, "POST", path, self.item.manifest(), request_id=request_id)
-
-
-@dataclass(frozen=True)
-class Delete:
-    """`DELETE /api/v1/PLURAL/NAME`."""
-
-    writer: str
-    plural: str
-    name: str
-
-    def perform(self, harness: AccessHarness, request_id: str) -> httpx.Response | None:
-        path = f"/api/v1/{self.plural}/{self.name}"
-        response = harness.send(self.writer, "DELETE", path, request_id=request_id)
-        if response is not None and response.is_success and self.plural == "users":
-            harness.forget(self.name)
-        return response
-
-
-@dataclass(frozen=True)
-class SetPassword:
-    """`PUT /api/v1/users/TARGET/password`; if accepted, the writer logs in as the target."""
-
-    writer: str
-    target: str
-
-    def perform(self, harness: AccessHarness, request_id: str) -> httpx.Response | None:
-        password = harness.new_password(self.target)
-        path = f"/api/v1/users/{self.target}/password"
-        response = harness.send(
-            self.writer, "PUT", path, {"password": password}, request_id=request_id
-        )
-        if response is not None and response.is_success:
-            harness.forget(self.target)
-            harness.passwords[self.target] = password
-            assert harness.login(self.target) is not None, (
-                f"{self}: accepted, but {self.target} cannot log in with the password set"
-            )
-        return response
-
-
-@dataclass(frozen=True)
-class MintToken:
-    """`POST /api/v1/mcptokens` with bindings (the token's Rbac `token-NAME` comes with it)."""
-
-    writer: str
-    name: str
-    grants: tuple[Grant, ...]
-
-    def perform(self, harness: AccessHarness, request_id: str) -> httpx.Response | None:
-        body = {
-            "apiVersion": "mcpctl/v1",
-            "kind": "McpToken",
-            "metadata": {"name": self.name},
-            "bindings": [g.binding() for g in self.grants],
-        }
-        return harness.send(self.writer, "POST", "/api/v1/mcptokens", body, request_id=request_id)
-
-
-Write: TypeAlias = Apply | Replace | Create | Delete | SetPassword | MintToken
 
 
 # ---- the strategies --------------------------------------------------------------------------
@@ -426,146 +291,6 @@ def writes(draw: st.DrawFn) -> Write:
     return Apply(writer, tuple(unique.values()))
 
 
-# ---- the rule ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One way a write broke the rule: `rule` is escalation, takeover, lock-out or
-    refusal (a refused write that changed something, or answered or audited wrongly)."""
-
-    rule: str
-    principal: str
-    grants: tuple[Grant, ...]
-    message: str
-
-
-class AccessViolation(AssertionError):
-    """A write broke the rule; `ops` are the writes up to and including it."""
-
-    def __init__(self, ops: Sequence[Write], findings: Sequence[Finding]) -> None:
-        steps = "".join(f"\n  {i}. {op}" for i, op in enumerate(ops, 1))
-        broken = "".join(f"\n  - {f.message}" for f in findings)
-        super().__init__(f"write {len(ops)} broke the rule.{broken}\nThe writes:{steps}")
-        self.ops = tuple(ops)
-        self.findings = tuple(findings)
-
-
-def judge_accepted(op: Write, before: State, after: State) -> list[Finding]:
-    """What an accepted write did that the rule forbids."""
-    held_before = effective_permissions(before)
-    held_after = effective_permissions(after)
-    writer = f"User/{op.writer}"
-    writers_own = held_before.get(writer, frozenset())
-    findings = []
-    for who, grants in sorted(held_after.items()):
-        gained = uncovered(grants, held_before.get(who, ()))
-        beyond = tuple(uncovered(gained, writers_own))
-        if beyond:
-            findings.append(
-                Finding(
-                    "escalation",
-                    who,
-                    beyond,
-                    f"{who} gained {', '.join(map(str, beyond))}, "
-                    f"which the writer {op.writer} did not hold",
-                )
-            )
-    if isinstance(op, SetPassword) and op.target != op.writer:
-        taken = held_after.get(f"User/{op.target}", frozenset())
-        beyond = tuple(uncovered(taken, writers_own))
-        if beyond:
-            findings.append(
-                Finding(
-                    "takeover",
-                    writer,
-                    beyond,
-                    f"{op.writer} set the password of User/{op.target}, logged in as it and so "
-                    f"gained {', '.join(map(str, beyond))}, which it did not hold",
-                )
-            )
-    if not admins(held_after):
-        findings.append(
-            Finding(
-                "lock-out",
-                "User/admin",
-                tuple(sorted(ADMIN_SET, key=str)),
-                "no user holds every permission any more (the admin set): a lock-out",
-            )
-        )
-    return findings
-
-
-def judge_refused(
-    harness: AccessHarness,
-    op: Write,
-    response: httpx.Response,
-    request_id: str,
-    before: State,
-    after: State,
-) -> list[Finding]:
-    """What a refused write did that it should not: change something, answer other than
-    problem+json, go unaudited (a 403)."""
-    findings = []
-    if after.objects != before.objects:
-        changed = sorted(
-            f"{plural}/{name}"
-            for plural in {*before.objects, *after.objects}
-            for name in {*before.names(plural), *after.names(plural)}
-            if before.get(plural, name) != after.get(plural, name)
-        )
-        findings.append(
-            Finding(
-                "refusal",
-                "",
-                (),
-                f"refused ({response.status_code}) but changed {', '.join(changed)}",
-            )
-        )
-    if not response.headers.get("content-type", "").startswith("application/problem+json"):
-        findings.append(
-            Finding("refusal", "", (), f"refused ({response.status_code}) without problem+json")
-        )
-    if response.status_code == 403 and not any(
-        entry.get("requestId") == request_id for entry in harness.denied_entries(op.writer)
-    ):
-        findings.append(Finding("refusal", "", (), "refused (403) but not audited as denied"))
-    return findings
-
-
-def check_writes(harness: AccessHarness, ops: Sequence[Write], tally: Counter[str]) -> None:
-    """Run `ops` against the baseline; raise AccessViolation at the first that breaks the rule.
-
-    `tally` counts the writes by type and outcome, to show that a run was not vacuous.
-    """
-    harness.reset()
-    before = harness.read_state()
-    for step, op in enumerate(ops, 1):
-        request_id = uuid.uuid4().hex
-        response = op.perform(harness, request_id)
-        if response is None:
-            continue  # the writer was deleted (or its password set by another): it cannot log in
-        assert response.status_code < 500, f"{op}: {response.status_code} {response.text}"
-        tally[f"{type(op).__name__} {'accepted' if response.is_success else 'refused'}"] += 1
-        try:
-            after = harness.read_state()
-        except AdminLockedOut as e:
-            finding = Finding(
-                "lock-out",
-                "User/admin",
-                tuple(sorted(ADMIN_SET, key=str)),
-                f"the admin can no longer read the identity objects ({e}): a lock-out",
-            )
-            raise AccessViolation(ops[:step], [finding]) from None
-        if response.is_success:
-            findings = judge_accepted(op, before, after)
-        else:
-            findings = judge_refused(harness, op, response, request_id, before, after)
-        if findings:
-            raise AccessViolation(ops[:step], findings)
-        before = after
-
-
 # ---- the scenarios of issue 9, and a few more --------------------------------------------------
 
 
@@ -631,6 +356,33 @@ MORE_SCENARIOS: dict[str, list[Write]] = {
 }
 
 
+#: Writes of each type that a correct mcpd lets through (in this order), then one of each
+#: type it refuses: so that the guarded run is never vacuous.
+COVERAGE: list[list[Write]] = [
+    [
+        Apply("grouper", (GroupObject("readers", ("viewer", "reader", "keeper")),)),
+        Replace(
+            "binder", RbacObject("ci-deploy", (("ServiceAccount", "ci"),), _grants("view servers"))
+        ),
+        Create("binder", RbacObject("extra", (("User", "viewer"),), _grants("view servers"))),
+        Delete("manager", "rbacs", "ci-deploy"),
+        SetPassword("keeper", "keeper"),
+        SetPassword("resetter", "reader"),
+        MintToken("binder", "minted", _grants("view servers")),
+    ],
+    [
+        Apply("viewer", (GroupObject("readers", ()),)),
+        Replace("viewer", UserObject("viewer", "Renamed")),
+        Create("viewer", AccountObject("robot")),
+        Delete("viewer", "rbacs", "ci-deploy"),
+        SetPassword("viewer", "keeper"),
+        MintToken("viewer", "spare", _grants("view servers")),
+    ],
+]
+
+WRITE_TYPES = ("Apply", "Replace", "Create", "Delete", "SetPassword", "MintToken")
+
+
 def run_property(
     harness: AccessHarness,
     tally: Counter[str],
@@ -663,69 +415,87 @@ def run_property(
 
 # ---- the mcpds ------------------------------------------------------------------------------
 
-Start = Callable[[], AbstractContextManager[Mcpd]]
-
 
 def starter(
     tmp_path_factory: pytest.TempPathFactory,
-    database: str,
-    postgres: Callable[[], PostgresServer],
+    new_database: Callable[[], str | None] = lambda: None,
     command: Sequence[str] | None = None,
-) -> Start:
-    """Each call: a fresh mcpd (new state dir, new database)."""
+) -> Callable[[], AbstractContextManager[Mcpd]]:
+    """Each call: a fresh mcpd, with a new state dir and a new database (None: SQLite in
+    the state dir), started by `command` (None: the `mcpd` command)."""
 
     def start() -> AbstractContextManager[Mcpd]:
         state = tmp_path_factory.mktemp("access") / "state"
-        url = postgres().create_database() if database == "postgresql" else None
-        return running_mcpd(state, url, command=command)
+        return running_mcpd(state, new_database(), command=command)
 
     return start
+
+
+@dataclass(frozen=True)
+class Database:
+    name: str
+    new: Callable[[], str | None]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> Database:
+    """SQLite, or a new PostgreSQL database for each mcpd started."""
+    if request.param == "sqlite":
+        return Database("sqlite", lambda: None)
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return Database("postgresql", server.create_database)
 
 
 @pytest.fixture(scope="module")
 def unguarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AccessHarness]:
     """An mcpd on SQLite with the guards switched off."""
-    start = starter(tmp_path_factory, "sqlite", _no_postgres, unguarded_mcpd_command())
-    with AccessHarness(start, baseline()) as harness:
+    with AccessHarness(
+        starter(tmp_path_factory, command=unguarded_mcpd_command()), baseline()
+    ) as harness:
         yield harness
-
-
-def _no_postgres() -> PostgresServer:
-    raise AssertionError("this mcpd runs on SQLite")
 
 
 # ---- the tests ------------------------------------------------------------------------------
 
-#: The budget of the guarded run, by database: (examples, steps per example).
+#: The budget of the guarded run, by database: (examples, writes at most in each).
 BUDGET = {"sqlite": (60, 10), "postgresql": (15, 10)}
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_no_write_escalates_or_locks_out(
-    database: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    database: Database, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    def postgres() -> PostgresServer:
-        server: PostgresServer = request.getfixturevalue("postgres")
-        return server
-
-    examples, steps = BUDGET[database]
-    tally: Counter[str] = Counter()
-    with AccessHarness(starter(tmp_path_factory, database, postgres), baseline()) as harness:
+    examples, steps = BUDGET[database.name]
+    explicit: Counter[str] = Counter()
+    generated: Counter[str] = Counter()
+    with AccessHarness(starter(tmp_path_factory, database.new), baseline()) as harness:
         run_property(
             harness,
-            tally,
-            examples=examples,
-            steps=steps,
-            phases=(Phase.explicit, Phase.generate, Phase.shrink),
+            explicit,
+            examples=1,
+            steps=1,
+            phases=(Phase.explicit,),
             explicit=[
                 *(scenario.ops for scenario in ISSUE_SCENARIOS.values()),
                 *MORE_SCENARIOS.values(),
+                *COVERAGE,
             ],
         )
+        run_property(
+            harness,
+            generated,
+            examples=examples,
+            steps=steps,
+            phases=(Phase.generate, Phase.shrink),
+        )
+        # every example started from the baseline through the API: nothing locked the admin out
+        assert harness.restarts == 0
     # not vacuous: writes of each type got through, and others were refused
-    for name in ("Apply", "Replace", "Create", "Delete", "SetPassword", "MintToken"):
-        assert tally[f"{name} accepted"], tally
-        assert tally[f"{name} refused"], tally
+    for name in WRITE_TYPES:
+        assert explicit[f"{name} accepted"], explicit
+        assert explicit[f"{name} refused"], explicit
+    assert sum(n for outcome, n in generated.items() if outcome.endswith("accepted")) >= 10, (
+        generated
+    )
 
 
 @pytest.mark.parametrize("scenario", list(ISSUE_SCENARIOS))
@@ -759,4 +529,6 @@ def test_random_writes_find_an_escalation_on_an_unguarded_mcpd(unguarded: Access
             phases=(Phase.generate,),
             derandomize=True,
         )
-    assert raised.value.findings
+    assert any(f.rule in ("escalation", "takeover", "lock-out") for f in raised.value.findings), (
+        raised.value
+    )

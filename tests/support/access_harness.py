@@ -53,6 +53,14 @@ class AdminLockedOut(Exception):
         self.response = response
 
 
+class LoginRefused(Exception):
+    """mcpd refused a login with the password the harness set: a failure of the test."""
+
+    def __init__(self, user: str, response: httpx.Response) -> None:
+        super().__init__(f"{user} cannot log in: {response.status_code} {response.text}")
+        self.response = response
+
+
 class AccessHarness:
     def __init__(self, start: Callable[[], AbstractContextManager[Mcpd]], baseline: Baseline):
         self._start = start
@@ -82,6 +90,10 @@ class AccessHarness:
         self.sessions: dict[str, str] = {"admin": self.mcpd.admin_token}
         self._populate()
         self.initial = self.read_state()
+        #: When each user who writes was created, as of the password the harness set
+        self._created = {
+            user: self._created_at(self.initial, user) for user in self.baseline.passwords
+        }
 
     def restart(self) -> None:
         """A fresh mcpd (new state dir and database) with the baseline."""
@@ -113,8 +125,8 @@ class AccessHarness:
     # ---- requests -------------------------------------------------------------------
 
     def login(self, user: str) -> str | None:
-        """A new session for `user` with the password the harness knows, or None (unknown,
-        or refused: then the harness forgets it and does not try again)."""
+        """A new session for `user` with the password the harness knows, or None if it knows
+        none. The harness forgets the users that are deleted, so a refusal is a failure."""
         password = self.passwords.get(user)
         if password is None:
             return None
@@ -122,8 +134,7 @@ class AccessHarness:
             "/api/v1/auth/login", json={"username": user, "password": password}
         )
         if response.status_code != 200:
-            self.forget(user)
-            return None
+            raise LoginRefused(user, response)
         token: str = response.json()["token"]
         self.sessions[user] = token
         return token
@@ -160,7 +171,10 @@ class AccessHarness:
         return response
 
     def _as_admin(self, method: str, path: str, body: Any = None, **params: str) -> httpx.Response:
-        response = self.send("admin", method, path, body, params=params)
+        try:
+            response = self.send("admin", method, path, body, params=params)
+        except LoginRefused as e:
+            raise AdminLockedOut(f"{method} {path}: the admin cannot log in", e.response) from e
         if response is None:
             raise AdminLockedOut(
                 f"{method} {path}: the admin can no longer log in", httpx.Response(401)
@@ -205,8 +219,21 @@ class AccessHarness:
 
     def _reset(self) -> None:
         state = self.read_state()
-        if state.specs() == self.initial.specs():
-            return
+        if state.specs() != self.initial.specs():
+            self._restore(state)
+            state = self.read_state()
+            if state.specs() != self.initial.specs():
+                raise AdminLockedOut("the reset did not restore the baseline", httpx.Response(500))
+        for user in self.baseline.passwords:
+            created = self._created_at(state, user)
+            if user not in self.passwords or self._created[user] != created:
+                # deleted during the example and created again: a new user, with no password
+                self.forget(user)
+                self.set_password(user, self.new_password(user))
+                self._created[user] = created
+
+    def _restore(self, state: State) -> None:
+        """Apply what differs from the baseline, then delete what it does not hold."""
         changed = [
             _as_manifest(obj)
             for plural in reversed(IDENTITY_PLURALS)
@@ -223,15 +250,15 @@ class AccessHarness:
                 answer = self._as_admin("DELETE", f"/api/v1/{plural}/{name}")
                 if answer.status_code != 204:
                     raise AdminLockedOut(f"delete {plural}/{name}", answer)
-        state = self.read_state()
-        if state.specs() != self.initial.specs():
-            raise AdminLockedOut("the reset did not restore the baseline", httpx.Response(500))
-        for user in self.baseline.passwords:
-            was = self.initial.objects["users"][user]["metadata"]["createdAt"]
-            if state.objects["users"][user]["metadata"]["createdAt"] != was:
-                # deleted during the example and created again by the reset: no password
-                self.forget(user)
-                self.set_password(user, self.new_password(user))
+                if plural == "users":
+                    self.forget(name)
+
+    @staticmethod
+    def _created_at(state: State, user: str) -> str:
+        obj = state.get("users", user)
+        assert obj is not None, f"{user} is not in the baseline any more"
+        created: str = obj["metadata"]["createdAt"]
+        return created
 
 
 def _comparable(obj: JSON | None) -> Any:
