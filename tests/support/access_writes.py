@@ -368,3 +368,21 @@ def check_writes(harness: AccessHarness, ops: Sequence[Write], tally: Counter[st
         if findings:
             raise violation(ops[:step], findings)
         before = after
+    check_model(harness, before)
+
+
+def check_model(harness: AccessHarness, state: State) -> None:
+    """The model agrees with mcpd: what it says each logged-in user holds is what mcpd
+    answers that user at `GET /api/v1/auth/me`."""
+    held = effective_permissions(state)
+    for user in sorted(harness.sessions):
+        if state.get("users", user) is None:
+            continue
+        answer = harness.send(user, "GET", "/api/v1/auth/me")
+        assert answer is not None
+        assert answer.status_code == 200, answer.text
+        told = {Grant.of(b) for b in answer.json()["permissions"]}
+        assert told == held[f"User/{user}"], (
+            f"the model says {user} holds {sorted(map(str, held[f'User/{user}']))}, "
+            f"mcpd says {sorted(map(str, told))}"
+        )
