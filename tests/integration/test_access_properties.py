@@ -3,7 +3,7 @@
 Random sequences of writes, each by a user who is not the admin: apply, replace
 or create Groups, Rbacs, Users and ServiceAccounts with random members, subjects
 and bindings; delete them; set a user's password (and log in as that user);
-create McpTokens with bindings. After each write, `check_writes`
+create McpTokens with bindings, and ServiceAccount tokens. After each write, `check_writes`
 (`tests/support/access_writes.py`) reads the identity objects back as the admin
 and judges it with a model of effective permissions that imports none of
 mcpctl's access code (`tests/support/permission_model.py`): an accepted write
@@ -47,6 +47,7 @@ from tests.support.access_writes import (
     Create,
     Delete,
     GroupObject,
+    MintAccountToken,
     MintToken,
     Object,
     RbacObject,
@@ -107,6 +108,7 @@ WRITERS: dict[str, tuple[Grant, ...]] = {
         "create users",
         "delete users",
         "create serviceaccounts",
+        "edit serviceaccounts",
     ),
     "viewer": (),  # view servers, edit servers through its groups
 }
@@ -211,6 +213,7 @@ ABLE: dict[str, tuple[str, ...]] = {
     "delete": ("manager",),
     "password": ("keeper", "resetter"),
     "token": ("binder",),
+    "account token": ("manager",),
 }
 
 #: What a write may delete.
@@ -276,6 +279,8 @@ def writes(draw: st.DrawFn) -> Write:
         return MintToken(writer, draw(names("mcptokens", "create")), tuple(grants))
     if purpose == "delete":
         return Delete(writer, *draw(st.sampled_from(DELETABLE)))
+    if purpose == "account token":
+        return MintAccountToken(writer, draw(st.sampled_from(ACCOUNTS)))
     how = draw(st.sampled_from(("apply", "replace", "create")))
     item = draw(objects_of(purpose, writer, how))
     if how == "replace":
@@ -353,6 +358,9 @@ MORE_SCENARIOS: dict[str, list[Write]] = {
     "set-passwords takes over a user holding more": [
         SetPassword("resetter", "deployer"),
     ],
+    "edit serviceaccounts takes a token of one holding more": [
+        MintAccountToken("manager", "ci"),
+    ],
 }
 
 
@@ -369,6 +377,8 @@ COVERAGE: list[list[Write]] = [
         SetPassword("keeper", "keeper"),
         SetPassword("resetter", "reader"),
         MintToken("binder", "minted", _grants("view servers")),
+        Create("manager", AccountObject("robot")),
+        MintAccountToken("manager", "robot"),
     ],
     [
         Apply("viewer", (GroupObject("readers", ()),)),
@@ -377,10 +387,19 @@ COVERAGE: list[list[Write]] = [
         Delete("viewer", "rbacs", "ci-deploy"),
         SetPassword("viewer", "keeper"),
         MintToken("viewer", "spare", _grants("view servers")),
+        MintAccountToken("viewer", "ci"),
     ],
 ]
 
-WRITE_TYPES = ("Apply", "Replace", "Create", "Delete", "SetPassword", "MintToken")
+WRITE_TYPES = (
+    "Apply",
+    "Replace",
+    "Create",
+    "Delete",
+    "SetPassword",
+    "MintToken",
+    "MintAccountToken",
+)
 
 
 def run_property(

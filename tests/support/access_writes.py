@@ -3,14 +3,15 @@
 Each write type makes one request as its writer through `AccessHarness`:
 apply, replace, create or delete an object (Groups, Rbacs, Users,
 ServiceAccounts), set a user's password (and log in as that user when it is
-accepted), create an McpToken with bindings. `check_writes` runs a sequence of
-them from the baseline and judges each with the model of
-`tests/support/permission_model.py`:
+accepted), create an McpToken with bindings, create a ServiceAccount's token.
+`check_writes` runs a sequence of them from the baseline and judges each with
+the model of `tests/support/permission_model.py`:
 
 - an accepted write may add to a principal's effective permissions only what
-  the writer held before it; setting another user's password lets the writer
-  become that user, so what the target holds counts as the writer's gain; and
-  some user must still hold every permission (the admin set);
+  the writer held before it; setting another user's password, or getting a
+  ServiceAccount's token, lets the writer act as that principal, so what it
+  holds counts as the writer's gain; and some user must still hold every
+  permission (the admin set);
 - a refused write changes nothing, answers problem+json, and a 403 is in the
   audit log as denied.
 
@@ -196,7 +197,35 @@ class MintToken:
         return harness.send(self.writer, "POST", "/api/v1/mcptokens", body, request_id=request_id)
 
 
-Write: TypeAlias = Apply | Replace | Create | Delete | SetPassword | MintToken
+@dataclass(frozen=True)
+class MintAccountToken:
+    """`POST /api/v1/serviceaccounts/ACCOUNT/tokens`: if accepted, the writer holds a token
+    of the account, and it authenticates."""
+
+    writer: str
+    account: str
+
+    def perform(self, harness: AccessHarness, request_id: str) -> httpx.Response | None:
+        path = f"/api/v1/serviceaccounts/{self.account}/tokens"
+        response = harness.send(self.writer, "POST", path, {}, request_id=request_id)
+        if response is not None and response.is_success:
+            token = response.json()["token"]
+            me = harness.http.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+            assert me.status_code == 200, f"{self}: accepted, but the token does not work"
+        return response
+
+
+Write: TypeAlias = Apply | Replace | Create | Delete | SetPassword | MintToken | MintAccountToken
+
+
+def becomes(op: Write) -> str | None:
+    """The principal the writer can act as after `op` is accepted, besides itself: the user
+    whose password it set, the ServiceAccount whose token it holds."""
+    if isinstance(op, SetPassword) and op.target != op.writer:
+        return f"User/{op.target}"
+    if isinstance(op, MintAccountToken):
+        return f"ServiceAccount/{op.account}"
+    return None
 
 
 # ---- the rule ---------------------------------------------------------------------------
@@ -229,7 +258,8 @@ class LockOut(AccessViolation):
 
 
 class Takeover(AccessViolation):
-    """The writer set the password of a user holding what it did not."""
+    """The writer can now act as a principal holding what it did not (it set the user's
+    password, or holds a token of the ServiceAccount)."""
 
 
 class Escalation(AccessViolation):
@@ -275,17 +305,22 @@ def judge_accepted(op: Write, before: State, after: State) -> list[Finding]:
                     f"which the writer {op.writer} did not hold",
                 )
             )
-    if isinstance(op, SetPassword) and op.target != op.writer:
-        taken = held_after.get(f"User/{op.target}", frozenset())
-        beyond = tuple(uncovered(taken, writers_own))
+    taken = becomes(op)
+    if taken is not None:
+        beyond = tuple(uncovered(held_after.get(taken, ()), writers_own))
         if beyond:
+            how = (
+                "set its password and logged in as it"
+                if isinstance(op, SetPassword)
+                else "holds a token of it"
+            )
             findings.append(
                 Finding(
                     "takeover",
                     writer,
                     beyond,
-                    f"{op.writer} set the password of User/{op.target}, logged in as it and so "
-                    f"gained {', '.join(map(str, beyond))}, which it did not hold",
+                    f"{op.writer} took over {taken} ({how}) and so gained "
+                    f"{', '.join(map(str, beyond))}, which it did not hold",
                 )
             )
     if not admins(held_after):
