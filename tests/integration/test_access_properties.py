@@ -17,11 +17,12 @@ every permission and empty; a ServiceAccount; an McpToken of the admin's.
 `AccessHarness` (`tests/support/access_harness.py`) brings mcpd back to it
 through the API before each example.
 
-The guarded test runs the escalations issue 9 found, a few more, and writes of
-each type a correct mcpd lets through (so that it is never vacuous) as explicit
-examples, then `BUDGET` random examples. The same machine runs against an mcpd
-whose guards are switched off (`tests/support/unguarded_mcpd.py`): it must find
-each escalation of issue 9, and random writes alone must find one too.
+The guarded test runs `SCENARIOS` (the escalations issue 9 found, and one
+through each other way to grant) and writes of each type a correct mcpd lets
+through (`COVERAGE`, so that it is never vacuous) as explicit examples, then
+`BUDGET` random examples. The same machine runs against an mcpd whose guards
+are switched off (`tests/support/unguarded_mcpd.py`): it must find each
+scenario's escalation, and random writes alone must find one too.
 
 Budgets are counts of examples and writes, never time.
 """
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from typing import TypeVar, get_args
 
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
 from mcpctl.schemas.identity import Operation
@@ -296,71 +297,79 @@ def writes(draw: st.DrawFn) -> Write:
     return Apply(writer, tuple(unique.values()))
 
 
-# ---- the scenarios of issue 9, and a few more --------------------------------------------------
+# ---- the scenarios: issue 9's escalations, and one through each other way to grant ------------
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """Writes that break the rule unless mcpd refuses one, and what the oracle then reports."""
+    """Writes that break the rule unless mcpd refuses one, and what the model then reports:
+    the rule broken and who gained (or, for a lock-out, who lost)."""
 
     ops: list[Write]
     rule: str
     principals: tuple[str, ...]
 
 
-#: The escalations issue 9 found, as explicit examples: the guarded run must refuse them,
-#: the unguarded run must find each.
-ISSUE_SCENARIOS: dict[str, Scenario] = {
-    "edit groups joins a powerful group": Scenario(
+#: Explicit examples: the guarded run must refuse each, the unguarded run must find each.
+SCENARIOS: dict[str, Scenario] = {
+    "issue 9: edit groups joins a powerful group": Scenario(
         [Apply("grouper", (GroupObject("operators", ("grouper",)),))],
         "escalation",
         ("User/grouper",),
     ),
-    "edit users sets the admin's password and logs in as admin": Scenario(
+    "issue 9: edit users sets the admin's password and logs in as admin": Scenario(
         [
             SetPassword("keeper", "admin"),
-            # once setting others' passwords is an operation of its own (`run set-passwords`)
+            # since setting others' passwords is an operation of its own (`run set-passwords`)
             SetPassword("resetter", "admin"),
         ],
         "takeover",
         ("User/keeper", "User/resetter"),
     ),
-    "edit rbacs strips the only admin down to view servers": Scenario(
+    "issue 9: edit rbacs strips the only admin down to view servers": Scenario(
         [Replace("binder", RbacObject("admin", (("User", "admin"),), _grants("view servers")))],
         "lock-out",
         ("User/admin",),
     ),
-}
-
-#: More explicit examples for the guarded run: through each kind that grants.
-MORE_SCENARIOS: dict[str, list[Write]] = {
-    "create rbacs grants itself more": [
-        Create("binder", RbacObject("extra", (("User", "binder"),), _grants("run *"))),
-    ],
-    "edit rbacs widens a ServiceAccount": [
-        Replace(
-            "binder",
-            RbacObject("ci-deploy", (("ServiceAccount", "ci"),), _grants("delete users")),
-        ),
-    ],
-    "edit rbacs widens the admin's McpToken": [
-        Replace(
-            "binder",
-            RbacObject("token-admin-ci", (("McpToken", "admin-ci"),), _grants("edit *")),
-        ),
-    ],
-    "edit groups adds another user to a group of more": [
-        Replace("grouper", GroupObject("editors", ("viewer", "deployer", "keeper"))),
-    ],
-    "delete rbacs removes the admin's": [
-        Delete("manager", "rbacs", "admin"),
-    ],
-    "set-passwords takes over a user holding more": [
-        SetPassword("resetter", "deployer"),
-    ],
-    "edit serviceaccounts takes a token of one holding more": [
-        MintAccountToken("manager", "ci"),
-    ],
+    "create rbacs grants itself more": Scenario(
+        [Create("binder", RbacObject("extra", (("User", "binder"),), _grants("run *")))],
+        "escalation",
+        ("User/binder",),
+    ),
+    "edit rbacs widens a ServiceAccount": Scenario(
+        [
+            Replace(
+                "binder",
+                RbacObject("ci-deploy", (("ServiceAccount", "ci"),), _grants("delete users")),
+            )
+        ],
+        "escalation",
+        ("ServiceAccount/ci",),
+    ),
+    "edit rbacs widens the admin's McpToken": Scenario(
+        [
+            Replace(
+                "binder",
+                RbacObject("token-admin-ci", (("McpToken", "admin-ci"),), _grants("edit *")),
+            )
+        ],
+        "escalation",
+        ("McpToken/admin-ci",),
+    ),
+    "edit groups adds another user to a group of more": Scenario(
+        [Replace("grouper", GroupObject("editors", ("viewer", "deployer", "keeper")))],
+        "escalation",
+        ("User/keeper",),
+    ),
+    "delete rbacs removes the admin's": Scenario(
+        [Delete("manager", "rbacs", "admin")], "lock-out", ("User/admin",)
+    ),
+    "set-passwords takes over a user holding more": Scenario(
+        [SetPassword("resetter", "deployer")], "takeover", ("User/resetter",)
+    ),
+    "edit serviceaccounts takes a token of one holding more": Scenario(
+        [MintAccountToken("manager", "ci")], "takeover", ("User/manager",)
+    ),
 }
 
 
@@ -414,14 +423,13 @@ def run_property(
 ) -> None:
     """Hypothesis over lists of up to `steps` writes, `examples` of them, and `explicit`."""
 
+    # no deadline and no too_slow health check: the profile of tests/conftest.py
     @settings(
         max_examples=examples,
-        deadline=None,
         phases=phases,
         derandomize=derandomize,
         database=None,
         report_multiple_bugs=True,
-        suppress_health_check=[HealthCheck.too_slow],
     )
     @given(ops=st.lists(writes(), min_size=1, max_size=steps))
     def writes_keep_the_rule(ops: list[Write]) -> None:
@@ -493,11 +501,7 @@ def test_no_write_escalates_or_locks_out(
             examples=1,
             steps=1,
             phases=(Phase.explicit,),
-            explicit=[
-                *(scenario.ops for scenario in ISSUE_SCENARIOS.values()),
-                *MORE_SCENARIOS.values(),
-                *COVERAGE,
-            ],
+            explicit=[*(scenario.ops for scenario in SCENARIOS.values()), *COVERAGE],
         )
         run_property(
             harness,
@@ -517,11 +521,9 @@ def test_no_write_escalates_or_locks_out(
     )
 
 
-@pytest.mark.parametrize("scenario", list(ISSUE_SCENARIOS))
-def test_unguarded_mcpd_lets_the_escalations_of_issue_9_through(
-    unguarded: AccessHarness, scenario: str
-) -> None:
-    expected = ISSUE_SCENARIOS[scenario]
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_unguarded_mcpd_lets_each_scenario_through(unguarded: AccessHarness, scenario: str) -> None:
+    expected = SCENARIOS[scenario]
     with pytest.raises(AccessViolation) as raised:
         run_property(
             unguarded,

@@ -159,7 +159,8 @@ class Delete:
 
 @dataclass(frozen=True)
 class SetPassword:
-    """`PUT /api/v1/users/TARGET/password`; if accepted, the writer logs in as the target."""
+    """`PUT /api/v1/users/TARGET/password` (one's own with the current one); if accepted,
+    the writer logs in as the target."""
 
     writer: str
     target: str
@@ -167,9 +168,11 @@ class SetPassword:
     def perform(self, harness: AccessHarness, request_id: str) -> httpx.Response | None:
         password = harness.new_password(self.target)
         path = f"/api/v1/users/{self.target}/password"
-        response = harness.send(
-            self.writer, "PUT", path, {"password": password}, request_id=request_id
-        )
+        body = {"password": password}
+        current = harness.passwords.get(self.writer)
+        if self.target == self.writer and current is not None:
+            body["currentPassword"] = current
+        response = harness.send(self.writer, "PUT", path, body, request_id=request_id)
         if response is not None and response.is_success:
             harness.forget(self.target)
             harness.passwords[self.target] = password
