@@ -78,6 +78,12 @@ def mcpd_command() -> list[str]:
     return [str(Path(sys.executable).parent / "mcpd")]
 
 
+def unguarded_mcpd_command() -> list[str]:
+    """mcpd with the write guards switched off (`mcpctl.access.guard.ENFORCED`), for the
+    property test to show what they stop: `tests/support/unguarded_mcpd.py`."""
+    return [sys.executable, str(Path(__file__).with_name("unguarded_mcpd.py"))]
+
+
 def failed_start(
     state_dir: Path,
     database_url: str | None = None,
@@ -110,21 +116,27 @@ def running_mcpd(
     *,
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    command: Sequence[str] | None = None,
 ) -> Iterator[Mcpd]:
     """Start mcpd; wait until it is ready; stop it (and its children) at the end.
 
     `args` go to mcpd's command line; `env` is added to its environment (e.g.
-    `MCPD_FAULTS` for crash tests: a process killed by a fault is fine here).
+    `MCPD_FAULTS` for crash tests: a process killed by a fault is fine here);
+    `command` starts it instead of `mcpd_command()` (e.g. `unguarded_mcpd_command()`).
     """
     port = free_port()
     log = state_dir.parent / f"{state_dir.name}-mcpd.log"
     offset = log.stat().st_size if log.exists() else 0
-    command = [*mcpd_command(), "--state-dir", str(state_dir), "--port", str(port), *args]
+    line = [
+        *(command or mcpd_command()),
+        *("--state-dir", str(state_dir), "--port", str(port)),
+        *args,
+    ]
     if database_url:
-        command += ["--database-url", database_url]
+        line += ["--database-url", database_url]
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            command,
+            line,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
