@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from mcpctl.access.cache import compiled
+from mcpctl.access.cache import Compiled, compiled
 from mcpctl.access.rbac import NOTHING, Grant, Permissions
 from mcpctl.errors import Forbidden
 from mcpctl.store import Session
@@ -84,14 +84,21 @@ async def policy_of(session: Session, principal: Principal) -> Policy:
     """The effective permissions of `principal`."""
     if principal.kind == "System":
         return _AllowAll()
+    return policy_from(await compiled(session), principal)
+
+
+def policy_from(rbacs: Compiled, principal: Principal) -> Policy:
+    """The effective permissions of `principal` under the compiled Rbacs and Groups."""
+    if principal.kind == "System":
+        return _AllowAll()
     if principal.kind == "McpToken":
         if principal.creator is None:
             return NOTHING
-        ceiling = await grants_of(session, "User", principal.creator)
+        ceiling = rbacs.grants("User", principal.creator)
         if principal.frozen is not None:
             return Capped(principal.frozen, ceiling)
-        return Capped(await grants_of(session, "McpToken", principal.name), ceiling)
-    return await grants_of(session, principal.kind, principal.name)
+        return Capped(rbacs.grants("McpToken", principal.name), ceiling)
+    return rbacs.grants(principal.kind, principal.name)
 
 
 def require(policy: Policy, role: str, resource: str, name: str | None = None) -> None:

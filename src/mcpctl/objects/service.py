@@ -22,11 +22,12 @@ from typing import Any
 
 from mcpctl.access import guard
 from mcpctl.access.audit import audit_entry, record_audits
-from mcpctl.access.cache import bump
+from mcpctl.access.cache import bump, cache_of
 from mcpctl.access.credentials import after_write, settle_tokens
 from mcpctl.access.policy import (
     Policy,
     Principal,
+    policy_from,
     policy_of,
     require,
     require_run,
@@ -83,8 +84,8 @@ from mcpctl.store.objects import (
     listing,
     objects_of_kinds,
     referrers,
-    rendered_object,
 )
+from mcpctl.store.reading import rendered_text
 from mcpctl.store.rows import (
     render,
     row_json,
@@ -145,12 +146,20 @@ class ObjectService:
     ) -> str:
         """`get` without revealing, as the JSON text rendered at write time (what a list
         holds): a read of one column, nothing decoded or encoded again."""
+        require(await self.policy(principal), "view", model.PLURAL, name)
+        text = await rendered_text(self.sessions, model.KIND, project, name)
+        if text is None:
+            raise NotFound(f"{_ref(model.KIND, project, name)} not found")
+        return text
+
+    async def policy(self, principal: Principal) -> Policy:
+        """What `principal` may do, from the access cache without a session when it is
+        fresh (see `access.cache`)."""
+        cache = cache_of(self.sessions)
+        if not cache.due() and cache.compiled is not None:
+            return policy_from(cache.compiled, principal)
         async with self.sessions() as session:
-            require(await policy_of(session, principal), "view", model.PLURAL, name)
-            text = await rendered_object(session, model.KIND, project, name)
-            if text is None:
-                raise NotFound(f"{_ref(model.KIND, project, name)} not found")
-            return text
+            return await policy_of(session, principal)
 
     async def list_page(
         self,
