@@ -25,7 +25,7 @@ from mcpctl import __version__
 from mcpctl.api.app import build_app
 from mcpctl.daemon.adminreset import admin_reset
 from mcpctl.daemon.settings import AdminResetSettings, Settings, parse_command
-from mcpctl.daemon.statedir import make_private
+from mcpctl.daemon.statedir import make_private, open_state_dir
 from mcpctl.daemon.statelock import lock_state_dir
 from mcpctl.daemon.wiring import bootstrap, build_services, recover
 from mcpctl.errors import McpctlError
@@ -36,7 +36,9 @@ log = logging.getLogger("mcpd")
 
 
 async def serve(settings: Settings) -> None:
-    """Serve until stopped, holding the state dir's lock throughout (taken first)."""
+    """Serve until stopped, holding the state dir's lock throughout (taken first, once the
+    state dir is known to be private enough: a refused one gets nothing written in it)."""
+    open_state_dir(settings.state_dir)
     lock = lock_state_dir(settings.state_dir)
     try:
         await _serve(settings)

@@ -22,7 +22,6 @@ from mcpctl.api.githttp import GitEndpoint
 from mcpctl.api.services import Services
 from mcpctl.client.contexts import Context, load_config, save_config
 from mcpctl.daemon.settings import Settings, StoreSettings
-from mcpctl.daemon.statedir import open_state_dir
 from mcpctl.errors import BackendUnavailable, Conflict, NotFound
 from mcpctl.identity import IdentityService, LoginThrottle
 from mcpctl.objects import ObjectService
@@ -59,7 +58,8 @@ log = logging.getLogger("mcpd")
 
 
 async def build_services(settings: Settings) -> Services:
-    open_state_dir(settings.state_dir)
+    """Every part, built once (the state dir was checked by `main.serve` first)."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = make_engine(settings.store.database_url)
     await upgrade(engine)
     repo_path = settings.state_dir / "state.git"
