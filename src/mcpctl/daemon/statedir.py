@@ -8,7 +8,7 @@ and a CLI context holding a session token. None of it is for other users.
 the umask 077 makes every file mcpd (SQLite, pygit2, the git and ssh
 processes it starts) creates 0600 or stricter and every directory 0700,
 whatever the mode of the directory it lands in. `open_state_dir` is called by
-the wiring before it creates anything in the dir: it creates a missing dir
+`main.serve` before anything is created in the dir (its lock included): it creates a missing dir
 0700, refuses one that others may write to (they could replace the database,
 the repo or the keys), and warns, naming the fix, about one that others may
 read or enter (what mcpd creates stays private, but files put there by hand
