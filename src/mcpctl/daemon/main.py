@@ -19,7 +19,6 @@ import logging
 import sys
 
 import uvicorn
-import uvloop
 
 from mcpctl import __version__
 from mcpctl.api.app import build_app
@@ -99,8 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(settings, AdminResetSettings):
             asyncio.run(admin_reset(settings))
         else:
-            # uvloop's event loop (libuv): about twice the requests per CPU second
-            uvloop.run(serve(settings))
+            asyncio.run(serve(settings))
     except McpctlError as e:
         print(f"mcpd: error: {e}", file=sys.stderr)
         sys.exit(2)
