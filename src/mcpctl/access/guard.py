@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mcpctl.access.cache import Compiled
 from mcpctl.access.policy import Capped, Policy
 from mcpctl.access.rbac import ADMIN, NOTHING, Grant, Permissions
 from mcpctl.errors import Conflict, Forbidden
@@ -109,25 +110,12 @@ class AccessState:
     def effective(self, now: datetime) -> dict[Subject, Permissions]:
         """What every principal holds: Users (directly and through Groups),
         ServiceAccounts, and McpTokens that can authenticate (capped by their creator)."""
-        bound: dict[Subject, set[Grant]] = {}
-        for rbac in self.rbacs.values():
-            grants = {Grant.of(b) for b in rbac.spec.bindings}
-            for subject in rbac.spec.subjects:
-                bound.setdefault((subject.kind, subject.name), set()).update(grants)
-        groups_of: dict[str, list[str]] = {}
-        for group in self.groups.values():
-            for member in group.spec.members:
-                groups_of.setdefault(member, []).append(group.name)
+        rbacs = Compiled.of(list(self.rbacs.values()), list(self.groups.values()))
         out: dict[Subject, Permissions] = {}
         for user in self.users:
-            grants = set(bound.get(("User", user), ()))
-            for group_name in groups_of.get(user, ()):
-                grants.update(bound.get(("Group", group_name), ()))
-            out[("User", user)] = Permissions(frozenset(grants))
+            out[("User", user)] = rbacs.grants("User", user)
         for sa in self.serviceaccounts:
-            out[("ServiceAccount", sa)] = Permissions(
-                frozenset(bound.get(("ServiceAccount", sa), ()))
-            )
+            out[("ServiceAccount", sa)] = rbacs.grants("ServiceAccount", sa)
         for name, token in self.tokens.items():
             if not usable(token, now):
                 continue
@@ -136,7 +124,7 @@ class AccessState:
             own = (
                 frozen_permissions(token.spec.cloned_bindings)
                 if token.spec.rbac_mode == "clone"
-                else Permissions(frozenset(bound.get(("McpToken", name), ())))
+                else rbacs.grants("McpToken", name)
             )
             out[("McpToken", name)] = own.meet(ceiling)
         return out
@@ -172,13 +160,18 @@ def check_escalation(
     policy: Policy, before: AccessState, after: AccessState, now: datetime
 ) -> None:
     """Refuse a write giving any principal what the writer (`policy`) does not hold."""
+    _no_escalation(policy, before.effective(now), after.effective(now))
+
+
+def _no_escalation(
+    policy: Policy, was: Mapping[Subject, Permissions], will: Mapping[Subject, Permissions]
+) -> None:
     if not ENFORCED:
         return
     writer = held(policy)
     if writer is None:
         return
-    was = before.effective(now)
-    for subject, perms in sorted(after.effective(now).items()):
+    for subject, perms in sorted(will.items()):
         gained = perms.beyond(was.get(subject, NOTHING))
         missing = [g for g in gained if not writer.covers(g)]
         if missing:
@@ -212,10 +205,21 @@ def has_admin(effective: Mapping[Subject, Permissions]) -> bool:
 
 def check_lockout(before: AccessState, after: AccessState, now: datetime) -> None:
     """Refuse a write after which no User holds every permission, if one did before."""
+    _no_lockout(before.effective(now), after.effective(now))
+
+
+def _no_lockout(was: Mapping[Subject, Permissions], will: Mapping[Subject, Permissions]) -> None:
     if not ENFORCED:
         return
-    if has_admin(before.effective(now)) and not has_admin(after.effective(now)):
+    if has_admin(was) and not has_admin(will):
         raise Conflict(f"refused, nothing was changed: after this write {LOCKOUT}")
+
+
+def check_write(policy: Policy, before: AccessState, after: AccessState, now: datetime) -> None:
+    """Both guards for one write, each side's effective permissions computed once."""
+    was, will = before.effective(now), after.effective(now)
+    _no_escalation(policy, was, will)
+    _no_lockout(was, will)
 
 
 def require_holds(policy: Policy, what: Permissions, whose: str) -> None:

@@ -289,11 +289,12 @@ class ObjectService:
         self, principal: Principal, model: type[Resource], project: str | None, name: str
     ) -> None:
         async with self.sessions() as session, session.begin():
-            require(await policy_of(session, principal), "delete", model.PLURAL, name)
+            policy = await policy_of(session, principal)
+            require(policy, "delete", model.PLURAL, name)
             row = await find_object(session, model.KIND, project, name)
             if row is None:
                 raise NotFound(f"{_ref(model.KIND, project, name)} not found")
-            await self._guard(session, await policy_of(session, principal), [], [row])
+            await self._guard(session, policy, [], [row])
             await self._delete_rows(session, principal, [row], keep=set())
 
     async def apply(
@@ -504,9 +505,7 @@ class ObjectService:
             row_resource(r) for r in await objects_of_kinds(session, guard.ACCESS_KINDS)
         )
         after = before.changed(written, [(r.kind, r.name) for r in deleted])
-        now = self.clock()
-        guard.check_escalation(policy, before, after, now)
-        guard.check_lockout(before, after, now)
+        guard.check_write(policy, before, after, self.clock())
         await bump(session)  # the cached policy and credentials are dropped at commit
 
     async def _store(

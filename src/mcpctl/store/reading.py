@@ -15,9 +15,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import select
-
-from mcpctl.store.tables import ObjectRow
+from mcpctl.store.objects import rendered_object
 from mcpctl.store.writes import Sessions, shared
 
 _QUERY = "SELECT rendered FROM objects WHERE kind = ? AND project = ? AND name = ?"
@@ -75,9 +73,4 @@ async def rendered_text(
         assert found is None or isinstance(found, str)
         return found
     async with sessions() as session:
-        text: str | None = await session.scalar(
-            select(ObjectRow.rendered).where(
-                ObjectRow.kind == kind, ObjectRow.project == (project or ""), ObjectRow.name == name
-            )
-        )
-        return text
+        return await rendered_object(session, kind, project, name)
