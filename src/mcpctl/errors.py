@@ -11,6 +11,7 @@ once, in one place::
      +-- Conflict                the object changed or exists already
      +-- Forbidden               the caller may not do this
      +-- BackendUnavailable      a component we depend on (git, a database) failed
+          +-- Deposed            this mcpd replica no longer holds the leader's lease
 
 `ManifestIssue` is the unit of every validation report: where (file, line,
 column, document, object, field) and what (a message and a stable code).
@@ -44,6 +45,11 @@ class Forbidden(McpctlError):
 
 class BackendUnavailable(McpctlError):
     """A component mcpctl depends on failed or cannot be reached."""
+
+
+class Deposed(BackendUnavailable):
+    """This mcpd replica does not hold the leader's lease (any more): what only the leader
+    may do (move `main`, import a commit, push the mirror) is refused, changing nothing."""
 
 
 @dataclass(frozen=True, slots=True)

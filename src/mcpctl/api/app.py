@@ -18,9 +18,11 @@ from starlette.routing import Route
 
 from mcpctl.api import auth, gitops, health, history, objects, tokens
 from mcpctl.api.endpoints import Endpoint, Handler, bind, endpoint
+from mcpctl.api.forwarding import LeaderOnly
 from mcpctl.api.openapi import serve_openapi
 from mcpctl.api.problems import problem
 from mcpctl.api.services import Services
+from mcpctl.client.relay import Relay
 
 __all__ = ["Services", "build_app"]
 
@@ -79,7 +81,11 @@ def build_app(services: Services) -> Starlette:
     ]
     if services.git is not None:
         routes.extend(services.git.routes())
-    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
+    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
+    if services.leadership is not None and not services.leadership.single:
+        # what only the leader answers, a follower relays to it (api/forwarding.py)
+        app.add_middleware(LeaderOnly, leadership=services.leadership, relay=Relay())
+    return app
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

@@ -52,7 +52,7 @@ from mcpctl.identity import IdentityService
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.importing import GitImporter, ImportReport
 from mcpctl.reconciler.mirroring import GitMirror
-from mcpctl.reconciler.operations import authorize_fetch
+from mcpctl.reconciler.operations import REPLICATION_PREFIX, authorize_fetch, replica_principal
 from mcpctl.staterepo import REF, Author
 from mcpctl.staterepo.merging import commit_at, descends_from
 from mcpctl.staterepo.receiving import configure_receiving, main_target, open_with_pushed
@@ -169,8 +169,11 @@ class GitEndpoint:
 
     # ---- HTTP ------------------------------------------------------------------------
 
-    async def _principal(self, request: Request) -> Principal | Response:
-        """The caller, or the 401/403 answer git understands (it then asks for credentials)."""
+    async def _principal(self, request: Request, *, fetch: bool) -> Principal | Response:
+        """The caller, or the 401/403 answer git understands (it then asks for credentials).
+
+        Another replica fetching (a follower) presents the cluster's replication secret:
+        it may fetch, never push."""
         header = request.headers.get("authorization", "")
         scheme, _, value = header.partition(" ")
         raw: str | None = None
@@ -188,6 +191,11 @@ class GitEndpoint:
                 "mcpd: authentication required: use a token as the password\n",
                 {"WWW-Authenticate": 'Basic realm="mcpd"'},
             )
+        if raw.startswith(REPLICATION_PREFIX):
+            replica = await replica_principal(self.importer.objects.sessions, raw)
+            if replica is None or not fetch:
+                return _text(403, "mcpd: the replication secret only fetches, and must match\n")
+            return replica
         try:
             principal = await self.identity.authenticate(raw)
         except McpctlError as e:
@@ -216,7 +224,7 @@ class GitEndpoint:
             return _text(
                 403, "mcpd: only git's smart HTTP protocol is served (git 1.6.6 or newer)\n"
             )
-        principal = await self._principal(request)
+        principal = await self._principal(request, fetch=service == "git-upload-pack")
         if isinstance(principal, Response):
             return principal
         out = await self._git(service, "--advertise-refs", body=b"")
@@ -228,7 +236,7 @@ class GitEndpoint:
         )
 
     async def upload_pack(self, request: Request) -> Response:
-        principal = await self._principal(request)
+        principal = await self._principal(request, fetch=True)
         if isinstance(principal, Response):
             return principal
         body = await _body(request)
@@ -266,7 +274,7 @@ class GitEndpoint:
         )
 
     async def receive_pack(self, request: Request) -> Response:
-        principal = await self._principal(request)
+        principal = await self._principal(request, fetch=False)
         if isinstance(principal, Response):
             return principal
         body = await _body(request)
@@ -289,6 +297,7 @@ class GitEndpoint:
                 finally:
                     push.locked = False
                     self.replica.lock.release()
+                self.replica.notify()  # the cluster's main moved: published by the exporter
                 if self.mirror is not None:
                     self.mirror.notify()
         return Response(

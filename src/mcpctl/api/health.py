@@ -27,4 +27,11 @@ async def readyz(request: Request, services: Services) -> Response:
         )
     if not health.at_head:
         return problem(503, "unavailable", "Not ready", f"schema at {health.revision}, not at head")
-    return JSONResponse({"status": "ready", "schema": health.revision})
+    follower = services.follower
+    if follower is not None and follower.unable is not None:
+        return problem(503, "unavailable", "Not ready", follower.unable)
+    leadership = services.leadership
+    role = None
+    if leadership is not None:
+        role = "single" if leadership.single else ("leader" if leadership.leads() else "follower")
+    return JSONResponse({"status": "ready", "schema": health.revision, "role": role})

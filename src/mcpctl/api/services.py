@@ -14,7 +14,9 @@ from mcpctl.api.requests import DEFAULT_MAX_BODY
 from mcpctl.identity import IdentityService
 from mcpctl.objects import ObjectService
 from mcpctl.reconciler.exporting import GitReplica
+from mcpctl.reconciler.following import Follower
 from mcpctl.reconciler.importing import GitImporter
+from mcpctl.reconciler.leadership import Election, Leadership, Listening
 from mcpctl.reconciler.mirroring import GitMirror
 from mcpctl.reconciler.operations import GitOperations
 from mcpctl.reconciler.restoring import Restorer
@@ -37,3 +39,9 @@ class Services:
     max_body: int = DEFAULT_MAX_BODY
     #: the state repo's operations for callers (status, verify, timelines, restore, sync)
     gitops: GitOperations | None = None
+    #: this replica's side of the lease, the loop campaigning for it, the follower of the
+    #: leader's repo and the LISTEN connection (the last two on PostgreSQL only)
+    leadership: Leadership | None = None
+    election: Election | None = None
+    follower: Follower | None = None
+    listening: Listening | None = None

@@ -14,7 +14,6 @@ break-glass (`adminreset`) instead of serving.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import sys
 
@@ -26,7 +25,7 @@ from mcpctl.daemon.adminreset import admin_reset
 from mcpctl.daemon.settings import AdminResetSettings, Settings, parse_command
 from mcpctl.daemon.statedir import make_private, open_state_dir
 from mcpctl.daemon.statelock import lock_state_dir
-from mcpctl.daemon.wiring import bootstrap, build_services, recover
+from mcpctl.daemon.wiring import build_services, follower_start
 from mcpctl.errors import McpctlError
 from mcpctl.escaping import escape_log_records
 from mcpctl.reconciler.supervisor import Supervisor
@@ -47,20 +46,21 @@ async def serve(settings: Settings) -> None:
 
 async def _serve(settings: Settings) -> None:
     services = await build_services(settings)
-    assert services.git is not None
-    # stops what it started in the reverse order: the mirror, the git endpoint, the exporter
-    # (whose stop exports what the last writes left)
+    assert services.election is not None
+    assert services.leadership is not None
+    # stops what it started in the reverse order: the follower, the election (which stops
+    # the leader's parts: the mirror, the git endpoint, the exporter, whose stop exports
+    # what the last writes left; then lets the lease go), the listener
     supervisor = Supervisor()
     try:
-        recovered = await recover(settings, services)
-        await bootstrap(settings, services)
-        replica = services.replica
-        await supervisor.start(
-            replica, starting=functools.partial(replica.start, full=not recovered)
-        )
-        await supervisor.start(services.git)
-        if services.mirror is not None:
-            await supervisor.start(services.mirror)
+        if services.listening is not None:
+            await supervisor.start(services.listening)
+        # campaigns; elected, it starts the leader's parts (recovery, bootstrap, the loops)
+        await supervisor.start(services.election)
+        if services.follower is not None:
+            await supervisor.start(services.follower)
+        if not services.leadership.leads():
+            await follower_start(settings, services)
         app = build_app(services)
         config = uvicorn.Config(
             app,
@@ -72,10 +72,11 @@ async def _serve(settings: Settings) -> None:
         )
         server = uvicorn.Server(config)
         log.info(
-            "mcpd %s serving %s (database %s)",
+            "mcpd %s serving %s (database %s, %s)",
             __version__,
             settings.http.url,
             services.engine.dialect.name,
+            "leader" if services.leadership.leads() else "follower",
         )
         await server.serve()
     finally:

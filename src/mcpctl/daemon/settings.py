@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,20 @@ class GitSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    """This replica among the mcpd replicas sharing one PostgreSQL database."""
+
+    #: its name in the lease and the status (default: the host name and the port)
+    name: str = ""
+    #: where the other replicas reach it (default: the address it listens on, or the
+    #: host name when it listens on every address)
+    advertise_url: str = ""
+    #: the leader's lease, in seconds: a follower takes over at most this long after the
+    #: leader died (and a second more)
+    lease_seconds: float = 6.0
+
+
+@dataclass(frozen=True)
 class RecoverySettings:
     """Disaster recovery at start (an empty database beside a state repo)."""
 
@@ -85,6 +100,7 @@ class Settings:
     log_level: str = "info"
     #: the back-off of failed logins, per user name and per client address
     login: ThrottleSettings = field(default_factory=ThrottleSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
 
 
 def parse_schedule(text: str) -> ThrottleSchedule:
@@ -179,6 +195,24 @@ def parse_command(argv: list[str] | None = None) -> Settings | AdminResetSetting
         metavar="FREE,FIRST,CAP",
         help=f"the same per client address (default {login.address})",
     )
+    parser.add_argument(
+        "--replica-name",
+        help="this replica's name among those sharing a PostgreSQL database "
+        "(default: host name:port)",
+    )
+    parser.add_argument(
+        "--advertise-url",
+        help="where the other replicas reach this one (default: http://HOST:PORT, with the "
+        "host name when --host is 0.0.0.0 or ::)",
+    )
+    parser.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=6.0,
+        metavar="S",
+        help="the leader's lease on PostgreSQL: a follower takes over this long after the "
+        "leader stops renewing it (default 6, at least 2)",
+    )
     parser.add_argument("--version", action="version", version=f"mcpd {__version__}")
     _add_admin_reset(parser)
     args = parser.parse_args(argv)
@@ -200,6 +234,18 @@ def parse_command(argv: list[str] | None = None) -> Settings | AdminResetSetting
         RecoverySettings(args.skip_unopenable_secrets),
         args.log_level,
         ThrottleSettings(args.login_throttle_user, args.login_throttle_address),
+        _cluster(args),
+    )
+
+
+def _cluster(args: argparse.Namespace) -> ClusterSettings:
+    host = socket.gethostname()
+    advertised = args.host if args.host not in ("0.0.0.0", "::", "") else host
+    advertised = f"[{advertised}]" if ":" in advertised else advertised
+    return ClusterSettings(
+        args.replica_name or f"{host}:{args.port}",
+        (args.advertise_url or f"http://{advertised}:{args.port}").rstrip("/"),
+        max(args.lease_seconds, 2.0),
     )
 
 

@@ -12,10 +12,12 @@ the objects' write path and the exporter), creating nothing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mcpctl.api.githttp import GitEndpoint
@@ -26,10 +28,13 @@ from mcpctl.errors import BackendUnavailable, Conflict, NotFound
 from mcpctl.identity import IdentityService, LoginThrottle
 from mcpctl.objects import ObjectService
 from mcpctl.reconciler.exporting import GitReplica
+from mcpctl.reconciler.following import Follower
 from mcpctl.reconciler.importing import GitImporter
+from mcpctl.reconciler.leadership import Election, Leadership, Listening
 from mcpctl.reconciler.mirroring import GitMirror
-from mcpctl.reconciler.operations import GitOperations
+from mcpctl.reconciler.operations import GitOperations, ensure_replication_secret
 from mcpctl.reconciler.restoring import Restorer
+from mcpctl.reconciler.supervisor import Supervisor
 from mcpctl.secrets import (
     KEY_ENV,
     KEY_FILE,
@@ -41,6 +46,7 @@ from mcpctl.secrets import (
 )
 from mcpctl.staterepo import StateRepo
 from mcpctl.staterepo.remote import Remote, ensure_deploy_key, start_from_remote
+from mcpctl.staterepo.replication import fetch_from_leader
 from mcpctl.store import (
     Sessions,
     WriteNotice,
@@ -51,8 +57,9 @@ from mcpctl.store import (
     sqlite_path,
     upgrade,
 )
-from mcpctl.store.changes import REPO_ID, get_meta
+from mcpctl.store.changes import REPLICATION_SECRET, REPO_ID, get_meta
 from mcpctl.store.database import Engine, schema_revision
+from mcpctl.store.notifications import CHANGES, LEASE, MAIN, Listener
 
 log = logging.getLogger("mcpd")
 
@@ -86,7 +93,16 @@ async def build_services(settings: Settings) -> Services:
             notify(notice)
 
     sessions = make_sessionmaker(engine, after_write=written)
-    replica = GitReplica(sessions, repo, sealer.seal, settings.git.exporting)
+    single = engine.dialect.name == "sqlite"  # one replica by nature: it leads always
+    cluster = settings.cluster
+    leadership = Leadership(
+        sessions,
+        cluster.name,
+        cluster.advertise_url,
+        seconds=None if single else cluster.lease_seconds,
+    )
+    repo.fence = leadership.check  # only the leader moves main
+    replica = GitReplica(sessions, repo, sealer.seal, settings.git.exporting, leadership)
     wake.append(replica.notify)
     objects = ObjectService(sessions)
     identity = IdentityService(sessions, objects, LoginThrottle(settings.login))
@@ -101,7 +117,8 @@ async def build_services(settings: Settings) -> Services:
         )
         wake.append(lambda _notice: mirror.notify())
     git = GitEndpoint(repo_path, identity, importer, replica, mirror)
-    return Services(
+    follower = None if single else Follower(leadership, replica)
+    services = Services(
         engine,
         sessions,
         objects,
@@ -113,8 +130,82 @@ async def build_services(settings: Settings) -> Services:
         mirror=mirror,
         public_key=public_key,
         max_body=settings.http.max_body,
-        gitops=GitOperations(sessions, replica, restorer, mirror, public_key),
+        gitops=GitOperations(sessions, replica, restorer, mirror, public_key, leadership, follower),
+        leadership=leadership,
+        follower=follower,
     )
+
+    async def lead(parts: Supervisor) -> None:
+        await _lead(settings, services, parts)
+
+    services.election = election = Election(leadership, lead)
+    if not single:
+        assert follower is not None
+        listener = Listener(
+            settings.store.database_url,
+            {
+                CHANGES: lambda _payload: replica.notify(),
+                MAIN: follower.main_moved,
+                LEASE: election.lease_moved,
+            },
+        )
+
+        def reconnected() -> None:  # what was notified while not listening is looked at
+            replica.notify()
+            follower.main_moved()
+            election.lease_moved()
+
+        services.listening = Listening(listener, reconnected)
+    return services
+
+
+async def _lead(settings: Settings, services: Services, parts: Supervisor) -> None:
+    """Start what the leader runs, in order, under `parts` (stopped in reverse when this
+    replica stops leading): a takeover's catch-up of the state repo, a disaster
+    recovery, the first start's bootstrap, the exporter, the git endpoint, the mirror."""
+    replica, leadership = services.replica, services.leadership
+    assert leadership is not None
+    assert services.git is not None
+    if not leadership.single:
+        await ensure_replication_secret(services.sessions)
+        await replica.take_over(_takeover_fetches(services), _stamp(leadership))
+    recovered = await recover(settings, services)
+    await bootstrap(settings, services)
+    await parts.start(replica, starting=functools.partial(replica.start, full=not recovered))
+    await parts.start(services.git)
+    if services.mirror is not None:
+        await parts.start(services.mirror)
+
+
+def _stamp(leadership: Leadership) -> str:
+    now = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{now}-term{leadership.term}-{leadership.name}".replace(":", "-")
+
+
+def _takeover_fetches(services: Services) -> list[Callable[[], Awaitable[None]]]:
+    """Where a leader taking over finds the cluster's main when its repo lacks it: the
+    old leader (still serving, or back), then the mirrored remote."""
+    leadership, replica = services.leadership, services.replica
+    assert leadership is not None
+    fetches: list[Callable[[], Awaitable[None]]] = []
+    previous = leadership.previous_url
+    if previous and previous != leadership.url:
+
+        async def from_old_leader() -> None:
+            async with services.sessions() as session:
+                secret = await get_meta(session, REPLICATION_SECRET)
+            if secret is not None:
+                await asyncio.to_thread(fetch_from_leader, replica.repo, previous, secret)
+
+        fetches.append(from_old_leader)
+    if services.mirror is not None:
+        mirror = services.mirror
+
+        async def from_remote() -> None:
+            await asyncio.to_thread(mirror.remote.fetch, mirror.repo_path)
+
+        fetches.append(from_remote)
+    return fetches
 
 
 async def recover(settings: Settings, services: Services) -> bool:
@@ -225,3 +316,20 @@ async def open_existing(state_dir: Path, store: StoreSettings) -> ExistingState:
     except BaseException:
         await engine.dispose()
         raise
+
+
+async def follower_start(settings: Settings, services: Services) -> None:
+    """What a replica that starts as a follower says: who leads, and how to log in (the
+    first start's admin and its credentials are the leader's doing, in its state dir)."""
+    leadership = services.leadership
+    assert leadership is not None
+    lease = await leadership.refresh()
+    leader = (
+        f"{lease.holder.partition('#')[0]} at {lease.url}" if lease and lease.held else "none yet"
+    )
+    log.info(
+        "this replica (%s) follows (leader: %s); it serves the API, and relays the git "
+        "endpoint, restore, sync and seal to the leader",
+        leadership.name,
+        leader,
+    )

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
-from collections.abc import Mapping
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from mcpctl.errors import BackendUnavailable
 from mcpctl.faults import afault, fault
@@ -41,10 +42,12 @@ from mcpctl.staterepo import (
     export_all,
     export_changes,
 )
-from mcpctl.store import ChangeRow, Sessions, WriteNotice, WriteSource
+from mcpctl.staterepo.replication import align_main, last_change_in
+from mcpctl.store import ChangeRow, Session, Sessions, WriteNotice, WriteSource
 from mcpctl.store.changes import (
     EXPORTED,
     LAST_IMPORTED,
+    MAIN_COMMIT,
     REPO_ID,
     changes_since,
     exported_change,
@@ -52,9 +55,14 @@ from mcpctl.store.changes import (
     last_change,
     mark_exported,
     put_meta,
+    rewind_exported,
 )
+from mcpctl.store.notifications import MAIN, notify
 from mcpctl.store.objects import objects_of_kinds
 from mcpctl.store.rows import row_resource, rows_by_key
+
+if TYPE_CHECKING:
+    from mcpctl.reconciler.leadership import Leadership
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +75,8 @@ MAINTAIN_EVERY = 200
 MAINTAIN_IDLE = 10.0
 #: Unexported changes beyond which a start exports everything at once (see catch_up_locked).
 FULL_EXPORT_BACKLOG = 1000
+#: Exported writes whose lag (change to commit) the status summarizes.
+LAG_SAMPLES = 1000
 
 
 __all__ = [
@@ -104,6 +114,10 @@ class ReplicaStatus:
     exported_change: int
     last_change: int
     last_imported: str | None = None
+    #: The commit the cluster's `main` is at (the leader's; this replica's `head` follows).
+    cluster_head: str | None = None
+    #: The export lag of the latest writes (seconds from the change to its commit).
+    lag: dict[str, Any] | None = None
 
     @property
     def pending(self) -> bool:
@@ -116,6 +130,8 @@ class ReplicaStatus:
             "lastChange": self.last_change,
             "pending": self.pending,
             "lastImported": _imported_json(self.last_imported),
+            "clusterHead": self.cluster_head,
+            "exportLag": self.lag,
         }
 
 
@@ -128,8 +144,11 @@ class GitReplica:
         repo: StateRepo,
         seal: Sealer,
         settings: ExportingSettings | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         self.sessions = sessions
+        #: The lease this replica exports under (None: alone, as `mcpd admin-reset` is).
+        self.leadership = leadership
         self.repo = repo
         self.seal = seal
         self.settings = settings or ExportingSettings()
@@ -143,6 +162,10 @@ class GitReplica:
         self._handed: dict[str, tuple[Mapping[Key, Resource], AbstractSet[Key]]] = {}
         self._commits = 0  # since the repo was last maintained
         self._maintaining: asyncio.Task[None] | None = None
+        #: The last commit published as the cluster's `main` (`publish`).
+        self._published: str | None = None
+        #: The lags (seconds) of the latest exported writes, and when the last was measured.
+        self._lags: deque[float] = deque(maxlen=LAG_SAMPLES)
 
     def notify(self, notice: WriteNotice | None = None) -> None:
         """A write committed: export it soon (called from the session's after-commit hook).
@@ -166,12 +189,90 @@ class GitReplica:
         """
         await self.guard_fresh_database()
         await self.catch_up(full=full)
+        await self.publish()
 
     async def stop(self) -> None:
-        """After the last round: export what is left, and let a packing in progress end."""
-        await self.catch_up()
-        if self._maintaining is not None:  # a git gc in its thread: let it end
-            await self._maintaining
+        """After the last round: export what is left (if this replica still leads), and let
+        a packing in progress end."""
+        try:
+            if self.leadership is None or self.leadership.leads():
+                await self.catch_up()
+                await self.publish()
+        finally:
+            if self._maintaining is not None:  # a git gc in its thread: let it end
+                await self._maintaining
+
+    async def fence(self, session: Session) -> None:
+        """Refuse (`Deposed`) an effect in `session`'s transaction unless this replica leads."""
+        if self.leadership is not None:
+            await self.leadership.fence(session)
+
+    async def publish(self) -> None:
+        """Record `main`'s head as the cluster's (and tell the followers), if it moved."""
+        head = await asyncio.to_thread(self.repo.head)
+        sha = str(head.id) if head is not None else None
+        if sha is None or sha == self._published:
+            return
+        async with self.sessions() as session, session.begin():
+            await self.fence(session)
+            await put_meta(session, MAIN_COMMIT, sha)
+            await notify(session, MAIN, sha)
+        self._published = sha
+
+    async def take_over(self, fetches: list[Callable[[], Awaitable[None]]], timeline: str) -> None:
+        """Bring `main` to the cluster's before exporting anything (a replica that was just
+        elected): fetch the cluster's commit if this repo lacks it (`fetches`, in order:
+        the old leader, the remote), move `main` forward to it (a head of this repo's own
+        that diverged is kept as `timelines/<timeline>`), then export again whatever the
+        repo's `main` does not hold although the database says it was exported (commits
+        of the old leader that reached no one). Nothing is exported twice: the export
+        is a function of the database, and commits nothing where the files are equal."""
+        async with self.sessions() as session:
+            cluster = await get_meta(session, MAIN_COMMIT)
+            exported = await exported_change(session)
+        async with self._lock:
+            if cluster is not None:
+                for fetch in fetches:
+                    if await asyncio.to_thread(self.holds, cluster):
+                        break
+                    try:
+                        await fetch()
+                    except BackendUnavailable as e:
+                        log.info("taking over: %s", e)
+                aligned = await asyncio.to_thread(align_main, self.repo, cluster, timeline)
+                if aligned.how == "missing":
+                    log.warning(
+                        "taking over: the cluster's main %s is in no reachable repo; this "
+                        "replica's main %s goes on, and the writes it lacks are exported again",
+                        cluster[:12],
+                        (aligned.before or "(none)")[:12],
+                    )
+                elif aligned.how == "diverged":
+                    log.warning(
+                        "taking over: this replica's main %s had commits the cluster's %s "
+                        "lacks; they are kept on %s",
+                        (aligned.before or "")[:12],
+                        cluster[:12],
+                        aligned.kept,
+                    )
+            held = await asyncio.to_thread(last_change_in, self.repo)
+            if held is not None and held < exported:
+                async with self.sessions() as session, session.begin():
+                    await self.fence(session)
+                    await rewind_exported(session, held)
+                log.info(
+                    "taking over: main holds the changes up to %d, the database says %d were "
+                    "exported: exporting the rest again",
+                    held,
+                    exported,
+                )
+
+    def holds(self, sha: str) -> bool:
+        try:
+            self.repo.repo[sha]
+        except (KeyError, ValueError):
+            return False
+        return True
 
     async def due(self) -> None:
         """Wait for the next write. Meanwhile, once `maintain_every` commits were made
@@ -195,6 +296,7 @@ class GitReplica:
         self._wake.clear()
         await afault("export.delay")
         await self.catch_up()
+        await self.publish()
 
     async def _maintain(self) -> None:
         # the next round tries again; writes never wait for it
@@ -307,6 +409,7 @@ class GitReplica:
             self._commits += 1
         fault("export.after-ref")
         await self._mark(group[-1].seq)
+        self._lags.append(max(0.0, (datetime.now(UTC) - group[-1].at).total_seconds()))
 
     async def _export_everything(self) -> None:
         self._handed.clear()  # what they stored is in the database: the export reads it
@@ -324,6 +427,7 @@ class GitReplica:
 
     async def _mark(self, seq: int) -> None:
         async with self.sessions() as session, session.begin():
+            await self.fence(session)
             await mark_exported(session, seq)
 
     async def resources(self) -> list[Resource]:
@@ -335,8 +439,27 @@ class GitReplica:
             exported = await exported_change(session)
             last = await last_change(session)
             imported = await get_meta(session, LAST_IMPORTED)
+            cluster = await get_meta(session, MAIN_COMMIT)
         head = await asyncio.to_thread(self.repo.head)
-        return ReplicaStatus(str(head.id) if head is not None else None, exported, last, imported)
+        return ReplicaStatus(
+            str(head.id) if head is not None else None,
+            exported,
+            last,
+            imported,
+            cluster,
+            self._lag_summary(),
+        )
+
+    def _lag_summary(self) -> dict[str, Any] | None:
+        """The export lag of the latest writes exported here: count, p50, p95, max (s)."""
+        if not self._lags:
+            return None
+        ordered = sorted(self._lags)
+
+        def at(q: float) -> float:
+            return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 4)
+
+        return {"writes": len(ordered), "p50": at(0.5), "p95": at(0.95), "max": at(1.0)}
 
     async def verify(self) -> tuple[list[str], str]:
         """The paths where `main` differs from the export of the database (empty: in sync),

@@ -188,7 +188,9 @@ class GitImporter:
         manifests = [m for m in read.manifests if m.key not in overridden]
         deleted = [k for k in read.deleted if k not in overridden]
         async with self.objects.sessions() as session, session.begin():
-            write_context(session).source = WriteSource.imported(source, commit)
+            context = write_context(session)
+            context.source = WriteSource.imported(source, commit)
+            context.fence = self.replica.fence  # only the leader imports
             result = await self.objects.write_set(session, principal, manifests, deleted, verb=verb)
             for conflict in overridden.values():
                 await _record_conflict(session, principal, conflict, source)

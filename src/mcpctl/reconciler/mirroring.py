@@ -195,6 +195,9 @@ class GitMirror:
             head = await asyncio.to_thread(state.head)
             assert head is not None
             report.head = str(head.id)
+        self.replica.notify()  # main may have moved: the cluster's main is published
+        if self.replica.leadership is not None:
+            self.replica.leadership.check()  # a replica deposed meanwhile pushes nothing
         await asyncio.to_thread(self.remote.push, self.repo_path, report.head)
         self.state.last_pushed = report.head
         if report.action == "none":

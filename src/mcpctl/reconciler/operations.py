@@ -11,21 +11,47 @@ authorized object by object by the import itself (`importing`).
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from mcpctl.access import Principal
-from mcpctl.access.policy import policy_of, require, require_run
+from mcpctl.access.policy import SYSTEM, policy_of, require, require_run
 from mcpctl.errors import Conflict
 from mcpctl.kindnames import KIND_NAMES
 from mcpctl.objects.events import list_events
 from mcpctl.reconciler.exporting import GitReplica
+from mcpctl.reconciler.following import Follower
+from mcpctl.reconciler.leadership import Leadership
 from mcpctl.reconciler.mirroring import GitMirror, SyncReport
 from mcpctl.reconciler.restoring import Restorer, RestoreReport
 from mcpctl.store import Sessions
+from mcpctl.store.changes import REPLICATION_SECRET, get_meta, put_meta
 
 #: The plurals of the kinds the state repo holds (a fetch needs `view` on each).
 GIT_PLURALS = tuple(kind.PLURAL for kind in KIND_NAMES if kind.IN_GIT)
+
+
+#: How the cluster's replication secret starts (`ensure_replication_secret`).
+REPLICATION_PREFIX = "mcpctl_rep_"
+
+
+async def ensure_replication_secret(sessions: Sessions) -> None:
+    """Make the secret replicas present to each other, once per database (the leader)."""
+    async with sessions() as session, session.begin():
+        if await get_meta(session, REPLICATION_SECRET) is None:
+            value = REPLICATION_PREFIX + secrets.token_urlsafe(32)
+            await put_meta(session, REPLICATION_SECRET, value)
+
+
+async def replica_principal(sessions: Sessions, raw: str) -> Principal | None:
+    """mcpd itself, for another replica presenting the replication secret (None: not it)."""
+    async with sessions() as session:
+        secret = await get_meta(session, REPLICATION_SECRET)
+    if secret is None or not hmac.compare_digest(secret.encode(), raw.encode()):
+        return None
+    return SYSTEM
 
 
 async def authorize_fetch(sessions: Sessions, principal: Principal) -> None:
@@ -51,6 +77,9 @@ class GitOperations:
     mirror: GitMirror | None = None
     #: The mirror's deploy key, shown by the status (to add on the remote).
     public_key: str | None = None
+    #: This replica's side of the lease, and its following of the leader's repo.
+    leadership: Leadership | None = None
+    follower: Follower | None = None
 
     async def _require_run(self, principal: Principal, action: str) -> None:
         async with self.sessions() as session:
@@ -61,6 +90,9 @@ class GitOperations:
         await self._require_run(principal, "sync")
         answer = (await self.replica.status()).to_json()
         answer["publicKey"] = self.public_key
+        if self.leadership is not None:
+            answer.update(self.leadership.to_json())
+        answer["following"] = self.follower.to_json() if self.follower is not None else None
         answer["remote"] = self.mirror.status() if self.mirror is not None else None
         async with self.sessions() as session:
             conflicts = await list_events(session, reason="GitConflict", limit=STATUS_CONFLICTS)

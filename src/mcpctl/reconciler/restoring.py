@@ -139,6 +139,7 @@ class Restorer:
                 k: v for k, v in imported.changes.to_json()["summary"].items() if k != "unchanged"
             }
             log.info("%s restored main to %s (%s)", principal.actor, str(target.id)[:12], rev)
+            self.replica.notify()  # the cluster's main moved: published by the exporter
             return report
 
     async def timelines(self) -> list[dict[str, Any]]:

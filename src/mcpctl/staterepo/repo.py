@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +59,9 @@ class StateRepo:
         #: tree again (10,000 entries take milliseconds to load). Used by one writer at
         #: a time (the replica's lock); checked against the base tree.
         self._builders: dict[str, tuple[pygit2.Oid, TreeEntries]] = {}
+        #: Called before `main` moves; raises to refuse (a replica that no longer leads:
+        #: `reconciler.leadership.Leadership.check`).
+        self.fence: Callable[[], None] | None = None
 
     @classmethod
     def open_or_init(cls, path: Path) -> StateRepo:
@@ -190,9 +193,15 @@ class StateRepo:
         if done.returncode != 0:
             raise BackendUnavailable(f"cannot pack the state repo: {done.stderr.strip()}")
 
-    def move_main(self, new: pygit2.Oid, old: pygit2.Oid | None, message: str) -> None:
-        """Point main at `new`, if it still points at `old` (a compare-and-swap)."""
+    def move_main(
+        self, new: pygit2.Oid, old: pygit2.Oid | None, message: str, *, fenced: bool = True
+    ) -> None:
+        """Point main at `new`, if it still points at `old` (a compare-and-swap).
+
+        `fence` is asked first, unless not `fenced` (a follower following the leader)."""
         log_message = f"commit: {message.splitlines()[0] if message else ''}"
+        if fenced and self.fence is not None:
+            self.fence()
         if old is None:
             self.repo.references.create(REF, new)
             return

@@ -20,6 +20,11 @@ from mcpctl.store.writes import Session
 
 #: Meta row: the last change `main` holds (an int, as a string).
 EXPORTED = "exported_change"
+#: Meta row: the commit the cluster's `main` is at, as its leader last moved it.
+MAIN_COMMIT = "main_commit"
+#: Meta row: the secret replicas present to each other (a follower fetching the state
+#: repo from the leader). Whoever reads the database may read it: it opens nothing more.
+REPLICATION_SECRET = "replication_secret"
 #: Meta row: the id of the state repo this database follows (`StateRepo.identity`).
 REPO_ID = "state_repo_id"
 #: Meta row: the last commit imported into the database, and how: "<sha> <push|sync|...>".
@@ -35,6 +40,8 @@ __all__ = [
     "BOOTSTRAPPED",
     "EXPORTED",
     "LAST_IMPORTED",
+    "MAIN_COMMIT",
+    "REPLICATION_SECRET",
     "REPO_ID",
     "changes_since",
     "exported_change",
@@ -42,6 +49,7 @@ __all__ = [
     "last_change",
     "mark_exported",
     "put_meta",
+    "rewind_exported",
 ]
 
 
@@ -87,3 +95,9 @@ async def exported_change(session: Session) -> int:
 async def mark_exported(session: Session, seq: int) -> None:
     """Record that `main` holds every change up to `seq` (never moving the mark back)."""
     await put_meta(session, EXPORTED, str(seq), replaces=lambda old: int(old) < seq)
+
+
+async def rewind_exported(session: Session, seq: int) -> None:
+    """Record that `main` holds the changes up to `seq` only: a leader taking over with a
+    repo that lacks commits the old leader made (lost with it) exports them again."""
+    await put_meta(session, EXPORTED, str(seq))

@@ -222,3 +222,21 @@ class MetaRow(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class LeaseRow(Base):
+    """A lease held by one mcpd replica at a time (`store.leases`): who holds it, its term
+    (the fencing token, raised at each takeover) and when it ends, in the database's clock
+    (seconds since the epoch, so that no replica's own clock decides)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: The holder: the replica's name and its process's incarnation ("" when free).
+    holder: Mapped[str] = mapped_column(String(253), default="")
+    #: Where the holder serves (its advertised URL): followers forward to it.
+    url: Mapped[str] = mapped_column(String(1024), default="")
+    term: Mapped[int] = mapped_column(BigId, default=0)
+    acquired_at: Mapped[float] = mapped_column(Float, default=0.0)
+    renewed_at: Mapped[float] = mapped_column(Float, default=0.0)
+    expires_at: Mapped[float] = mapped_column(Float, default=0.0)

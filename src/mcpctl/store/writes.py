@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -93,6 +93,9 @@ class WriteContext:
     source: WriteSource = API
     write_id: str | None = None
     actor: str = ""
+    #: Checked in the transaction before its first change (the leader's term, for the
+    #: writes only the leader makes: imports of commits); it raises to refuse the write.
+    fence: Callable[[Session], Awaitable[None]] | None = None
     _written: dict[Key, Resource] = field(default_factory=dict, init=False, repr=False)
     _deleted: set[Key] = field(default_factory=set, init=False, repr=False)
     _exact: bool = field(default=True, init=False, repr=False)
@@ -178,6 +181,11 @@ async def append_changes(
     if not entries:
         return []
     await lock_change_log(session)
+    fence = session_context(session.info).fence
+    if fence is not None:
+        await fence(session)
+    if session.get_bind().dialect.name == "postgresql":  # wake the leader's exporter
+        await session.execute(text("SELECT pg_notify('mcpd_changes', '')"))
     await session.execute(insert(ChangeRow), [{**e, "at": now} for e in entries])
     newest = await session.execute(
         select(ChangeRow.seq, ChangeRow.write_id).order_by(ChangeRow.seq.desc()).limit(len(entries))
