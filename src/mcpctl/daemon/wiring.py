@@ -30,7 +30,7 @@ from mcpctl.objects import ObjectService
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.following import Follower
 from mcpctl.reconciler.importing import GitImporter
-from mcpctl.reconciler.leadership import Election, Leadership, Listening
+from mcpctl.reconciler.leadership import LEASE_SECONDS, Election, Leadership, Listening
 from mcpctl.reconciler.mirroring import GitMirror
 from mcpctl.reconciler.operations import GitOperations, ensure_replication_secret
 from mcpctl.reconciler.restoring import Restorer
@@ -194,8 +194,14 @@ def _takeover_fetches(services: Services) -> list[Callable[[], Awaitable[None]]]
         async def from_old_leader() -> None:
             async with services.sessions() as session:
                 secret = await get_meta(session, REPLICATION_SECRET)
-            if secret is not None:
-                await asyncio.to_thread(fetch_from_leader, replica.repo, previous, secret)
+            if secret is not None:  # a leader paused, not dead, answers nothing: not for long
+                await asyncio.to_thread(
+                    fetch_from_leader,
+                    replica.repo,
+                    previous,
+                    secret,
+                    timeout=leadership.seconds or LEASE_SECONDS,
+                )
 
         fetches.append(from_old_leader)
     if services.mirror is not None:

@@ -56,6 +56,7 @@ from mcpctl.store.changes import (
     mark_exported,
     put_meta,
     rewind_exported,
+    snapshot,
 )
 from mcpctl.store.notifications import MAIN, notify
 from mcpctl.store.objects import objects_of_kinds
@@ -75,6 +76,8 @@ MAINTAIN_EVERY = 200
 MAINTAIN_IDLE = 10.0
 #: Unexported changes beyond which a start exports everything at once (see catch_up_locked).
 FULL_EXPORT_BACKLOG = 1000
+#: Snapshots a full export takes at most while writes keep coming, before it commits one.
+SNAPSHOT_TRIES = 10
 #: Exported writes whose lag (change to commit) the status summarizes.
 LAG_SAMPLES = 1000
 
@@ -412,10 +415,22 @@ class GitReplica:
         self._lags.append(max(0.0, (datetime.now(UTC) - group[-1].at).total_seconds()))
 
     async def _export_everything(self) -> None:
+        """One commit of whatever `main` lacks of the database (drift), with every write
+        before it exported on its own first: the objects and the last change are read in
+        one snapshot, so writes that other replicas make meanwhile get commits of their
+        own after it (and are never claimed by it without being in it)."""
         self._handed.clear()  # what they stored is in the database: the export reads it
-        resources = await self.resources()
-        async with self.sessions() as session:
-            last = await last_change(session)
+        for _ in range(SNAPSHOT_TRIES):
+            async with self.sessions() as session:
+                await snapshot(session)
+                last = await last_change(session)
+                rows = await objects_of_kinds(session, GIT_KIND_NAMES)
+                exported = await exported_change(session)
+            if last <= exported:
+                break
+            for group in _by_write(await self.unexported()):  # came meanwhile
+                await self._export_write(group)
+        resources = [row_resource(r) for r in rows]
         await asyncio.to_thread(
             export_all, self.repo, resources, self.seal, summary="Export the database", change=last
         )

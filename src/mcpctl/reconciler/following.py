@@ -26,7 +26,7 @@ from typing import Any
 from mcpctl.errors import BackendUnavailable
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.leadership import Leadership
-from mcpctl.reconciler.supervisor import Backoff, LoopSpec, PermanentError
+from mcpctl.reconciler.supervisor import Backoff, LoopSpec, PermanentError, TemporaryError
 from mcpctl.staterepo.replication import adopt_refs, align_main, fetch_from_leader, set_identity
 from mcpctl.store.changes import MAIN_COMMIT, REPLICATION_SECRET, REPO_ID, get_meta
 
@@ -77,7 +77,7 @@ class Follower:
             seconds = self.leadership.seconds or 0.0
             if now - self._failing_since > 2 * seconds:
                 self.unable = f"cannot follow the leader: {e}"
-            raise
+            raise TemporaryError(str(e)) from None
         self._followed()
 
     def _followed(self) -> None:

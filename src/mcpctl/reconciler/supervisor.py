@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
+from mcpctl.errors import Deposed
+
 log = logging.getLogger(__name__)
 
 
@@ -199,6 +201,10 @@ async def _attempt(loop: Loop, report: LoopReport) -> float | None:
     except PermanentError as e:
         _failed(report, e)
         spec.log.warning("%s failed: %s", spec.what, e)
+        return None
+    except Deposed as e:  # the replica lost the lease: the election stops this loop
+        _failed(report, e)
+        spec.log.info("%s stopped: %s", spec.what, e)
         return None
     except Exception as e:  # a supervisor: log the traceback, retry (next round, or back-off)
         _failed(report, e)

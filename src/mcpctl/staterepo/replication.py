@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 
-def fetch_from_leader(repo: StateRepo, url: str, secret: str) -> None:
+def fetch_from_leader(
+    repo: StateRepo, url: str, secret: str, *, timeout: float = GIT_TIMEOUT
+) -> None:
     """Fetch every branch and note of the leader at `url` (its `/git/state.git`) under
     `refs/cluster/` (the secret goes in a header through the environment, never argv)."""
     env = {
@@ -66,7 +68,7 @@ def fetch_from_leader(repo: StateRepo, url: str, secret: str) -> None:
     ]
     try:
         done = subprocess.run(
-            command, capture_output=True, text=True, timeout=GIT_TIMEOUT, env=env, check=False
+            command, capture_output=True, text=True, timeout=timeout, env=env, check=False
         )
     except subprocess.TimeoutExpired:
         raise BackendUnavailable(f"fetch from the leader {url}: no answer") from None

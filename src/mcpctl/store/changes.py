@@ -50,6 +50,7 @@ __all__ = [
     "mark_exported",
     "put_meta",
     "rewind_exported",
+    "snapshot",
 ]
 
 
@@ -101,3 +102,11 @@ async def rewind_exported(session: Session, seq: int) -> None:
     """Record that `main` holds the changes up to `seq` only: a leader taking over with a
     repo that lacks commits the old leader made (lost with it) exports them again."""
     await put_meta(session, EXPORTED, str(seq))
+
+
+async def snapshot(session: Session) -> None:
+    """Make the reads of `session`'s transaction one snapshot (first call, before any
+    read): PostgreSQL's REPEATABLE READ. SQLite's reads already see one state, for the
+    one writer there is is this process."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
