@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mcpctl.api import auth, gitops, health, history, objects, tokens
+from mcpctl.api import auth, cluster, gitops, health, history, objects, tokens
 from mcpctl.api.endpoints import Endpoint, Handler, bind, endpoint
 from mcpctl.api.forwarding import LeaderOnly
 from mcpctl.api.openapi import serve_openapi
@@ -36,6 +36,7 @@ def build_app(services: Services) -> Starlette:
     routes = [
         Route("/healthz", health.healthz),
         Route("/readyz", bind(services, health.readyz)),
+        Route("/cluster/v1/sealing-key", bind(services, cluster.sealing_key)),
         Route("/api/v1/openapi.json", serve_openapi),
         Route("/api/v1/auth/login", api(auth.login), methods=["POST"]),
         Route("/api/v1/auth/logout", api(auth.logout), methods=["POST"]),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -81,6 +82,17 @@ class Relay:
 
         answer = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in HOP_BY_HOP]
         return Relayed(response.status_code, answer, stream())
+
+    async def get_json(self, url: str, token: str) -> Any:
+        """GET `url` with `token` as the bearer; its JSON (BackendUnavailable if not 200)."""
+        client = self._client = self._client or httpx.AsyncClient(timeout=10.0)
+        try:
+            response = await client.get(url, headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError as e:
+            raise BackendUnavailable(f"{url.split('/', 3)[2]}: {e}") from None
+        if response.status_code != 200:
+            raise BackendUnavailable(f"{url}: {response.status_code} {response.text[:200]}")
+        return response.json()
 
     async def close(self) -> None:
         if self._client is not None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from mcpctl.api.githttp import GitEndpoint
 from mcpctl.api.services import Services
 from mcpctl.client.contexts import Context, load_config, save_config
+from mcpctl.client.relay import Relay
 from mcpctl.daemon.settings import Settings, StoreSettings
 from mcpctl.errors import BackendUnavailable, Conflict, NotFound
 from mcpctl.identity import IdentityService, LoginThrottle
@@ -40,6 +41,7 @@ from mcpctl.secrets import (
     KEY_FILE,
     MissingKey,
     Sealer,
+    install_key,
     key_configured,
     load_sealer,
     missing_key,
@@ -57,7 +59,7 @@ from mcpctl.store import (
     sqlite_path,
     upgrade,
 )
-from mcpctl.store.changes import REPLICATION_SECRET, REPO_ID, get_meta
+from mcpctl.store.changes import REPLICATION_SECRET, REPO_ID, SEALING_KEY_ID, get_meta, put_meta
 from mcpctl.store.database import Engine, schema_revision
 from mcpctl.store.notifications import CHANGES, LEASE, MAIN, Listener
 
@@ -81,8 +83,18 @@ async def build_services(settings: Settings) -> Services:
                 "no state repo here: it starts from %s at main %s", remote.redacted, started[:12]
             )
     repo = await asyncio.to_thread(StateRepo.open_or_init, repo_path)
+    single = engine.dialect.name == "sqlite"  # one replica by nature: it leads always
     sealer: Sealer | MissingKey
-    if key_configured(settings.state_dir) or not repo.holds("secrets"):
+    if key_configured(settings.state_dir):
+        sealer = load_sealer(settings.state_dir)
+    elif not single and await _cluster_key_id(engine) is not None:
+        # a replica joining a database whose replicas seal with a key: it gets that key
+        # from the leader (its follower asks), never a key of its own
+        sealer = MissingKey(
+            f"no sealing key yet: it comes from the leader, or set {KEY_ENV} or copy "
+            f"{KEY_FILE} from another replica into {settings.state_dir}"
+        )
+    elif not repo.holds("secrets"):
         sealer = load_sealer(settings.state_dir, create=True)
     else:  # sealed secrets and no key: only a recovery told to skip them can go on
         sealer = missing_key(settings.state_dir)
@@ -93,7 +105,6 @@ async def build_services(settings: Settings) -> Services:
             notify(notice)
 
     sessions = make_sessionmaker(engine, after_write=written)
-    single = engine.dialect.name == "sqlite"  # one replica by nature: it leads always
     cluster = settings.cluster
     leadership = Leadership(
         sessions,
@@ -118,6 +129,7 @@ async def build_services(settings: Settings) -> Services:
         wake.append(lambda _notice: mirror.notify())
     git = GitEndpoint(repo_path, identity, importer, replica, mirror)
     follower = None if single else Follower(leadership, replica)
+    relay = Relay()
     services = Services(
         engine,
         sessions,
@@ -156,7 +168,59 @@ async def build_services(settings: Settings) -> Services:
             election.lease_moved()
 
         services.listening = Listening(listener, reconnected)
+
+        async def obtain_key() -> None:
+            await _obtain_key(settings, services, relay)
+
+        follower.obtain_key = obtain_key
     return services
+
+
+async def _cluster_key_id(engine: Engine) -> str | None:
+    async with make_sessionmaker(engine)() as session:
+        return await get_meta(session, SEALING_KEY_ID)
+
+
+async def _obtain_key(settings: Settings, services: Services, relay: Relay) -> None:
+    """A follower without the cluster's sealing key gets it from the leader, once."""
+    importer, leadership = services.importer, services.leadership
+    assert importer is not None
+    assert leadership is not None
+    if not isinstance(importer.sealer, MissingKey):
+        return
+    async with services.sessions() as session:
+        key_id = await get_meta(session, SEALING_KEY_ID)
+        secret = await get_meta(session, REPLICATION_SECRET)
+    url = leadership.leader_url()
+    if key_id is None or secret is None or url is None:
+        return
+    answer = await relay.get_json(f"{url}/cluster/v1/sealing-key", secret)
+    sealer = await asyncio.to_thread(install_key, settings.state_dir, str(answer["key"]), key_id)
+    importer.sealer = sealer
+    services.replica.seal = sealer.seal
+    log.info("received the cluster's sealing key from the leader at %s", url)
+
+
+async def _check_key(services: Services) -> None:
+    """The leader seals with the database's key (recorded by the first leader): a replica
+    with another key, or none, may not lead."""
+    importer = services.importer
+    assert importer is not None
+    sealer = importer.sealer
+    async with services.sessions() as session, session.begin():
+        known = await get_meta(session, SEALING_KEY_ID)
+        if isinstance(sealer, MissingKey):
+            if known is not None:
+                raise BackendUnavailable(f"this replica cannot lead: {sealer.where}")
+            return
+        if known is None:
+            await put_meta(session, SEALING_KEY_ID, sealer.key_id)
+        elif known != sealer.key_id:
+            raise BackendUnavailable(
+                f"this replica cannot lead: its sealing key (id {sealer.key_id[:12]}) is not "
+                f"the one the other replicas seal with (id {known[:12]}): set {KEY_ENV} or "
+                f"copy {KEY_FILE} from another replica"
+            )
 
 
 async def _lead(settings: Settings, services: Services, parts: Supervisor) -> None:
@@ -170,6 +234,8 @@ async def _lead(settings: Settings, services: Services, parts: Supervisor) -> No
         await ensure_replication_secret(services.sessions)
         await replica.take_over(_takeover_fetches(services), _stamp(leadership))
     recovered = await recover(settings, services)
+    if not leadership.single:
+        await _check_key(services)
     await bootstrap(settings, services)
     await parts.start(replica, starting=functools.partial(replica.start, full=not recovered))
     await parts.start(services.git)

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +53,8 @@ class Follower:
         self.unable: str | None = None
         self._failing_since: float | None = None
         self.last_followed: datetime | None = None
+        #: Gets the cluster's sealing key from the leader if this replica lacks it (wiring).
+        self.obtain_key: Callable[[], Awaitable[None]] | None = None
 
     def main_moved(self, _payload: str = "") -> None:
         """The MAIN notification: the leader moved the cluster's main."""
@@ -68,6 +71,8 @@ class Follower:
             return
         try:
             await self._follow()
+            if self.obtain_key is not None:
+                await self.obtain_key()
         except PermanentError as e:
             self.unable = str(e)
             raise

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -43,12 +45,23 @@ class Sealer:
     """Seals and opens Secret values with one key."""
 
     _siv: AESSIV
+    _key: bytes = field(repr=False, default=b"")
 
     @classmethod
     def from_key(cls, key: bytes) -> Sealer:
         if len(key) != KEY_BYTES:
             raise InvalidInput(f"a sealing key has {KEY_BYTES} bytes, not {len(key)}")
-        return cls(AESSIV(key))
+        return cls(AESSIV(key), key)
+
+    @property
+    def key_id(self) -> str:
+        """A fingerprint of the key that tells keys apart and reveals nothing of it: the
+        replicas of one database must seal with one key."""
+        return hmac.new(self._key, b"mcpctl sealing key id", hashlib.sha256).hexdigest()[:32]
+
+    def key_text(self) -> str:
+        """The key as its file holds it (base64): for a replica joining, and nothing else."""
+        return base64.b64encode(self._key).decode("ascii")
 
     def seal(self, secret: str, key: str, value: str) -> str:
         sealed = self._siv.encrypt(value.encode("utf-8"), _associated(secret, key))
@@ -129,6 +142,19 @@ def load_sealer(state_dir: Path, *, create: bool = False) -> Sealer:
     if mode & 0o077:
         raise SealingError(f"{path} is readable by others (mode {mode:o}): chmod 600 it")
     return Sealer.from_key(_decode_key(path.read_text(encoding="ascii").strip(), str(path)))
+
+
+def install_key(state_dir: Path, text: str, key_id: str) -> Sealer:
+    """Write the key `text` (base64) as `<state_dir>/sealing.key`, 0600, after checking that
+    it is the key `key_id` names (a replica joining gets the cluster's key)."""
+    sealer = Sealer.from_key(_decode_key(text.strip(), "the key received"))
+    if not hmac.compare_digest(sealer.key_id, key_id):
+        raise SealingError("the sealing key received is not the one the database names")
+    path = state_dir / KEY_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(text.strip() + "\n")
+    return sealer
 
 
 def _decode_key(text: str, where: str) -> bytes:

@@ -25,6 +25,8 @@ MAIN_COMMIT = "main_commit"
 #: Meta row: the secret replicas present to each other (a follower fetching the state
 #: repo from the leader). Whoever reads the database may read it: it opens nothing more.
 REPLICATION_SECRET = "replication_secret"
+#: Meta row: the fingerprint of the sealing key every replica of the database seals with.
+SEALING_KEY_ID = "sealing_key_id"
 #: Meta row: the id of the state repo this database follows (`StateRepo.identity`).
 REPO_ID = "state_repo_id"
 #: Meta row: the last commit imported into the database, and how: "<sha> <push|sync|...>".
@@ -43,6 +45,7 @@ __all__ = [
     "MAIN_COMMIT",
     "REPLICATION_SECRET",
     "REPO_ID",
+    "SEALING_KEY_ID",
     "changes_since",
     "exported_change",
     "get_meta",
