@@ -9,6 +9,7 @@ helper behind it) are in `gitcredential`. Restoring a revision is
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -48,9 +49,21 @@ def status(fmt: str) -> None:
         click.echo(json.dumps(answer, indent=2))
         return
     imported = answer.get("lastImported") or {}
+    _replicas(answer)
     click.echo(f"head:             {answer.get('head') or '(none)'}")
+    cluster = answer.get("clusterHead")
+    if cluster and cluster != answer.get("head"):
+        click.echo(f"cluster's main:   {cluster} (this replica's main is not there yet)")
     click.echo(f"exported change:  {answer.get('exportedChange')} of {answer.get('lastChange')}")
     click.echo(f"pending:          {'yes' if answer.get('pending') else 'no'}")
+    lag = answer.get("exportLag") or {}
+    if lag.get("writes"):
+        click.echo(
+            f"export lag:       p50 {lag['p50'] * 1000:.0f} ms, p95 {lag['p95'] * 1000:.0f} ms, "
+            f"max {lag['max'] * 1000:.0f} ms (last {lag['writes']} writes)"
+        )
+    if lag.get("oldestPendingSeconds") is not None:
+        click.echo(f"oldest pending:   {lag['oldestPendingSeconds']:.3f} s")
     last = f"{imported['commit'][:12]} ({imported.get('via')})" if imported else "(none)"
     click.echo(f"last imported:    {last}")
     remote = answer.get("remote")
@@ -69,6 +82,27 @@ def status(fmt: str) -> None:
     click.echo(f"conflicts:        {len(conflicts)} recent (the database won)")
     for conflict in conflicts[:10]:
         click.echo(f"  {conflict.get('time')}  {conflict.get('message')}")
+
+
+def _replicas(answer: dict[str, Any]) -> None:
+    """This replica's role and the leader (on PostgreSQL, where several may share one database)."""
+    replica, leader = answer.get("replica") or {}, answer.get("leader") or {}
+    if not replica:
+        return
+    click.echo(f"replica:          {replica.get('name')} ({replica.get('role')})")
+    if replica.get("role") == "single":
+        return
+    if leader:
+        click.echo(
+            f"leader:           {leader.get('name')} at {leader.get('url')}, term "
+            f"{leader.get('term')}, lease renewed {leader.get('leaseAgeSeconds')} s ago, "
+            f"{leader.get('leaseRemainingSeconds')} s left"
+        )
+    else:
+        click.echo("leader:           none (an election is on)")
+    following = answer.get("following") or {}
+    if following and not following.get("able", True):
+        click.echo(f"following:        unable: {following.get('problem')}")
 
 
 @gitops.command("verify")

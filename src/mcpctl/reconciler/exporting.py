@@ -54,6 +54,7 @@ from mcpctl.store.changes import (
     get_meta,
     last_change,
     mark_exported,
+    oldest_after,
     put_meta,
     rewind_exported,
     snapshot,
@@ -455,14 +456,19 @@ class GitReplica:
             last = await last_change(session)
             imported = await get_meta(session, LAST_IMPORTED)
             cluster = await get_meta(session, MAIN_COMMIT)
+            oldest = await oldest_after(session, exported) if exported < last else None
         head = await asyncio.to_thread(self.repo.head)
+        lag = self._lag_summary() or {}
+        if oldest is not None:  # how long the oldest write has waited for its commit
+            waited = (datetime.now(UTC) - oldest.at).total_seconds()
+            lag["oldestPendingSeconds"] = round(max(0.0, waited), 3)
         return ReplicaStatus(
             str(head.id) if head is not None else None,
             exported,
             last,
             imported,
             cluster,
-            self._lag_summary(),
+            lag or None,
         )
 
     def _lag_summary(self) -> dict[str, Any] | None:

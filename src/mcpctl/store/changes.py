@@ -51,6 +51,7 @@ __all__ = [
     "get_meta",
     "last_change",
     "mark_exported",
+    "oldest_after",
     "put_meta",
     "rewind_exported",
     "snapshot",
@@ -113,3 +114,10 @@ async def snapshot(session: Session) -> None:
     one writer there is is this process."""
     if session.get_bind().dialect.name == "postgresql":
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+async def oldest_after(session: Session, seq: int) -> ChangeRow | None:
+    """The first change after `seq` (None: none)."""
+    return await session.scalar(
+        select(ChangeRow).where(ChangeRow.seq > seq).order_by(ChangeRow.seq).limit(1)
+    )
