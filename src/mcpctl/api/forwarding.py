@@ -51,7 +51,7 @@ class LeaderOnly:
         if (
             scope["type"] != "http"
             or not str(scope["path"]).startswith(LEADER_ONLY)
-            or leadership.leads()
+            or leadership.in_office()
         ):
             await self.app(scope, receive, send)
             return
@@ -64,7 +64,7 @@ class LeaderOnly:
             if url is None:
                 await leadership.refresh()
                 url = leadership.leader_url()
-            if leadership.leads():  # elected while it looked
+            if leadership.in_office():  # elected while it looked
                 await self.app(scope, receive, send)
                 return
             if url is None:

@@ -33,5 +33,7 @@ async def readyz(request: Request, services: Services) -> Response:
     leadership = services.leadership
     role = None
     if leadership is not None:
-        role = "single" if leadership.single else ("leader" if leadership.leads() else "follower")
+        role = (
+            "single" if leadership.single else ("leader" if leadership.in_office() else "follower")
+        )
     return JSONResponse({"status": "ready", "schema": health.revision, "role": role})

@@ -23,6 +23,7 @@ admin)`); what was done and what to do next go to stderr. `main` calls
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import sys
 from typing import TextIO
@@ -30,8 +31,9 @@ from typing import TextIO
 from mcpctl.access import SYSTEM
 from mcpctl.daemon.settings import AdminResetSettings
 from mcpctl.daemon.statelock import StateDirBusy, StateLock, lock_state_dir
-from mcpctl.daemon.wiring import open_existing
+from mcpctl.daemon.wiring import ExistingState, open_existing
 from mcpctl.identity.breakglass import reset_admin
+from mcpctl.reconciler.leadership import Leadership
 
 #: Who the write is by: mcpd itself, named for the command (audit entries, commit author).
 ACTOR = "mcpd admin-reset"
@@ -61,10 +63,22 @@ async def admin_reset(
         )
         if not done.wrote:
             pass  # the User and the Rbac were there as they are: nothing to commit
-        elif busy is None:
-            await existing.replica.catch_up()
+        elif busy is None and await _lead(existing):
+            try:
+                await existing.replica.take_over([], "admin-reset")
+                await existing.replica.catch_up()
+                await existing.replica.publish()
+            finally:
+                if existing.replica.leadership is not None:
+                    await existing.replica.leadership.release()
             head = (await existing.replica.status()).head
             print(f"committed to the state repo: main is at {head}", file=err)
+        elif busy is None:  # another replica of the database leads: it commits
+            print(
+                "another mcpd replica on this database leads: it commits this change to the "
+                "state repo at once",
+                file=err,
+            )
         else:
             holder = f"pid {busy.pid}" if busy.pid is not None else "another process"
             print(
@@ -83,3 +97,22 @@ async def admin_reset(
         file=err,
     )
     print(done.password, file=out)
+
+
+async def _lead(existing: ExistingState) -> bool:
+    """On PostgreSQL, lead the replicas of the database for the commit, if none does (the
+    cluster's state repo is the leader's); on SQLite, this state dir's lock is enough."""
+    if existing.engine.dialect.name != "postgresql":
+        return True
+    leadership = Leadership(existing.sessions, ACTOR, "")
+    renewed: float | None = None
+    while not await leadership.campaign():
+        lease = leadership.lease
+        assert lease is not None
+        if renewed is not None and lease.renewed_at != renewed:
+            return False  # a live replica renews it: it leads, and commits
+        renewed = lease.renewed_at  # a lease left by a killed mcpd ends by itself: wait
+        await asyncio.sleep(min(lease.remaining, 2.0) + 0.1)
+    existing.replica.leadership = leadership
+    existing.repo.fence = leadership.check
+    return True

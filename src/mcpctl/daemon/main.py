@@ -59,7 +59,7 @@ async def _serve(settings: Settings) -> None:
         await supervisor.start(services.election)
         if services.follower is not None:
             await supervisor.start(services.follower)
-        if not services.leadership.leads():
+        if not services.leadership.in_office():
             await follower_start(settings, services)
         app = build_app(services)
         config = uvicorn.Config(
@@ -76,7 +76,7 @@ async def _serve(settings: Settings) -> None:
             __version__,
             settings.http.url,
             services.engine.dialect.name,
-            "leader" if services.leadership.leads() else "follower",
+            "leader" if services.leadership.in_office() else "follower",
         )
         await server.serve()
     finally:

@@ -79,6 +79,18 @@ class ClusterSettings:
     #: leader died (and a second more)
     lease_seconds: float = 6.0
 
+    def replica_name(self, http: HttpSettings) -> str:
+        """The name given, else the host name and the port."""
+        return self.name or f"{socket.gethostname()}:{http.port}"
+
+    def url(self, http: HttpSettings) -> str:
+        """The URL given, else where mcpd listens (the host name if on every address)."""
+        if self.advertise_url:
+            return self.advertise_url
+        host = http.host if http.host not in ("0.0.0.0", "::", "") else socket.gethostname()
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{http.port}"
+
 
 @dataclass(frozen=True)
 class RecoverySettings:
@@ -239,12 +251,9 @@ def parse_command(argv: list[str] | None = None) -> Settings | AdminResetSetting
 
 
 def _cluster(args: argparse.Namespace) -> ClusterSettings:
-    host = socket.gethostname()
-    advertised = args.host if args.host not in ("0.0.0.0", "::", "") else host
-    advertised = f"[{advertised}]" if ":" in advertised else advertised
     return ClusterSettings(
-        args.replica_name or f"{host}:{args.port}",
-        (args.advertise_url or f"http://{advertised}:{args.port}").rstrip("/"),
+        args.replica_name or "",
+        (args.advertise_url or "").rstrip("/"),
         max(args.lease_seconds, 2.0),
     )
 

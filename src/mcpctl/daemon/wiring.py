@@ -108,8 +108,8 @@ async def build_services(settings: Settings) -> Services:
     cluster = settings.cluster
     leadership = Leadership(
         sessions,
-        cluster.name,
-        cluster.advertise_url,
+        cluster.replica_name(settings.http),
+        cluster.url(settings.http),
         seconds=None if single else cluster.lease_seconds,
     )
     repo.fence = leadership.check  # only the leader moves main

@@ -66,7 +66,7 @@ class Follower:
         self._wake.clear()
 
     async def round(self) -> None:
-        if self.leadership.leads():
+        if self.leadership.in_office():
             self._followed()
             return
         try:
@@ -99,7 +99,7 @@ class Follower:
         if identity is None:
             return  # no leader has started yet
         async with self.replica.lock:
-            if self.leadership.leads():
+            if self.leadership.in_office():
                 return  # elected meanwhile: the takeover aligns main
             mine = await asyncio.to_thread(repo.identity)
             if mine != identity:

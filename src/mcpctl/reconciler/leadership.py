@@ -40,7 +40,7 @@ from mcpctl.store.notifications import LEASE, Listener, notify
 log = logging.getLogger(__name__)
 
 #: The lease's default length in seconds: a follower takes over at most this long after
-#: the leader died (plus a second), and a leader renews it every third of it.
+#: the leader died (plus a second), and a leader renews it every quarter of it.
 LEASE_SECONDS = 6.0
 #: The part of the lease this replica's own deadline leaves out, against clock drift and
 #: the time a renewal takes to reach the database.
@@ -78,6 +78,12 @@ class Leadership:
     def leads(self) -> bool:
         """Whether this replica leads now (by its own clock, which ends its term early)."""
         return self.single or (self.term is not None and time.monotonic() < self._deadline)
+
+    def in_office(self) -> bool:
+        """Whether this replica took or renewed the lease at its last campaign (it may have
+        lapsed since by its own clock, on a busy machine: its effects are refused then, but
+        it answers what only the leader answers rather than sending it elsewhere)."""
+        return self.single or self.term is not None
 
     def check(self) -> None:
         """Refuse (`Deposed`) unless this replica leads: before an effect outside the
@@ -145,7 +151,7 @@ class Leadership:
 
     def leader_url(self) -> str | None:
         """Where the leader serves (None: this replica leads, or no one does)."""
-        if self.leads() or self.lease is None or not self.lease.holder:
+        if self.in_office() or self.lease is None or not self.lease.holder:
             return None
         if self.lease.expires_at - self.lease.now <= time.monotonic() - self._read_at:
             return None  # ended by now, as far as this replica knows
@@ -153,7 +159,7 @@ class Leadership:
 
     def to_json(self) -> dict[str, Any]:
         """This replica and the leader, for `gitops status`."""
-        role = "single" if self.single else ("leader" if self.leads() else "follower")
+        role = "single" if self.single else ("leader" if self.in_office() else "follower")
         answer: dict[str, Any] = {
             "replica": {"name": self.name, "url": self.url, "role": role},
             "leader": None,

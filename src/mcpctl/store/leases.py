@@ -86,7 +86,8 @@ async def read_lease(session: Session) -> Lease | None:
 
 
 async def campaign(session: Session, holder: str, url: str, seconds: float) -> Lease:
-    """Renew the lease if `holder` holds it, take it over if it has ended, else leave it:
+    """Renew the lease if `holder` holds it (even once ended, if nobody took it meanwhile),
+    take it over if it has ended, else leave it:
     the lease as it is afterwards (in the caller's transaction, which must commit).
 
     A takeover raises the term once the old holder's fenced transactions are done.
@@ -102,7 +103,9 @@ async def campaign(session: Session, holder: str, url: str, seconds: float) -> L
             raise BackendUnavailable("the database has no lease row: run mcpd's migrations")
         await session.refresh(row)
         now = await _now(session)
-        if row.holder == holder and row.expires_at > now:
+        if row.holder == holder:
+            # renewed, even late: nobody held it in between, so the term goes on (and its
+            # fenced transactions in flight, this replica's own, are not waited for)
             row.renewed_at, row.expires_at = now, now + seconds
         elif not row.holder or row.expires_at <= now:
             # wait for the old term's fenced transactions, then start a new term

@@ -18,6 +18,9 @@ from mcpctl.api.githttp import PREFIX as GIT_PREFIX
 from mcpctl.api.githttp import GitEndpoint
 from mcpctl.api.openapi import openapi_document
 
+#: The routes between replicas (api/cluster.py), outside /api/v1.
+REPLICAS_PREFIX = "/cluster/"
+
 #: The keys of an OpenAPI path item that name an operation.
 OPERATIONS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -48,7 +51,7 @@ def documented() -> set[tuple[str, str]]:
 
 
 def test_every_route_of_the_api_is_in_the_openapi_document() -> None:
-    json_routes = {(m, p) for m, p in served() if not p.startswith(GIT_PREFIX)}
+    json_routes = {(m, p) for m, p in served() if not p.startswith((GIT_PREFIX, REPLICAS_PREFIX))}
 
     assert sorted(json_routes - documented()) == []
 
@@ -62,6 +65,13 @@ def test_the_git_protocol_routes_are_served_but_left_out_of_the_document() -> No
 
     assert git_routes  # the exception above is not empty: mcpd serves them
     assert not any(path.startswith("/git/") for _, path in documented())
+
+
+def test_what_replicas_ask_each_other_is_served_but_left_out_of_the_document() -> None:
+    """The leader hands its sealing key to replicas that present the database's
+    replication secret: not an API for users (docs/architecture.md, "Several replicas")."""
+    assert ("GET", "/cluster/v1/sealing-key") in served()
+    assert not any(path.startswith(REPLICAS_PREFIX) for _, path in documented())
 
 
 def test_the_gitops_routes_are_documented() -> None:
