@@ -27,6 +27,7 @@ from mcpctl.access.rbac import Grant, Permissions
 from mcpctl.schemas import Group, Rbac
 from mcpctl.store import Session, Sessions
 from mcpctl.store.changes import ACCESS_EPOCH, get_meta, put_meta
+from mcpctl.store.notifications import ACCESS, notify
 from mcpctl.store.objects import objects_of_kinds
 from mcpctl.store.rows import row_resource
 from mcpctl.store.writes import on_commit, shared
@@ -153,4 +154,5 @@ async def compiled(session: Session) -> Compiled:
 async def bump(session: Session) -> None:
     """Record, in the caller's transaction, that who may do what changes."""
     await put_meta(session, ACCESS_EPOCH, uuid.uuid4().hex)
+    await notify(session, ACCESS)  # the other replicas' caches, at once
     on_commit(session, cache_of(session).changed)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mcpctl.access.cache import cache_of
 from mcpctl.api.githttp import GitEndpoint
 from mcpctl.api.services import Services
 from mcpctl.client.contexts import Context, load_config, save_config
@@ -61,7 +62,7 @@ from mcpctl.store import (
 )
 from mcpctl.store.changes import REPLICATION_SECRET, REPO_ID, SEALING_KEY_ID, get_meta, put_meta
 from mcpctl.store.database import Engine, schema_revision
-from mcpctl.store.notifications import CHANGES, LEASE, MAIN, Listener
+from mcpctl.store.notifications import ACCESS, CHANGES, LEASE, MAIN, Listener
 
 log = logging.getLogger("mcpd")
 
@@ -159,11 +160,13 @@ async def build_services(settings: Settings) -> Services:
                 CHANGES: lambda _payload: replica.notify(),
                 MAIN: follower.main_moved,
                 LEASE: election.lease_moved,
+                ACCESS: lambda _payload: cache_of(sessions).changed(),
             },
         )
 
         def reconnected() -> None:  # what was notified while not listening is looked at
             replica.notify()
+            cache_of(sessions).changed()
             follower.main_moved()
             election.lease_moved()
 

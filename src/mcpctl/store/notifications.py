@@ -4,8 +4,10 @@ A write that records changes notifies `CHANGES` in its transaction (delivered
 at commit, only if it commits), so the leader's exporter wakes up at once for
 writes made through any replica; the leader notifies `MAIN` when it moved the
 cluster's `main` (followers fetch it) and `LEASE` when it lets the lease go
-(followers campaign at once). A `Listener` holds one connection of its own
-(psycopg, autocommit) and hands each notification to its channel's callback.
+(followers campaign at once), and `ACCESS` when a write changed who may do
+what (every replica's access cache looks again at once). A `Listener` holds
+one connection of its own (psycopg, autocommit) and hands each notification to
+its channel's callback.
 SQLite has one replica: nothing to notify, nobody to listen.
 """
 
@@ -29,8 +31,10 @@ CHANGES = "mcpd_changes"
 MAIN = "mcpd_main"
 #: The leader let the lease go, or a replica took it (payload: the term).
 LEASE = "mcpd_lease"
+#: A write changed who may do what (`access_epoch`): caches of it look again at once.
+ACCESS = "mcpd_access"
 
-__all__ = ["CHANGES", "LEASE", "MAIN", "Listener", "notify"]
+__all__ = ["ACCESS", "CHANGES", "LEASE", "MAIN", "Listener", "notify"]
 
 
 async def notify(session: Session, channel: str, payload: str = "") -> None:
