@@ -81,11 +81,13 @@ async def admin_reset(
             )
         else:
             holder = f"pid {busy.pid}" if busy.pid is not None else "another process"
-            print(
-                f"mcpd is running ({holder} holds {busy.path}): it commits this change to the "
-                "state repo at its next write, or when it restarts",
-                file=err,
+            when = (
+                "the replica that leads commits this change to the state repo at once"
+                if existing.engine.dialect.name == "postgresql"
+                else "it commits this change to the state repo at its next write, or when it "
+                "restarts"
             )
+            print(f"mcpd is running ({holder} holds {busy.path}): {when}", file=err)
     finally:
         if lock is not None:
             lock.release()

@@ -442,9 +442,18 @@ class GitReplica:
         await self._mark(seq)
 
     async def _mark(self, seq: int) -> None:
+        """Record that `main` holds the changes up to `seq`, and `main`'s head as the
+        cluster's, in one transaction: whoever sees the one sees the other."""
+        head = await asyncio.to_thread(self.repo.head)
+        sha = str(head.id) if head is not None else None
         async with self.sessions() as session, session.begin():
             await self.fence(session)
             await mark_exported(session, seq)
+            if sha is not None and sha != self._published:
+                await put_meta(session, MAIN_COMMIT, sha)
+                await notify(session, MAIN, sha)
+        if sha is not None:
+            self._published = sha
 
     async def resources(self) -> list[Resource]:
         async with self.sessions() as session:
