@@ -231,6 +231,7 @@ class GitReplica:
         repo's `main` does not hold although the database says it was exported (commits
         of the old leader that reached no one). Nothing is exported twice: the export
         is a function of the database, and commits nothing where the files are equal."""
+        self._published = None  # another leader may have published since this one did
         async with self.sessions() as session:
             cluster = await get_meta(session, MAIN_COMMIT)
             exported = await exported_change(session)
