@@ -7,7 +7,7 @@ parts' own (the store's `Engine` and `Sessions`, not sqlalchemy's).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mcpctl.api.githttp import GitEndpoint
 from mcpctl.api.requests import DEFAULT_MAX_BODY
@@ -18,6 +18,7 @@ from mcpctl.reconciler.importing import GitImporter
 from mcpctl.reconciler.mirroring import GitMirror
 from mcpctl.reconciler.operations import GitOperations
 from mcpctl.reconciler.restoring import Restorer
+from mcpctl.reconciler.supervisor import Supervisor
 from mcpctl.store.database import Engine, Sessions
 
 
@@ -37,3 +38,5 @@ class Services:
     max_body: int = DEFAULT_MAX_BODY
     #: the state repo's operations for callers (status, verify, timelines, restore, sync)
     gitops: GitOperations | None = None
+    #: what starts, runs and stops the loops (`daemon.main`); the status reports from it
+    supervisor: Supervisor = field(default_factory=Supervisor)

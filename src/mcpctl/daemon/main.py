@@ -29,7 +29,6 @@ from mcpctl.daemon.statelock import lock_state_dir
 from mcpctl.daemon.wiring import bootstrap, build_services, recover
 from mcpctl.errors import McpctlError
 from mcpctl.escaping import escape_log_records
-from mcpctl.reconciler.supervisor import Supervisor
 
 log = logging.getLogger("mcpd")
 
@@ -50,7 +49,7 @@ async def _serve(settings: Settings) -> None:
     assert services.git is not None
     # stops what it started in the reverse order: the mirror, the git endpoint, the exporter
     # (whose stop exports what the last writes left)
-    supervisor = Supervisor()
+    supervisor = services.supervisor
     try:
         recovered = await recover(settings, services)
         await bootstrap(settings, services)

@@ -3,7 +3,8 @@
 Called by `main` at start: `build_services` builds every part once and hands
 each the parts it stands on and its group of settings (the store its
 `StoreSettings`, the mirror its `GitSettings`, the API its `HttpSettings`' body
-limit, through `Services`, identity a `LoginThrottle` of its `ThrottleSettings`);
+limit, through `Services`, identity a `LoginThrottle` of its `ThrottleSettings`,
+the gitops operations the loops' `Supervisor`, which `main` runs);
 `recover` and `bootstrap` run before the loops and the API start.
 `open_existing` opens the smaller part `mcpd admin-reset` needs (the database,
 the objects' write path and the exporter), creating nothing.
@@ -30,6 +31,7 @@ from mcpctl.reconciler.importing import GitImporter
 from mcpctl.reconciler.mirroring import GitMirror
 from mcpctl.reconciler.operations import GitOperations
 from mcpctl.reconciler.restoring import Restorer
+from mcpctl.reconciler.supervisor import Supervisor
 from mcpctl.secrets import (
     KEY_ENV,
     KEY_FILE,
@@ -101,6 +103,7 @@ async def build_services(settings: Settings) -> Services:
         )
         wake.append(lambda _notice: mirror.notify())
     git = GitEndpoint(repo_path, identity, importer, replica, mirror)
+    supervisor = Supervisor()
     return Services(
         engine,
         sessions,
@@ -113,7 +116,8 @@ async def build_services(settings: Settings) -> Services:
         mirror=mirror,
         public_key=public_key,
         max_body=settings.http.max_body,
-        gitops=GitOperations(sessions, replica, restorer, mirror, public_key),
+        gitops=GitOperations(sessions, replica, restorer, mirror, public_key, supervisor),
+        supervisor=supervisor,
     )
 
 

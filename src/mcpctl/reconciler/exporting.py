@@ -143,6 +143,9 @@ class GitReplica:
         self._handed: dict[str, tuple[Mapping[Key, Resource], AbstractSet[Key]]] = {}
         self._commits = 0  # since the repo was last maintained
         self._maintaining: asyncio.Task[None] | None = None
+        #: Requests that move `main` (push, restore, sync) and met contention, by request:
+        #: each retry counted (`supervisor.retry_contended`), shown by the status.
+        self.contention: Counter[str] = Counter()
 
     def notify(self, notice: WriteNotice | None = None) -> None:
         """A write committed: export it soon (called from the session's after-commit hook).
