@@ -11,6 +11,8 @@ once, in one place::
      +-- Conflict                the object changed or exists already
      +-- Forbidden               the caller may not do this
      +-- BackendUnavailable      a component we depend on (git, a database) failed
+          +-- Contention         another writer got there first (a ref moved, a lock file
+                                 held): expected, retried and counted, not a failure
           +-- Deposed            this mcpd replica no longer holds the leader's lease
 
 `ManifestIssue` is the unit of every validation report: where (file, line,
@@ -50,6 +52,13 @@ class BackendUnavailable(McpctlError):
 class Deposed(BackendUnavailable):
     """This mcpd replica does not hold the leader's lease (any more): what only the leader
     may do (move `main`, import a commit, push the mirror) is refused, changing nothing."""
+
+
+class Contention(BackendUnavailable):
+    """Another writer got there first: a ref moved under a compare-and-swap, a lock file is
+    held. Expected wherever several writers share a repository; whoever meets it tries again
+    (the supervisor's loops, a request a bounded number of times) and counts it.
+    Still a `BackendUnavailable` for an edge that sees it after the retries."""
 
 
 @dataclass(frozen=True, slots=True)

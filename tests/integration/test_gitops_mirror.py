@@ -236,6 +236,52 @@ def test_diverged_histories_merge_and_the_database_wins_a_conflict(
     assert "api-edit" in shown
 
 
+def test_diverged_histories_changing_an_object_alike_are_no_conflict(
+    mirrored: Mcpd, remote: Path, tmp_path: Path
+) -> None:
+    """mcpd changes x and cannot push it; the remote gets the very same change of x (in
+    another YAML form, as another mcpd sharing the remote would push it), and a change of y.
+    The histories merge with no conflict: no Event, no audit entry, y applied."""
+    flag = tmp_path / "frozen"
+    freeze_for_mcpd(remote, flag)
+    with mirrored.client() as client:
+        client.post("/api/v1/apply", json={"items": [server("x"), server("y")]}).raise_for_status()
+        settle(client)
+        work = tmp_path / "work"
+        git("clone", "--quiet", str(remote), str(work))
+        flag.touch()
+        edited = client.put("/api/v1/servers/x", json=server("x", "same-edit"))
+        version = edited.raise_for_status().json()["metadata"]["resourceVersion"]
+        wait_for(lambda: status(client)["remote"]["lastError"], message="the push should fail")
+        for name, command in (("x", "same-edit"), ("y", "remote-edit")):
+            (work / f"servers/{name}.yaml").write_text(
+                SERVER_YAML.format(name=name, command=command)
+            )
+        git("commit", "--quiet", "-am", "the same edit of x, and y", cwd=work)
+        git("push", "--quiet", "origin", "main", cwd=work)
+        flag.unlink()
+
+        done = sync(mirrored)
+        assert done.returncode == 0, done.stderr
+        assert "conflict" not in done.stdout, done.stdout
+
+        x = client.get("/api/v1/servers/x").raise_for_status().json()
+        y = client.get("/api/v1/servers/y").raise_for_status().json()
+        assert x["spec"]["command"] == ["same-edit"]
+        assert x["metadata"]["resourceVersion"] == version  # the import wrote nothing for it
+        assert y["spec"]["command"] == ["remote-edit"]
+        final = settle(client)
+        events = client.get("/api/v1/events", params={"kind": "Server", "name": "x"}).json()
+        audit = client.get("/api/v1/auditevents", params={"kind": "Server"}).json()
+
+    assert [e for e in events["items"] if e["spec"]["reason"] == "GitConflict"] == []
+    assert [e for e in audit["items"] if e["spec"]["outcome"] == "overridden"] == []
+    assert final["conflicts"] == []
+    assert final["remote"]["conflicts"] == []
+    assert git("--git-dir", str(remote), "log", "--merges", "--format=%H", "main")
+    assert "same-edit" in git("--git-dir", str(remote), "show", "main:servers/x.yaml")
+
+
 def test_an_invalid_commit_on_the_remote_changes_nothing_and_says_where(
     mirrored: Mcpd, remote: Path, tmp_path: Path
 ) -> None:

@@ -621,6 +621,71 @@ def test_a_conflicting_push_keeps_the_database_version_and_applies_the_rest(
     assert bare(state, "merge-base", "--is-ancestor", pushed, "main") == ""
 
 
+def secret(name: str, value: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "mcpctl/v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "spec": {"data": {"token": value}},
+    }
+
+
+def test_a_push_bringing_what_the_database_holds_is_no_conflict(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The API changes x and a Secret; before those changes are exported, a push brings the
+    very same content (the Secret sealed), and changes y. Identical content on both sides is
+    no conflict: no Event, no audit entry, nothing applied for x and the Secret; y applies.
+    (Several mcpd sharing one remote see each other's writes come back this way.)"""
+    state = tmp_path / "state"
+    with running_mcpd(state, database_url) as first, first.client() as client:
+        items = [server("x"), server("y"), secret("github", "old-value")]
+        client.post("/api/v1/apply", json={"items": items}).raise_for_status()
+        quiet(client)
+    release = tmp_path / "release"
+    env = {"MCPD_FAULTS": f"export.delay=hold:{release}"}
+    with running_mcpd(state, database_url, env=env) as mcpd, mcpd.client() as client:
+        clone = Clone.of(mcpd, tmp_path / "clone")
+        edited = [
+            client.put("/api/v1/servers/x", json=server("x", "same-edit")),
+            client.put("/api/v1/secrets/github", json=secret("github", SECRET_VALUE)),
+        ]
+        versions = [e.raise_for_status().json()["metadata"]["resourceVersion"] for e in edited]
+        assert client.get("/api/v1/gitops/status").json()["pending"] is True
+        sealed = client.post(
+            "/api/v1/gitops/seal", json={"items": [secret("github", SECRET_VALUE)]}
+        )
+        clone.write("servers/x.yaml", server_yaml("x", "same-edit"))
+        clone.write("secrets/github.yaml", to_yaml(sealed.raise_for_status().json()["items"][0]))
+        clone.write("servers/y.yaml", server_yaml("y", "pushed-edit"))
+        pushed = clone.commit("The same edits, and y")
+
+        push = clone.push()
+        release.touch()
+
+        assert push.returncode == 0, push.stderr
+        lines = remote_lines(push.stderr)
+        assert lines[0] == f"mcpd: applied {pushed[:12]}: 1 configured", lines
+        assert not any("changed it" in line or "kept as mcpd" in line for line in lines), lines
+        x, y = spec_of(client, "servers", "x"), spec_of(client, "servers", "y")
+        assert x is not None
+        assert x["spec"]["command"] == ["same-edit"]
+        assert y is not None
+        assert y["spec"]["command"] == ["pushed-edit"]
+        shown = client.get("/api/v1/secrets/github", params={"showSecrets": "true"})
+        github = shown.raise_for_status().json()
+        assert github["spec"]["data"] == {"token": SECRET_VALUE}
+        # the push wrote nothing for them: their last change is still the API's
+        now = [x["metadata"]["resourceVersion"], github["metadata"]["resourceVersion"]]
+        assert now == versions
+        status = assert_in_sync(client)
+        assert status["conflicts"] == []
+        for kind, name in (("Server", "x"), ("Secret", "github")):
+            events = client.get("/api/v1/events", params={"kind": kind, "name": name}).json()
+            assert [e for e in events["items"] if e["spec"]["reason"] == "GitConflict"] == []
+        assert [e for e in audit(client) if e["outcome"] == "overridden"] == []
+
+
 # ---- many writers at once ------------------------------------------------------------------
 
 

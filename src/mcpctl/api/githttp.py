@@ -17,7 +17,8 @@ request, so the push is judged as its user:
 From the hook's answer until `receive-pack` has moved the ref, mcpd holds the
 replica's lock, so no other commit lands in between. Then the exporter commits
 on top whatever the database holds differently (the database's version of a
-conflicting object, the canonical form of a file pushed in another form).
+conflicting object, the canonical form of a file pushed in another form),
+retried when another writer holds the repo (`errors.Contention`).
 A push to the repo on disk, without mcpd, is refused by the same hook.
 """
 
@@ -45,7 +46,7 @@ from starlette.routing import Route
 
 from mcpctl.access import Principal
 from mcpctl.access.audit import record_audit_apart
-from mcpctl.errors import Forbidden, InvalidManifest, ManifestIssue, McpctlError
+from mcpctl.errors import Contention, Forbidden, InvalidManifest, ManifestIssue, McpctlError
 from mcpctl.escaping import escape
 from mcpctl.faults import fault
 from mcpctl.identity import IdentityService
@@ -53,6 +54,7 @@ from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.importing import GitImporter, ImportReport
 from mcpctl.reconciler.mirroring import GitMirror
 from mcpctl.reconciler.operations import REPLICATION_PREFIX, authorize_fetch, replica_principal
+from mcpctl.reconciler.supervisor import retry_contended
 from mcpctl.staterepo import REF, Author
 from mcpctl.staterepo.merging import commit_at, descends_from
 from mcpctl.staterepo.receiving import configure_receiving, main_target, open_with_pushed
@@ -307,7 +309,23 @@ class GitEndpoint:
         )
 
     async def _after_push(self, push: _Push) -> None:
-        """With the lock still held: export what the database holds that the push left out."""
+        """With the lock still held: export what the database holds that the push left out.
+
+        Retried when it meets contention (another git process writing the repo). The push
+        itself has landed by then, so its answer stands if the retries run out: the
+        exporter's next round commits what the database holds."""
+        try:
+            await retry_contended(
+                "push",
+                log,
+                lambda: self._commit_on_top(push),
+                counted=lambda: self.replica.contention.update(("push",)),
+            )
+        except Contention as e:
+            log.warning("after the push of %s: %s; the exporter goes on", push.new[:12], e)
+            self.replica.notify()
+
+    async def _commit_on_top(self, push: _Push) -> None:
         await self.replica.catch_up_locked()
         report = push.report
         if report is None:

@@ -1,7 +1,9 @@
 """Errors as `application/problem+json`, mapped once from mcpctl's exception tree.
 
 A throttled login (429) also says which limit refused it and, in seconds, when to
-try again: `limit` and `retryAfter` in the body, and the `Retry-After` header.
+try again: `limit` and `retryAfter` in the body, and the `Retry-After` header. A
+request that kept meeting contention in the state repo (503) says `Retry-After: 1`:
+another writer held it, and will not for long.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from starlette.responses import JSONResponse
 from mcpctl.errors import (
     BackendUnavailable,
     Conflict,
+    Contention,
     Forbidden,
     InvalidInput,
     InvalidManifest,
@@ -32,6 +35,8 @@ class TooLarge(InvalidInput):
 
 
 PROBLEM_BASE = "https://mcpctl.dev/problems/"
+#: Seconds to wait before trying again a request that kept meeting contention.
+CONTENTION_RETRY_AFTER = "1"
 
 #: exception class -> (status, slug, title), most specific first.
 _TABLE: tuple[tuple[type[McpctlError], int, str, str], ...] = (
@@ -70,5 +75,7 @@ def problem_for(error: McpctlError) -> JSONResponse:
             response = problem(status, slug, title, str(error), **extra)
             if isinstance(error, Throttled):  # whole seconds (RFC 9110)
                 response.headers["Retry-After"] = str(error.retry_after)
+            elif isinstance(error, Contention):
+                response.headers["Retry-After"] = CONTENTION_RETRY_AFTER
             return response
     return problem(500, "internal", "Internal error", "unexpected error")

@@ -7,7 +7,7 @@ parts' own (the store's `Engine` and `Sessions`, not sqlalchemy's).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mcpctl.api.githttp import GitEndpoint
 from mcpctl.api.requests import DEFAULT_MAX_BODY
@@ -20,6 +20,7 @@ from mcpctl.reconciler.leadership import Election, Leadership, Listening
 from mcpctl.reconciler.mirroring import GitMirror
 from mcpctl.reconciler.operations import GitOperations
 from mcpctl.reconciler.restoring import Restorer
+from mcpctl.reconciler.supervisor import Supervisor
 from mcpctl.store.database import Engine, Sessions
 
 
@@ -45,3 +46,5 @@ class Services:
     election: Election | None = None
     follower: Follower | None = None
     listening: Listening | None = None
+    #: what starts, runs and stops the loops (`daemon.main`); the status reports from it
+    supervisor: Supervisor = field(default_factory=Supervisor)

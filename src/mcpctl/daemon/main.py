@@ -28,7 +28,6 @@ from mcpctl.daemon.statelock import lock_state_dir
 from mcpctl.daemon.wiring import build_services, follower_start
 from mcpctl.errors import McpctlError
 from mcpctl.escaping import escape_log_records
-from mcpctl.reconciler.supervisor import Supervisor
 
 log = logging.getLogger("mcpd")
 
@@ -51,7 +50,7 @@ async def _serve(settings: Settings) -> None:
     # stops what it started in the reverse order: the follower, the election (which stops
     # the leader's parts: the mirror, the git endpoint, the exporter, whose stop exports
     # what the last writes left; then lets the lease go), the listener
-    supervisor = Supervisor()
+    supervisor = services.supervisor
     try:
         if services.listening is not None:
             await supervisor.start(services.listening)

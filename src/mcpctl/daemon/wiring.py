@@ -3,7 +3,8 @@
 Called by `main` at start: `build_services` builds every part once and hands
 each the parts it stands on and its group of settings (the store its
 `StoreSettings`, the mirror its `GitSettings`, the API its `HttpSettings`' body
-limit, through `Services`, identity a `LoginThrottle` of its `ThrottleSettings`);
+limit, through `Services`, identity a `LoginThrottle` of its `ThrottleSettings`,
+the gitops operations the loops' `Supervisor`, which `main` runs);
 `recover` and `bootstrap` run before the loops and the API start.
 `open_existing` opens the smaller part `mcpd admin-reset` needs (the database,
 the objects' write path and the exporter), creating nothing.
@@ -131,6 +132,7 @@ async def build_services(settings: Settings) -> Services:
     git = GitEndpoint(repo_path, identity, importer, replica, mirror)
     follower = None if single else Follower(leadership, replica)
     relay = Relay()
+    supervisor = Supervisor()
     services = Services(
         engine,
         sessions,
@@ -143,9 +145,12 @@ async def build_services(settings: Settings) -> Services:
         mirror=mirror,
         public_key=public_key,
         max_body=settings.http.max_body,
-        gitops=GitOperations(sessions, replica, restorer, mirror, public_key, leadership, follower),
+        gitops=GitOperations(
+            sessions, replica, restorer, mirror, public_key, supervisor, leadership, follower
+        ),
         leadership=leadership,
         follower=follower,
+        supervisor=supervisor,
     )
 
     async def lead(parts: Supervisor) -> None:

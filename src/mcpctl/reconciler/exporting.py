@@ -170,6 +170,9 @@ class GitReplica:
         self._published: str | None = None
         #: The lags (seconds) of the latest exported writes, and when the last was measured.
         self._lags: deque[float] = deque(maxlen=LAG_SAMPLES)
+        #: Requests that move `main` (push, restore, sync) and met contention, by request:
+        #: each retry counted (`supervisor.retry_contended`), shown by the status.
+        self.contention: Counter[str] = Counter()
 
     def notify(self, notice: WriteNotice | None = None) -> None:
         """A write committed: export it soon (called from the session's after-commit hook).

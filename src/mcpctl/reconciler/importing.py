@@ -16,7 +16,11 @@ in the database since the base (a change `main` does not hold yet) keeps its
 database version; an Event and an audit entry name the commit, the object and
 the overriding change, and the caller commits the database's version on top
 (`GitReplica.export_keys`), so the invariant holds again while the overridden
-change stays in history.
+change stays in history. Identical content on both sides is no conflict: an
+object the commits bring exactly as the database holds it (as a write would
+store it, a Secret's values opened and compared in plain, or absent on both
+sides) is written like any other, which changes nothing. Several mcpd sharing
+one remote see each other's writes come back this way.
 
 Callers hold `GitReplica.lock`, so `main` does not move under an import.
 """
@@ -36,6 +40,7 @@ from mcpctl.manifests import ChangeSet, Manifest
 from mcpctl.manifests.references import Key, format_key
 from mcpctl.objects.events import record_event
 from mcpctl.objects.service import ObjectService
+from mcpctl.objects.validating import plan_write
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.secrets import MissingKey, Sealer
 from mcpctl.staterepo import Commit, Repository
@@ -44,6 +49,7 @@ from mcpctl.staterepo.reading import Content, ReadResult, keys_of, read_changes,
 from mcpctl.staterepo.rendering import render_object
 from mcpctl.store import ChangeRow, Session, SourceKind, WriteSource, write_context
 from mcpctl.store.changes import LAST_IMPORTED, put_meta
+from mcpctl.store.rows import rows_by_key
 
 log = logging.getLogger(__name__)
 
@@ -185,9 +191,12 @@ class GitImporter:
         for key in read.keys:
             if local and key in local and key not in overridden:
                 overridden[key] = replace(local[key], commit=commit)
-        manifests = [m for m in read.manifests if m.key not in overridden]
-        deleted = [k for k in read.deleted if k not in overridden]
         async with self.objects.sessions() as session, session.begin():
+            # the same content on both sides: no conflict, and the write changes nothing
+            for key in await _agreeing(session, read, list(overridden)):
+                del overridden[key]
+            manifests = [m for m in read.manifests if m.key not in overridden]
+            deleted = [k for k in read.deleted if k not in overridden]
             context = write_context(session)
             context.source = WriteSource.imported(source, commit)
             context.fence = self.replica.fence  # only the leader imports
@@ -257,6 +266,32 @@ class GitImporter:
 
 def _overridden(key: Key, commit: str, change: ChangeRow) -> Overridden:
     return Overridden(key, commit, change.seq, change.actor, change.verb)
+
+
+async def _agreeing(session: Session, read: ReadResult, keys: list[Key]) -> list[Key]:
+    """The objects among `keys` that the commits bring exactly as the database holds them.
+
+    Compared as a write would store them (`plan_write`: the canonical spec, labels and
+    annotations; a Secret's values opened from their sealed form and compared in plain,
+    a withheld value taking the stored one), so an object judged the same here is one
+    the import's write leaves unchanged. A deletion agrees with an object the database
+    does not hold either. Nothing of a value is said: an agreeing object is simply no
+    conflict.
+    """
+    if not keys:
+        return []
+    wanted = set(keys)
+    brought = {m.key: m for m in read.manifests if m.key in wanted}
+    rows = await rows_by_key(session, keys)
+    same: list[Key] = []
+    for key in keys:
+        manifest, row = brought.get(key), rows.get(key)
+        if manifest is None:
+            if row is None and key in read.deleted:
+                same.append(key)
+        elif row is not None and not plan_write(manifest, row).changed:
+            same.append(key)
+    return same
 
 
 async def _record_conflict(

@@ -14,7 +14,9 @@ fetches the remote's `main` (R) and compares it with mcpd's (L):
   commits stay in history and the remote only ever fast-forwards.
 
 `mcpd` runs its rounds under the supervisor (`reconciler.supervisor`) when a
-remote is configured; the API's sync and status call `sync` and `status`.
+remote is configured, which retries a round meeting contention (another git
+process writing the repo) soon; the API's sync and status call `sync` and
+`status`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpctl.access.policy import SYSTEM, Principal
-from mcpctl.errors import Conflict, McpctlError
+from mcpctl.errors import Conflict, Contention, McpctlError
 from mcpctl.manifests.references import Key
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.importing import GitImporter, Overridden
@@ -132,9 +134,12 @@ class GitMirror:
         self._wake.set()
 
     async def round(self) -> None:
-        """One sync; its failures wait for the next round (they are in `status` meanwhile)."""
+        """One sync; its failures wait for the next round (they are in `status` meanwhile),
+        but contention is the supervisor's to retry soon."""
         try:
             await self.sync()
+        except Contention:
+            raise
         except McpctlError as e:
             raise PermanentError(str(e)) from e
 

@@ -6,12 +6,15 @@ first (`run sync` to look at or sync the state repo, `run restore` to
 restore, `view` of every kind it holds to fetch it) and then ask the loop.
 The API's gitops routes (`api/gitops.py`) and the git endpoint
 (`api/githttp.py`) call them: authorization is never the handler's. A push is
-authorized object by object by the import itself (`importing`).
+authorized object by object by the import itself (`importing`). A sync meeting
+contention is retried a bounded number of times; the status counts those
+retries, and the loops' (from the `Supervisor`).
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +29,11 @@ from mcpctl.reconciler.following import Follower
 from mcpctl.reconciler.leadership import Leadership
 from mcpctl.reconciler.mirroring import GitMirror, SyncReport
 from mcpctl.reconciler.restoring import Restorer, RestoreReport
+from mcpctl.reconciler.supervisor import Supervisor, retry_contended
 from mcpctl.store import Sessions
 from mcpctl.store.changes import REPLICATION_SECRET, get_meta, put_meta
+
+log = logging.getLogger(__name__)
 
 #: The plurals of the kinds the state repo holds (a fetch needs `view` on each).
 GIT_PLURALS = tuple(kind.PLURAL for kind in KIND_NAMES if kind.IN_GIT)
@@ -65,6 +71,8 @@ async def authorize_fetch(sessions: Sessions, principal: Principal) -> None:
 
 #: How many of the latest conflicts the status shows.
 STATUS_CONFLICTS = 20
+#: The requests that move `main`, whose retries after contention the status counts.
+CONTENDED_REQUESTS = ("push", "restore", "sync")
 
 
 @dataclass
@@ -77,6 +85,8 @@ class GitOperations:
     mirror: GitMirror | None = None
     #: The mirror's deploy key, shown by the status (to add on the remote).
     public_key: str | None = None
+    #: The supervisor of the loops: the status shows how often each met contention.
+    supervisor: Supervisor | None = None
     #: This replica's side of the lease, and its following of the leader's repo.
     leadership: Leadership | None = None
     follower: Follower | None = None
@@ -104,7 +114,17 @@ class GitOperations:
             }
             for c in conflicts
         ]
+        answer["contention"] = self.contention()
         return answer
+
+    def contention(self) -> dict[str, dict[str, int]]:
+        """How often the loops (rounds, starts, stops) and the requests that move `main`
+        met contention and retried, since mcpd started."""
+        loops = self.supervisor.report() if self.supervisor is not None else []
+        return {
+            "loops": {r.name: r.contention for r in loops},
+            "requests": {what: self.replica.contention[what] for what in CONTENDED_REQUESTS},
+        }
 
     async def verify(self, principal: Principal) -> tuple[list[str], str]:
         """The files where `main` and the database's export differ, and their diff."""
@@ -124,6 +144,13 @@ class GitOperations:
     async def sync(self, principal: Principal) -> SyncReport:
         """One sync with the mirrored remote now (409 when mcpd mirrors none)."""
         await self._require_run(principal, "sync")
-        if self.mirror is None:
+        mirror = self.mirror
+        if mirror is None:
             raise Conflict("no remote to sync with: start mcpd with --git-remote URL")
-        return await self.mirror.sync(principal)
+        # a sync is safe to run again: what it imported already is unchanged the next time
+        return await retry_contended(
+            "sync",
+            log,
+            lambda: mirror.sync(principal),
+            counted=lambda: self.replica.contention.update(("sync",)),
+        )

@@ -8,7 +8,9 @@ the abandoned head as a timeline branch, then replaces the exported objects
 with those at the target in one transaction (runtime objects untouched; a
 refused restore takes the branch back), and writes a forward commit on
 `main` whose tree equals the target's. Restoring to where `main` already is
-changes nothing, so a repeated restore is harmless.
+changes nothing, so a repeated restore is harmless. Each step that writes the
+state repo is retried when another writer holds it (`errors.Contention`,
+counted as `restore`).
 
 `recover` runs at start when the database is empty and the state repo is not:
 every object at `main` is written, secret values opened with the sealing key.
@@ -24,16 +26,25 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from mcpctl.access.policy import SYSTEM, Principal, policy_of, require_run
-from mcpctl.errors import BackendUnavailable, Conflict, Forbidden, InvalidManifest, McpctlError
+from mcpctl.errors import (
+    BackendUnavailable,
+    Conflict,
+    Contention,
+    Forbidden,
+    InvalidManifest,
+    McpctlError,
+)
 from mcpctl.faults import fault
 from mcpctl.kindnames import GIT_KIND_NAMES
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.importing import GitImporter
+from mcpctl.reconciler.supervisor import retry_contended
 from mcpctl.staterepo import CHANGE_TRAILER, Author, StateRepo
 from mcpctl.staterepo.timelines import (
     commit_tree,
@@ -53,6 +64,8 @@ from mcpctl.store.objects import count_objects
 from mcpctl.store.rows import rows_by_key
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -85,7 +98,7 @@ class Restorer:
     async def restore(self, principal: Principal, rev: str, reason: str = "") -> RestoreReport:
         """Bring the database and `main` to the objects at `rev` (see the module doc)."""
         async with self.replica.lock:
-            await self.replica.catch_up_locked()
+            await self._retrying(self.replica.catch_up_locked)
             target = await asyncio.to_thread(resolve, self.repo, rev)
             head = await asyncio.to_thread(self.repo.head)
             report = RestoreReport(str(target.id), str(head.id) if head is not None else None)
@@ -98,7 +111,9 @@ class Restorer:
                 f"{now.strftime('%Y-%m-%dT%H:%M:%SZ')} {principal.actor} restored main to "
                 f"{str(target.id)[:12]} ({rev}){why}"
             )
-            saved = await asyncio.to_thread(save_timeline, self.repo, note, now)
+            saved = await self._retrying(
+                lambda: asyncio.to_thread(save_timeline, self.repo, note, now)
+            )
             fault("restore.after-timeline")
             try:
                 # every object as the actor, as a push: a restore brings back only what
@@ -118,7 +133,8 @@ class Restorer:
                 # refused before writing (invalid manifests, RBAC): nothing happened, so the
                 # branch goes; any other failure keeps it, the database may have changed
                 if saved is not None:
-                    await asyncio.to_thread(undo_timeline, self.repo, saved)
+                    undo = functools.partial(undo_timeline, self.repo, saved)
+                    await self._retrying(lambda: asyncio.to_thread(undo))
                 raise
             fault("restore.after-db")
             report.timeline = saved.name if saved is not None else None
@@ -130,10 +146,22 @@ class Restorer:
                 + (f"The abandoned head is kept on timelines/{report.timeline}\n")
                 + f"\n{CHANGE_TRAILER}: {last}\n"
             )
-            await asyncio.to_thread(
-                commit_tree, self.repo, target.tree_id, Author.of(principal.actor), message
-            )
-            await self.replica.catch_up_locked()
+            author = Author.of(principal.actor)
+            try:
+                # each try builds on where main is then: a contention retried commits on top
+                await self._retrying(
+                    lambda: asyncio.to_thread(
+                        commit_tree, self.repo, target.tree_id, author, message
+                    )
+                )
+                await self._retrying(self.replica.catch_up_locked)
+            except Contention as e:
+                kept = f"; the abandoned head is on timelines/{report.timeline}"
+                raise Contention(
+                    f"the database is restored to {rev} ({str(target.id)[:12]}), but main "
+                    f"could not follow: {e}. mcpd commits it on main once the state repo is "
+                    f"free{kept if report.timeline else ''}"
+                ) from e
             report.changed = True
             report.summary = {
                 k: v for k, v in imported.changes.to_json()["summary"].items() if k != "unchanged"
@@ -141,6 +169,17 @@ class Restorer:
             log.info("%s restored main to %s (%s)", principal.actor, str(target.id)[:12], rev)
             self.replica.notify()  # the cluster's main moved: published by the exporter
             return report
+
+    async def _retrying(self, step: Callable[[], Awaitable[T]]) -> T:
+        """A step of a restore that writes the state repo, retried when it meets contention:
+        each step is safe to run again (the exports are functions of the database, the
+        timeline is found again by its head, the commit is built on main as it is then)."""
+        return await retry_contended(
+            "restore",
+            log,
+            step,
+            counted=lambda: self.replica.contention.update(("restore",)),
+        )
 
     async def timelines(self) -> list[dict[str, Any]]:
         items = await asyncio.to_thread(list_timelines, self.repo)

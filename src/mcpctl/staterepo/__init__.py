@@ -4,6 +4,7 @@ Import of pushed commits, conflicts, restore, timelines and the mirror build
 on these pieces (docs/architecture.md, "The flows and the invariant").
 """
 
+from mcpctl.staterepo.contention import LockHeld, RefMoved
 from mcpctl.staterepo.layout import README_PATH, key_for, path_for
 from mcpctl.staterepo.rendering import (
     CHANGE_TRAILER,
@@ -33,7 +34,9 @@ __all__ = [
     "REF",
     "Author",
     "Commit",
+    "LockHeld",
     "Oid",
+    "RefMoved",
     "Repository",
     "StateRepo",
     "compare",

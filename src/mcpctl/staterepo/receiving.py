@@ -16,14 +16,20 @@ import pygit2
 
 from mcpctl.staterepo.repo import REF
 
+#: Milliseconds git's own processes (receive-pack moving main, gc packing refs) wait for a
+#: ref's lock file that another writer holds, instead of git's 100 (contention.py).
+REF_LOCK_TIMEOUT = 1000
+
 
 def configure_receiving(repo_path: Path) -> None:
-    """Refuse non-fast-forwards and deletions, check every object, log every ref update."""
+    """Refuse non-fast-forwards and deletions, check every object, log every ref update,
+    and let git wait a moment for a ref lock held by another writer."""
     config = pygit2.Repository(str(repo_path)).config
     config["receive.denyNonFastForwards"] = True
     config["receive.denyDeletes"] = True
     config["receive.fsckObjects"] = True
     config["core.logAllRefUpdates"] = True
+    config["core.filesRefLockTimeout"] = REF_LOCK_TIMEOUT
 
 
 def open_with_pushed(repo_path: Path, objects: str) -> pygit2.Repository:

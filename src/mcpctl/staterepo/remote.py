@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mcpctl.errors import BackendUnavailable, InvalidInput
+from mcpctl.staterepo.contention import contention_in
 
 MIRROR_REF = "refs/mirror/main"
 KEY_NAME = "id_ed25519"
@@ -127,9 +128,10 @@ class Remote:
             repo_path, "fetch", "--no-tags", "--quiet", "--", self.url, f"+main:{MIRROR_REF}"
         )
         if done.returncode != 0:
-            raise BackendUnavailable(
-                f"fetch from {self.redacted} failed: {self.redact(done.stderr.strip())[-500:]}"
-            )
+            said = self.redact(done.stderr.strip())[-500:]
+            what = f"fetch from {self.redacted} failed"
+            # another git process writing refs/mirror/main (or packing refs): a contention
+            raise contention_in(said, what) or BackendUnavailable(f"{what}: {said}")
         head = self._git(repo_path, "rev-parse", "--verify", "--quiet", MIRROR_REF)
         return head.stdout.strip() or None
 

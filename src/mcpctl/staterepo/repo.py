@@ -20,6 +20,7 @@ import pygit2
 
 from mcpctl.errors import BackendUnavailable
 from mcpctl.faults import fault
+from mcpctl.staterepo.contention import RefMoved, contention_in, writing
 from mcpctl.staterepo.layout import README, README_PATH, key_for
 from mcpctl.staterepo.trees import BLOB, TREE, TreeEntries, blob_ids, file_entries
 
@@ -149,12 +150,10 @@ class StateRepo:
             else pygit2.Signature(*COMMITTER)
         )
         parents = [head.id] if head is not None else []
-        try:
+        with writing("cannot commit to the state repo"):
             oid = self.repo.create_commit(None, signature, committer, message, tree, parents)
-            fault("export.after-objects")
-            self.move_main(oid, head.id if head is not None else None, message)
-        except pygit2.GitError as e:
-            raise BackendUnavailable(f"cannot commit to the state repo: {e}") from e
+        fault("export.after-objects")
+        self.move_main(oid, head.id if head is not None else None, message)
         return oid
 
     def loose_objects(self) -> int:
@@ -191,24 +190,33 @@ class StateRepo:
         except (OSError, subprocess.TimeoutExpired) as e:
             raise BackendUnavailable(f"cannot pack the state repo: {e}") from e
         if done.returncode != 0:
-            raise BackendUnavailable(f"cannot pack the state repo: {done.stderr.strip()}")
+            what = "cannot pack the state repo"
+            raise contention_in(done.stderr, what) or BackendUnavailable(
+                f"{what}: {done.stderr.strip()}"
+            )
 
     def move_main(
         self, new: pygit2.Oid, old: pygit2.Oid | None, message: str, *, fenced: bool = True
     ) -> None:
         """Point main at `new`, if it still points at `old` (a compare-and-swap).
 
-        `fence` is asked first, unless not `fenced` (a follower following the leader)."""
+        `fence` is asked first, unless not `fenced` (a follower following the leader).
+        Raises `RefMoved` when main is elsewhere (libgit2 checks again under the ref's
+        lock), `LockHeld` when another process holds the lock: both `Contention`."""
         log_message = f"commit: {message.splitlines()[0] if message else ''}"
         if fenced and self.fence is not None:
             self.fence()
-        if old is None:
-            self.repo.references.create(REF, new)
-            return
-        ref = self.repo.references[REF]
-        if ref.target != old:
-            raise BackendUnavailable(f"main moved from {old} to {ref.target} during a commit")
-        ref.set_target(new, log_message)
+        with writing("cannot move main"):
+            if old is None:
+                try:
+                    self.repo.references.create(REF, new)
+                except pygit2.AlreadyExistsError:
+                    raise RefMoved("main was created during a commit") from None
+                return
+            ref = self.repo.references[REF]
+            if ref.target != old:
+                raise RefMoved(f"main moved from {old} to {ref.target} during a commit")
+            ref.set_target(new, log_message)
 
     def _updated_tree(
         self, base: pygit2.Tree | None, changes: Mapping[str, bytes | None]

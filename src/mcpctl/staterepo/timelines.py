@@ -17,6 +17,7 @@ from typing import Any
 import pygit2
 
 from mcpctl.errors import InvalidInput, NotFound
+from mcpctl.staterepo.contention import writing
 from mcpctl.staterepo.repo import COMMITTER, REF, Author, StateRepo
 
 PREFIX = "refs/heads/timelines/"
@@ -103,13 +104,16 @@ def save_timeline(repo: StateRepo, note: str, now: datetime) -> SavedTimeline | 
     )
     ref = PREFIX + name
     created = ref not in repo.repo.references
-    if created:
-        repo.repo.references.create(ref, head.id)
-    signature = pygit2.Signature(*COMMITTER)
-    notes = repo.repo.references.get(NOTES_REF)
-    existing = _note(repo.repo, head.id)
-    text = f"{existing}\n{note}" if existing else note
-    repo.repo.create_note(text.strip() + "\n", signature, signature, str(head.id), NOTES_REF, True)
+    with writing("cannot save the timeline"):
+        if created:
+            repo.repo.references.create(ref, head.id)
+        signature = pygit2.Signature(*COMMITTER)
+        notes = repo.repo.references.get(NOTES_REF)
+        existing = _note(repo.repo, head.id)
+        text = f"{existing}\n{note}" if existing else note
+        repo.repo.create_note(
+            text.strip() + "\n", signature, signature, str(head.id), NOTES_REF, True
+        )
     before = notes.target if notes is not None else None
     return SavedTimeline(name, head.id, created, before if isinstance(before, pygit2.Oid) else None)
 
@@ -117,13 +121,14 @@ def save_timeline(repo: StateRepo, note: str, now: datetime) -> SavedTimeline | 
 def undo_timeline(repo: StateRepo, saved: SavedTimeline) -> None:
     """Take back `saved` (a restore that was refused): its branch, and the note it wrote."""
     ref = PREFIX + saved.name
-    if saved.created and ref in repo.repo.references:
-        repo.repo.references.delete(ref)
-    if saved.notes_before is None:
-        if NOTES_REF in repo.repo.references:
-            repo.repo.references.delete(NOTES_REF)
-    else:
-        repo.repo.references.create(NOTES_REF, saved.notes_before, force=True)
+    with writing("cannot take the timeline back"):
+        if saved.created and ref in repo.repo.references:
+            repo.repo.references.delete(ref)
+        if saved.notes_before is None:
+            if NOTES_REF in repo.repo.references:
+                repo.repo.references.delete(NOTES_REF)
+        else:
+            repo.repo.references.create(NOTES_REF, saved.notes_before, force=True)
 
 
 def list_timelines(repo: StateRepo) -> list[Timeline]:
@@ -173,14 +178,15 @@ def commit_tree(repo: StateRepo, tree: pygit2.Oid, author: Author, message: str)
     """A forward commit on main whose tree is `tree` (a restore's)."""
     head = repo.head()
     parents = [head.id] if head is not None else []
-    oid = repo.repo.create_commit(
-        None,
-        pygit2.Signature(author.name, author.email),
-        pygit2.Signature(*COMMITTER),
-        message,
-        tree,
-        parents,
-    )
+    with writing("cannot commit the restore"):
+        oid = repo.repo.create_commit(
+            None,
+            pygit2.Signature(author.name, author.email),
+            pygit2.Signature(*COMMITTER),
+            message,
+            tree,
+            parents,
+        )
     repo.move_main(oid, head.id if head is not None else None, message)
     return oid
 

@@ -261,6 +261,21 @@ def _gitops_schemas(summary: dict[str, Any], changes: dict[str, Any]) -> dict[st
                     {"object": ref("ObjectReference"), "message": text, "time": time},
                 ),
             },
+            "contention": {
+                **whole(
+                    {
+                        "loops": {
+                            "type": "object",
+                            "additionalProperties": count,
+                            "description": "by loop (git-replica, git-mirror): its rounds, "
+                            "start and stop that met contention and were retried",
+                        },
+                        "requests": whole(dict.fromkeys(("push", "restore", "sync"), count)),
+                    }
+                ),
+                "description": "how often another writer of the state repo (a ref moved, a "
+                "lock file held) made mcpd retry, since it started",
+            },
         },
     )
     schemas["GitopsVerify"] = object_schema(
