@@ -1,5 +1,5 @@
 """mcpd starts on SQLite and PostgreSQL, bootstraps its admin, and serves the API; one mcpd
-per state dir."""
+per state dir; a database out of reach said in one line."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.mcpd import Mcpd, failed_start, running_mcpd
+from tests.support.postgres import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -41,3 +42,19 @@ def test_a_second_mcpd_on_the_same_state_dir_is_refused_naming_the_lock_and_its_
     # the lock dies with its process: the file left behind stops nobody
     with running_mcpd(state, database_url):
         pass
+
+
+def test_a_database_out_of_reach_is_one_line_naming_it_with_its_password_masked(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+
+    refused = failed_start(tmp_path / "state", f"postgresql://mcpd:secret@127.0.0.1:{port}/mcpd")
+
+    assert refused.returncode == 2
+    [line] = refused.log.splitlines()
+    assert line.startswith(
+        f"mcpd: error: postgresql://mcpd:***@127.0.0.1:{port}/mcpd: the database does not "
+        "answer: connection failed: "
+    )
+    assert "secret" not in refused.log

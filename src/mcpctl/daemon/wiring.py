@@ -61,7 +61,11 @@ async def build_services(settings: Settings) -> Services:
     """Every part, built once (the state dir was checked by `main.serve` first)."""
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = make_engine(settings.store.database_url)
-    await upgrade(engine)
+    try:
+        await upgrade(engine)  # under a lock on PostgreSQL: replicas may start at once
+    except BackendUnavailable as e:  # out of reach: say which database, its password masked
+        await engine.dispose()
+        raise BackendUnavailable(f"{display_url(settings.store.database_url)}: {e}") from e
     repo_path = settings.state_dir / "state.git"
     if settings.git.remote and not (repo_path / "HEAD").exists():
         # a new machine: the state repo starts from the remote (then recovery, if the
