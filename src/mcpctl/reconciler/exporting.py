@@ -47,11 +47,11 @@ from mcpctl.store.changes import (
     LAST_IMPORTED,
     REPO_ID,
     changes_since,
+    claim_meta,
     exported_change,
     get_meta,
     last_change,
     mark_exported,
-    put_meta,
 )
 from mcpctl.store.objects import objects_of_kinds
 from mcpctl.store.rows import row_resource, rows_by_key
@@ -143,6 +143,9 @@ class GitReplica:
         self._handed: dict[str, tuple[Mapping[Key, Resource], AbstractSet[Key]]] = {}
         self._commits = 0  # since the repo was last maintained
         self._maintaining: asyncio.Task[None] | None = None
+        #: The guard refused this state repo: nothing of the database goes there, not
+        #: even at stop.
+        self._refused = False
 
     def notify(self, notice: WriteNotice | None = None) -> None:
         """A write committed: export it soon (called from the session's after-commit hook).
@@ -168,7 +171,13 @@ class GitReplica:
         await self.catch_up(full=full)
 
     async def stop(self) -> None:
-        """After the last round: export what is left, and let a packing in progress end."""
+        """After the last round: export what is left, and let a packing in progress end.
+
+        Nothing if the guard refused the state repo at start (the supervisor stops a part
+        whose start failed all the same).
+        """
+        if self._refused:
+            return
         await self.catch_up()
         if self._maintaining is not None:  # a git gc in its thread: let it end
             await self._maintaining
@@ -201,23 +210,30 @@ class GitReplica:
         await attempt("packing the state repo", log, lambda: asyncio.to_thread(self.repo.maintain))
 
     async def guard_fresh_database(self) -> None:
-        """Refuse a state repo that is not this database's (its objects would be overwritten)."""
+        """Refuse a state repo that is not this database's (its objects would be overwritten).
+
+        A database that follows no repo yet is claimed for this one (`claim_meta`: of
+        two mcpd starting at once on one new database, the second is refused as if it
+        came later, not failed by the collision).
+        """
         repo_id = await asyncio.to_thread(self.repo.identity)
         async with self.sessions() as session, session.begin():
             known = await get_meta(session, REPO_ID)
-            if known is not None and known != repo_id:
-                raise BackendUnavailable(
-                    f"this database follows another state repo (id {known}, this one is "
-                    f"{repo_id}): start with the state dir it belongs to"
-                )
-            exported = await get_meta(session, EXPORTED)
             if known is None:
+                exported = await get_meta(session, EXPORTED)
                 if exported is not None and await asyncio.to_thread(self.repo.holds_objects):
+                    self._refused = True
                     raise BackendUnavailable(
                         "the state repo holds objects but this database was exported "
                         "elsewhere: start with the state dir it belongs to"
                     )
-                await put_meta(session, REPO_ID, repo_id)
+                known = await claim_meta(session, REPO_ID, repo_id)
+            if known != repo_id:
+                self._refused = True
+                raise BackendUnavailable(
+                    f"this database follows another state repo (id {known}, this one is "
+                    f"{repo_id}): start with the state dir it belongs to"
+                )
 
     @property
     def lock(self) -> asyncio.Lock:

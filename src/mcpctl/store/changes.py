@@ -2,11 +2,12 @@
 
 The exporter follows the change log (`changes_since`, `last_change`) and
 records in meta rows how far `main` holds it (`EXPORTED`) and which state repo
-the database follows (`REPO_ID`); an import records the last commit it wrote
-(`LAST_IMPORTED`); a restore and disaster recovery read them back. Kept here,
-in the store, so that the loops (`mcpctl.reconciler`) never build a query, and
-so that each query is written once: the latest change (`last_change`) and the
-meta upsert (`put_meta`) served four copies before.
+the database follows (`REPO_ID`, claimed by the first mcpd with `claim_meta`);
+an import records the last commit it wrote (`LAST_IMPORTED`); a restore and
+disaster recovery read them back. Kept here, in the store, so that the loops
+(`mcpctl.reconciler`) never build a query, and so that each query is written
+once: the latest change (`last_change`) and the meta upsert (`put_meta`)
+served four copies before.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from mcpctl.store.tables import ChangeRow, MetaRow
 from mcpctl.store.writes import Session
@@ -37,6 +39,7 @@ __all__ = [
     "LAST_IMPORTED",
     "REPO_ID",
     "changes_since",
+    "claim_meta",
     "exported_change",
     "get_meta",
     "last_change",
@@ -76,6 +79,24 @@ async def put_meta(
         session.add(MetaRow(key=key, value=value))
     elif replaces is None or replaces(row.value):
         row.value = value
+
+
+async def claim_meta(session: Session, key: str, value: str) -> str:
+    """Add meta row `key` with `value` unless it exists; the value it holds after.
+
+    Safe against another process claiming the same row at the same time: the INSERT
+    does nothing on a conflict (on PostgreSQL it first waits for the other
+    transaction to end), and the row is read back, so the loser gets the winner's
+    value instead of an error.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(MetaRow).values(key=key, value=value).on_conflict_do_nothing(index_elements=["key"])
+    )
+    stored = await session.scalar(select(MetaRow.value).where(MetaRow.key == key))
+    assert stored is not None
+    return stored
 
 
 async def exported_change(session: Session) -> int:
