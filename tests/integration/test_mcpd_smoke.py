@@ -1,14 +1,16 @@
-"""mcpd starts on SQLite and PostgreSQL, bootstraps its admin, and serves the API; one mcpd
-per state dir; a database out of reach said in one line."""
+"""mcpd starts on SQLite and PostgreSQL, bootstraps its admin (once per database: another
+mcpd is told how to log in), and serves the API; one mcpd per state dir; a database out
+of reach said in one line."""
 
 from __future__ import annotations
 
+import socket
 import stat
 from pathlib import Path
 
 import pytest
 
-from tests.support.mcpd import Mcpd, failed_start, running_mcpd
+from tests.support.mcpd import Mcpd, failed_start, running_mcpd, spawned_mcpd
 from tests.support.postgres import free_port
 
 pytestmark = pytest.mark.integration
@@ -58,3 +60,29 @@ def test_a_database_out_of_reach_is_one_line_naming_it_with_its_password_masked(
         "answer: connection failed: "
     )
     assert "secret" not in refused.log
+
+
+def test_a_restart_says_nothing_new_and_another_mcpd_is_told_how_to_log_in_as_the_admin(
+    database_url: str, tmp_path: Path
+) -> None:
+    first = (tmp_path / "first").resolve()
+    with running_mcpd(first, database_url) as started:
+        assert "first start: created user admin" in started.logged()
+    with running_mcpd(first, database_url) as again:
+        log = again.logged()
+    assert "first start" not in log
+    assert "the admin was created" not in log
+
+    # until the loops have a leader, the other's state repo may well be refused: what
+    # matters here is what it says about the admin before
+    with spawned_mcpd(tmp_path / "other", database_url) as other:
+        other.settle()
+        log = other.logged()
+
+    assert (
+        f"INFO mcpd: the admin was created by mcpd on {socket.gethostname()} (state dir "
+        f"{first}): its initial password is in {first / 'initial-admin-password'}; log in "
+        f"with `mcpctl login {other.url} --username admin`"
+    ) in log, log
+    assert not (tmp_path / "other" / "initial-admin-password").exists()
+    assert not (tmp_path / "other" / "config").exists()

@@ -1,4 +1,4 @@
-"""Work for processes let go at once on one database: migrations racing.
+"""Work for processes let go at once on one database: migrations and bootstraps racing.
 
 Each function runs in a process of its own (multiprocessing's `spawn`), with an
 engine of its own, as replicas of mcpd would: it connects first, waits at the
@@ -19,7 +19,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from mcpctl.store import current_revision, make_engine, upgrade
+from mcpctl.identity import AdminCreated, Bootstrapper, IdentityService
+from mcpctl.objects import ObjectService
+from mcpctl.store import current_revision, make_engine, make_sessionmaker, upgrade
 from mcpctl.store.database import Engine
 
 #: A hang guard, not a time budget: processes that take this long to meet are hung.
@@ -74,6 +76,26 @@ def migrate(database_url: str, barrier: Barrier, results: Queue[Outcome]) -> Non
             await _meet(engine, barrier)
             await upgrade(engine)
             return "migrated", str(await current_revision(engine))
+        finally:
+            await engine.dispose()
+
+    _run(results, work)
+
+
+def bootstrap(database_url: str, state_dir: str, barrier: Barrier, results: Queue[Outcome]) -> None:
+    """Bootstrap as the mcpd of `state_dir`: ("created", `state_dir`, the admin's
+    password), or ("found", `state_dir`, the state dir of the mcpd that created it)."""
+
+    async def work() -> Outcome:
+        engine = make_engine(database_url)
+        try:
+            sessions = make_sessionmaker(engine)
+            identity = IdentityService(sessions, ObjectService(sessions))
+            await _meet(engine, barrier)
+            outcome = await identity.bootstrap(Bootstrapper("racer", state_dir))
+            if isinstance(outcome, AdminCreated):
+                return "created", state_dir, outcome.password
+            return "found", state_dir, outcome.creator.state_dir if outcome.creator else ""
         finally:
             await engine.dispose()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from mcpctl.api.services import Services
 from mcpctl.client.contexts import Context, load_config, save_config
 from mcpctl.daemon.settings import Settings, StoreSettings
 from mcpctl.errors import BackendUnavailable, Conflict, NotFound
-from mcpctl.identity import IdentityService, LoginThrottle
+from mcpctl.identity import AdminFound, Bootstrapper, IdentityService, LoginThrottle
 from mcpctl.objects import ObjectService
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.importing import GitImporter
@@ -55,6 +56,9 @@ from mcpctl.store.changes import REPO_ID, get_meta
 from mcpctl.store.database import Engine, schema_revision
 
 log = logging.getLogger("mcpd")
+
+#: The admin's initial password, in the state dir of the mcpd that created the admin.
+PASSWORD_FILE = "initial-admin-password"
 
 
 async def build_services(settings: Settings) -> Services:
@@ -154,20 +158,53 @@ def _write_secret_file(path: Path, text: str) -> None:
 
 
 async def bootstrap(settings: Settings, services: Services) -> None:
-    created = await services.identity.bootstrap()
-    if created is None:
+    """The first start's admin, created once per database by whichever mcpd gets there
+    first: that one writes the admin's initial password and the CLI context `local` in
+    its state dir; another says where they are and how to log in (`login_hint`)."""
+    me = Bootstrapper(socket.gethostname(), str(settings.state_dir))
+    outcome = await services.identity.bootstrap(me)
+    if isinstance(outcome, AdminFound):
+        hint = login_hint(outcome.creator, me, settings.state_dir, settings.http.url)
+        if hint is not None:
+            log.info("%s", hint)
         return
-    password, token = created
-    _write_secret_file(settings.state_dir / "initial-admin-password", password + "\n")
+    password_file = settings.state_dir / PASSWORD_FILE
+    _write_secret_file(password_file, outcome.password + "\n")
     config_file = settings.state_dir / "config"
     config = load_config(config_file)
-    config.put(Context(name="local", server=settings.http.url, user="admin", token=token))
+    config.put(Context(name="local", server=settings.http.url, user="admin", token=outcome.token))
     save_config(config, config_file)
     log.info(
         "first start: created user admin; CLI context 'local' written to %s, "
         "initial password in %s",
         config_file,
-        settings.state_dir / "initial-admin-password",
+        password_file,
+    )
+
+
+def login_hint(
+    creator: Bootstrapper | None, me: Bootstrapper, state_dir: Path, url: str
+) -> str | None:
+    """What an mcpd that finds the admin created already says about logging in as it.
+
+    Nothing when this mcpd created it at an earlier start (its own state dir, on its
+    host or holding the password file). Else where the creator wrote the initial
+    password, and the command that logs in here.
+    """
+    login = f"log in with `mcpctl login {url} --username admin`"
+    here = (state_dir / PASSWORD_FILE).exists()
+    if creator is None:  # bootstrapped by an mcpd that did not record who it was
+        if here:
+            return None
+        return (
+            "the admin was created by another mcpd, which this database does not name: its "
+            f"initial password is in {PASSWORD_FILE} in that mcpd's state dir; {login}"
+        )
+    if creator.state_dir == me.state_dir and (creator.host == me.host or here):
+        return None
+    return (
+        f"the admin was created by mcpd on {creator.host} (state dir {creator.state_dir}): "
+        f"its initial password is in {Path(creator.state_dir) / PASSWORD_FILE}; {login}"
     )
 
 

@@ -4,17 +4,19 @@ The exporter follows the change log (`changes_since`, `last_change`) and
 records in meta rows how far `main` holds it (`EXPORTED`) and which state repo
 the database follows (`REPO_ID`, claimed by the first mcpd with `claim_meta`);
 an import records the last commit it wrote (`LAST_IMPORTED`); a restore and
-disaster recovery read them back. Kept here, in the store, so that the loops
-(`mcpctl.reconciler`) never build a query, and so that each query is written
-once: the latest change (`last_change`) and the meta upsert (`put_meta`)
-served four copies before.
+disaster recovery read them back. The first start (`identity.bootstrap`)
+records when and by whom the admin was created (`BOOTSTRAPPED`,
+`BOOTSTRAPPED_BY`), holding `lock_bootstrap`. Kept here, in the store, so that
+the loops (`mcpctl.reconciler`) never build a query, and so that each query is
+written once: the latest change (`last_change`) and the meta upsert
+(`put_meta`) served four copies before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mcpctl.store.tables import ChangeRow, MetaRow
@@ -28,13 +30,22 @@ REPO_ID = "state_repo_id"
 LAST_IMPORTED = "last_imported_commit"
 #: Meta row: when the first start seeded the database (identity's bootstrap runs once).
 BOOTSTRAPPED = "bootstrapped"
+#: Meta row: which mcpd created the admin (JSON: its host and state dir), beside
+#: BOOTSTRAPPED; databases bootstrapped before it was recorded lack it.
+BOOTSTRAPPED_BY = "bootstrapped_by"
 #: Changes whenever who may do what does (access objects, sessions, tokens): caches of
 #: the compiled policy and of credential lookups are dropped when it moves.
 ACCESS_EPOCH = "access_epoch"
 
+#: The PostgreSQL advisory lock under which one mcpd at a time bootstraps (any key will
+#: do, as long as every mcpd uses the same one and no other lock of mcpd's does).
+BOOTSTRAP_LOCK = 0x6D6370_626F_6F74  # "mcpboot"
+
 __all__ = [
     "ACCESS_EPOCH",
     "BOOTSTRAPPED",
+    "BOOTSTRAPPED_BY",
+    "BOOTSTRAP_LOCK",
     "EXPORTED",
     "LAST_IMPORTED",
     "REPO_ID",
@@ -43,6 +54,7 @@ __all__ = [
     "exported_change",
     "get_meta",
     "last_change",
+    "lock_bootstrap",
     "mark_exported",
     "put_meta",
 ]
@@ -97,6 +109,17 @@ async def claim_meta(session: Session, key: str, value: str) -> str:
     stored = await session.scalar(select(MetaRow.value).where(MetaRow.key == key))
     assert stored is not None
     return stored
+
+
+async def lock_bootstrap(session: Session) -> None:
+    """Hold the first start for this transaction, until it commits or rolls back.
+
+    On PostgreSQL, an advisory lock (`BOOTSTRAP_LOCK`): a second mcpd bootstrapping the
+    same database meanwhile waits here, then finds the work done. SQLite serves one
+    mcpd (the daemon locks its file), so it needs none.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": BOOTSTRAP_LOCK})
 
 
 async def exported_change(session: Session) -> int:
