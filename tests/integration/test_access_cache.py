@@ -18,7 +18,7 @@ from sqlalchemy import event
 from mcpctl.access import cache
 from mcpctl.access.policy import SYSTEM
 from mcpctl.errors import Forbidden
-from mcpctl.identity import IdentityService
+from mcpctl.identity import AdminCreated, Bootstrapper, IdentityService
 from mcpctl.identity.credentials import Unauthenticated
 from mcpctl.objects import ObjectService
 from mcpctl.schemas import Rbac, Server
@@ -71,9 +71,9 @@ async def a_user(mcpd: Mcpd, name: str, *bindings: dict[str, Any]) -> str:
 async def admin_session(mcpd: Mcpd) -> str:
     """The first start's admin session (made on the first call)."""
     if not mcpd.admin:
-        made = await mcpd.identity.bootstrap()
-        assert made is not None
-        mcpd.admin = made[1]
+        made = await mcpd.identity.bootstrap(Bootstrapper("test", "nowhere"))
+        assert isinstance(made, AdminCreated)
+        mcpd.admin = made.token
     return mcpd.admin
 
 

@@ -36,7 +36,7 @@ import yaml
 from tests.support import manifests
 from tests.support.gitrepo import quiet
 from tests.support.manifests import to_yaml
-from tests.support.mcpd import WAIT_TIMEOUT, Mcpd, running_mcpd
+from tests.support.mcpd import WAIT_TIMEOUT, Mcpd, running_mcpd, spawned_mcpd
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -329,6 +329,29 @@ def test_an_api_write_killed_during_its_export(
         assert_history_clean(state)
         # and the exporter carries on: the next write is one commit as usual
         assert_next_write_exports(client, state)
+
+
+def test_a_write_left_unexported_goes_to_no_state_repo_the_database_does_not_follow(
+    tmp_path: Path,
+) -> None:
+    """An mcpd refused by the guard (its state repo is not the database's) exports nothing,
+    not even at its stop: the write is committed by the mcpd of the database's repo."""
+    state, database_url = tmp_path / "state", f"sqlite:///{tmp_path / 'mcpd.db'}"
+    write = EXPORT_POINTS["export.after-db"]
+    baseline, _ = crash_an_api_write("export.after-db", write, state, database_url)
+    other = tmp_path / "other"
+
+    with spawned_mcpd(other, database_url) as refused:
+        assert not refused.settle()
+
+    assert "this database follows another state repo" in refused.logged()
+    assert git(other, "rev-list", "--count", "main").strip() == "1"  # its README commit alone
+    with running_mcpd(state, database_url) as again, again.client() as client:
+        status = quiet(client)
+        in_sync(client)
+        assert status["exportedChange"] == status["lastChange"]
+        assert len(git(state, "rev-list", f"{baseline['head']}..main").split()) == 1
+        assert history(state)[-1].changes == [status["lastChange"]]
 
 
 # ---- push -> import (flow 2) -----------------------------------------------------------------

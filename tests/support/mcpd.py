@@ -109,23 +109,49 @@ def failed_start(
     raise AssertionError(f"mcpd became ready instead of refusing to start:\n{log.read_text()}")
 
 
+@dataclass(frozen=True)
+class Spawned:
+    """An mcpd process started and not waited for (see `spawned_mcpd`)."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    #: where this start's lines begin in `log`
+    log_offset: int = 0
+
+    def logged(self) -> str:
+        return self.log.read_bytes()[self.log_offset :].decode("utf-8", "replace")
+
+    def settle(self) -> bool:
+        """Wait until this mcpd is ready (True) or has exited (False)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.process.poll() is not None:
+                return False
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mcpd not ready after {START_TIMEOUT}s:\n{self.logged()}")
+            time.sleep(0.05)
+
+
 @contextmanager
-def running_mcpd(
+def spawned_mcpd(
     state_dir: Path,
     database_url: str | None = None,
     *,
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     command: Sequence[str] | None = None,
-) -> Iterator[Mcpd]:
-    """Start mcpd; wait until it is ready; stop it (and its children) at the end.
-
-    `args` go to mcpd's command line; `env` is added to its environment (e.g.
-    `MCPD_FAULTS` for crash tests: a process killed by a fault is fine here);
-    `command` starts it instead of `mcpd_command()` (e.g. `unguarded_mcpd_command()`).
-    """
+    log: Path | None = None,
+) -> Iterator[Spawned]:
+    """Start mcpd without waiting for it (several at once, say); stop it (and its
+    children) at the end. Its output goes to `log` (default: beside the state dir)."""
     port = free_port()
-    log = state_dir.parent / f"{state_dir.name}-mcpd.log"
+    log = log or state_dir.parent / f"{state_dir.name}-mcpd.log"
     offset = log.stat().st_size if log.exists() else 0
     line = [
         *(command or mcpd_command()),
@@ -142,26 +168,8 @@ def running_mcpd(
             start_new_session=True,
             env={**os.environ, **(env or {})},
         )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise McpdExited(process.returncode, log.read_text())
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"mcpd not ready after {START_TIMEOUT}s:\n{log.read_text()}")
-            time.sleep(0.05)
-        config = yaml.safe_load((state_dir / "config").read_text())
-        # a restarted mcpd keeps the context of its first start (another port, here)
-        contexts = config["contexts"]
-        token = next((c["token"] for c in contexts if c["server"] == url), contexts[0]["token"])
-        password = (state_dir / "initial-admin-password").read_text().strip()
-        yield Mcpd(url, state_dir, token, password, process, log, offset)
+        yield Spawned(f"http://127.0.0.1:{port}", process, log, offset)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -170,3 +178,38 @@ def running_mcpd(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=WAIT_TIMEOUT)
+
+
+@contextmanager
+def running_mcpd(
+    state_dir: Path,
+    database_url: str | None = None,
+    *,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    command: Sequence[str] | None = None,
+    log: Path | None = None,
+) -> Iterator[Mcpd]:
+    """Start mcpd; wait until it is ready; stop it (and its children) at the end.
+
+    `args` go to mcpd's command line; `env` is added to its environment (e.g.
+    `MCPD_FAULTS` for crash tests: a process killed by a fault is fine here);
+    `command` starts it instead of `mcpd_command()` (e.g. `unguarded_mcpd_command()`);
+    `log` is where its output goes (default: beside the state dir). The admin's
+    token and password are read from the state dir (where this mcpd, or one sharing
+    the state dir, created the admin).
+    """
+    with spawned_mcpd(
+        state_dir, database_url, args=args, env=env, command=command, log=log
+    ) as spawned:
+        if not spawned.settle():
+            raise McpdExited(spawned.process.returncode, spawned.log.read_text())
+        config = yaml.safe_load((state_dir / "config").read_text())
+        # a restarted mcpd keeps the context of its first start (another port, here)
+        contexts = config["contexts"]
+        url = spawned.url
+        token = next((c["token"] for c in contexts if c["server"] == url), contexts[0]["token"])
+        password = (state_dir / "initial-admin-password").read_text().strip()
+        yield Mcpd(
+            url, state_dir, token, password, spawned.process, spawned.log, spawned.log_offset
+        )

@@ -8,7 +8,9 @@ sessions ended, an audit entry), as mcpd itself with the actor
 `mcpd admin-reset`.
 
 It opens what mcpd serves and creates nothing (`wiring.open_existing`), then
-tries the state dir's lock (`statelock`) to learn whether mcpd is running:
+tries the state dir's lock (`statelock`), exclusive, to learn whether mcpd is
+running (one mcpd on SQLite holds it exclusive, replicas on PostgreSQL share
+it; the SQLite file's own lock it leaves alone, as it works beside mcpd):
 
 - free (mcpd stopped): it holds the lock while it writes, then commits the
   write to the state repo itself (the exporter's catch-up), as mcpd would;
@@ -30,7 +32,7 @@ from typing import TextIO
 
 from mcpctl.access import SYSTEM
 from mcpctl.daemon.settings import AdminResetSettings
-from mcpctl.daemon.statelock import StateDirBusy, StateLock, lock_state_dir
+from mcpctl.daemon.statelock import HeldLock, StateDirBusy, lock_state_dir
 from mcpctl.daemon.wiring import ExistingState, open_existing
 from mcpctl.identity.breakglass import reset_admin
 from mcpctl.reconciler.leadership import Leadership
@@ -46,7 +48,7 @@ async def admin_reset(
     out = out or sys.stdout
     err = err or sys.stderr
     existing = await open_existing(settings.state_dir, settings.store)
-    lock: StateLock | None = None
+    lock: HeldLock | None = None
     try:
         try:
             lock = lock_state_dir(settings.state_dir)
@@ -80,14 +82,13 @@ async def admin_reset(
                 file=err,
             )
         else:
-            holder = f"pid {busy.pid}" if busy.pid is not None else "another process"
             when = (
                 "the replica that leads commits this change to the state repo at once"
                 if existing.engine.dialect.name == "postgresql"
                 else "it commits this change to the state repo at its next write, or when it "
                 "restarts"
             )
-            print(f"mcpd is running ({holder} holds {busy.path}): {when}", file=err)
+            print(f"mcpd is running ({busy.holder.holds(busy.path)}): {when}", file=err)
     finally:
         if lock is not None:
             lock.release()

@@ -6,8 +6,10 @@ Embedded default with no flags: state in `$MCPCTL_HOME` (or `~/.mcpctl`, or
 the admin user and writes a CLI context for it, and the admin's initial
 password to `initial-admin-password`, in the state dir. Everything mcpd
 creates is private (the umask 077, set before anything else; see `statedir`).
-mcpd holds the state dir's lock (`statelock`) for its whole life: a second
-mcpd on the same state dir is refused. `mcpd admin-reset USER` runs the
+mcpd holds the state dir's lock (`statelock`) for its whole life: shared on
+PostgreSQL, whose replicas may share a state dir; exclusive on SQLite, with
+the lock of the database file too, so that a second mcpd on the same state dir
+or the same SQLite file is refused. `mcpd admin-reset USER` runs the
 break-glass (`adminreset`) instead of serving.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from contextlib import nullcontext
 
 import uvicorn
 
@@ -24,23 +27,28 @@ from mcpctl.api.app import build_app
 from mcpctl.daemon.adminreset import admin_reset
 from mcpctl.daemon.settings import AdminResetSettings, Settings, parse_command
 from mcpctl.daemon.statedir import make_private, open_state_dir
-from mcpctl.daemon.statelock import lock_state_dir
+from mcpctl.daemon.statelock import lock_database_file, lock_state_dir
 from mcpctl.daemon.wiring import build_services, follower_start
 from mcpctl.errors import McpctlError
 from mcpctl.escaping import escape_log_records
+from mcpctl.store import database_kind, sqlite_path
 
 log = logging.getLogger("mcpd")
 
 
 async def serve(settings: Settings) -> None:
     """Serve until stopped, holding the state dir's lock throughout (taken first, once the
-    state dir is known to be private enough: a refused one gets nothing written in it)."""
+    state dir is known to be private enough: a refused one gets nothing written in it),
+    and on SQLite the database file's."""
     open_state_dir(settings.state_dir)
-    lock = lock_state_dir(settings.state_dir)
-    try:
+    url = settings.store.database_url
+    database = sqlite_path(url)
+    # replicas of one PostgreSQL database may share a state dir; SQLite serves one mcpd
+    with (
+        lock_state_dir(settings.state_dir, shared=database_kind(url) == "postgresql"),
+        lock_database_file(database) if database is not None else nullcontext(),
+    ):
         await _serve(settings)
-    finally:
-        lock.release()
 
 
 async def _serve(settings: Settings) -> None:

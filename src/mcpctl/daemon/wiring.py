@@ -16,6 +16,7 @@ import asyncio
 import functools
 import logging
 import os
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from mcpctl.client.contexts import Context, load_config, save_config
 from mcpctl.client.relay import Relay
 from mcpctl.daemon.settings import Settings, StoreSettings
 from mcpctl.errors import BackendUnavailable, Conflict, NotFound
-from mcpctl.identity import IdentityService, LoginThrottle
+from mcpctl.identity import AdminFound, Bootstrapper, IdentityService, LoginThrottle
 from mcpctl.objects import ObjectService
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.following import Follower
@@ -67,12 +68,19 @@ from mcpctl.store.notifications import ACCESS, CHANGES, LEASE, MAIN, Listener
 
 log = logging.getLogger("mcpd")
 
+#: The admin's initial password, in the state dir of the mcpd that created the admin.
+PASSWORD_FILE = "initial-admin-password"
+
 
 async def build_services(settings: Settings) -> Services:
     """Every part, built once (the state dir was checked by `main.serve` first)."""
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = make_engine(settings.store.database_url)
-    await upgrade(engine)
+    try:
+        await upgrade(engine)  # under a lock on PostgreSQL: replicas may start at once
+    except BackendUnavailable as e:  # out of reach: say which database, its password masked
+        await engine.dispose()
+        raise BackendUnavailable(f"{display_url(settings.store.database_url)}: {e}") from e
     repo_path = settings.state_dir / "state.git"
     if settings.git.remote and not (repo_path / "HEAD").exists():
         # a new machine: the state repo starts from the remote (then recovery, if the
@@ -321,20 +329,53 @@ def _write_secret_file(path: Path, text: str) -> None:
 
 
 async def bootstrap(settings: Settings, services: Services) -> None:
-    created = await services.identity.bootstrap()
-    if created is None:
+    """The first start's admin, created once per database by whichever mcpd gets there
+    first: that one writes the admin's initial password and the CLI context `local` in
+    its state dir; another says where they are and how to log in (`login_hint`)."""
+    me = Bootstrapper(socket.gethostname(), str(settings.state_dir))
+    outcome = await services.identity.bootstrap(me)
+    if isinstance(outcome, AdminFound):
+        hint = login_hint(outcome.creator, me, settings.state_dir, settings.http.url)
+        if hint is not None:
+            log.info("%s", hint)
         return
-    password, token = created
-    _write_secret_file(settings.state_dir / "initial-admin-password", password + "\n")
+    password_file = settings.state_dir / PASSWORD_FILE
+    _write_secret_file(password_file, outcome.password + "\n")
     config_file = settings.state_dir / "config"
     config = load_config(config_file)
-    config.put(Context(name="local", server=settings.http.url, user="admin", token=token))
+    config.put(Context(name="local", server=settings.http.url, user="admin", token=outcome.token))
     save_config(config, config_file)
     log.info(
         "first start: created user admin; CLI context 'local' written to %s, "
         "initial password in %s",
         config_file,
-        settings.state_dir / "initial-admin-password",
+        password_file,
+    )
+
+
+def login_hint(
+    creator: Bootstrapper | None, me: Bootstrapper, state_dir: Path, url: str
+) -> str | None:
+    """What an mcpd that finds the admin created already says about logging in as it.
+
+    Nothing when this mcpd created it at an earlier start (its own state dir, on its
+    host or holding the password file). Else where the creator wrote the initial
+    password, and the command that logs in here.
+    """
+    login = f"log in with `mcpctl login {url} --username admin`"
+    here = (state_dir / PASSWORD_FILE).exists()
+    if creator is None:  # bootstrapped by an mcpd that did not record who it was
+        if here:
+            return None
+        return (
+            "the admin was created by another mcpd, which this database does not name: its "
+            f"initial password is in {PASSWORD_FILE} in that mcpd's state dir; {login}"
+        )
+    if creator.state_dir == me.state_dir and (creator.host == me.host or here):
+        return None
+    return (
+        f"the admin was created by mcpd on {creator.host} (state dir {creator.state_dir}): "
+        f"its initial password is in {Path(creator.state_dir) / PASSWORD_FILE}; {login}"
     )
 
 
@@ -413,3 +454,11 @@ async def follower_start(settings: Settings, services: Services) -> None:
         leadership.name,
         leader,
     )
+    found = await services.identity.admin_found()
+    if found is None:
+        log.info("the leader creates the admin; it says where its initial password is")
+        return
+    me = Bootstrapper(socket.gethostname(), str(settings.state_dir))
+    hint = login_hint(found.creator, me, settings.state_dir, settings.http.url)
+    if hint is not None:
+        log.info("%s", hint)

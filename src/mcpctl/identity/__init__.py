@@ -8,6 +8,7 @@ hashing, `bootstrap` the first start's admin, `throttling` the back-off of
 failed logins.
 """
 
+from mcpctl.identity.bootstrap import AdminCreated, AdminFound, Bootstrapper
 from mcpctl.identity.credentials import Unauthenticated
 from mcpctl.identity.service import IdentityService, Login
 from mcpctl.identity.throttling import (
@@ -18,6 +19,9 @@ from mcpctl.identity.throttling import (
 )
 
 __all__ = [
+    "AdminCreated",
+    "AdminFound",
+    "Bootstrapper",
     "IdentityService",
     "Login",
     "LoginThrottle",

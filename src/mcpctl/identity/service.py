@@ -30,7 +30,13 @@ from mcpctl.access.policy import (
 )
 from mcpctl.access.rbac import Grant, Permissions
 from mcpctl.errors import Forbidden, InvalidInput, NotFound
-from mcpctl.identity.bootstrap import seed_admin
+from mcpctl.identity.bootstrap import (
+    AdminCreated,
+    AdminFound,
+    Bootstrapper,
+    admin_found,
+    seed_admin,
+)
 from mcpctl.identity.credentials import (
     MAX_PASSWORD,
     SA_PREFIX,
@@ -602,6 +608,12 @@ class IdentityService:
 
     # ---- bootstrap -----------------------------------------------------------------------
 
-    async def bootstrap(self) -> tuple[str, str] | None:
-        """First start: seed, create the admin; (admin password, session token), or None."""
-        return await seed_admin(self.sessions, self.objects)
+    async def bootstrap(self, creator: Bootstrapper) -> AdminCreated | AdminFound:
+        """First start: seed and create the admin as `creator` (its password and a session
+        token), once per database however many mcpd start at once; or find it done, and
+        by whom (see `identity.bootstrap`)."""
+        return await seed_admin(self.sessions, self.objects, creator)
+
+    async def admin_found(self) -> AdminFound | None:
+        """Who made the admin (None: nobody yet), creating nothing."""
+        return await admin_found(self.sessions)

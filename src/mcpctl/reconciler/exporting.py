@@ -50,6 +50,7 @@ from mcpctl.store.changes import (
     MAIN_COMMIT,
     REPO_ID,
     changes_since,
+    claim_meta,
     exported_change,
     get_meta,
     last_change,
@@ -173,6 +174,9 @@ class GitReplica:
         #: Requests that move `main` (push, restore, sync) and met contention, by request:
         #: each retry counted (`supervisor.retry_contended`), shown by the status.
         self.contention: Counter[str] = Counter()
+        #: The guard refused this state repo: nothing of the database goes there, not
+        #: even at stop.
+        self._refused = False
 
     def notify(self, notice: WriteNotice | None = None) -> None:
         """A write committed: export it soon (called from the session's after-commit hook).
@@ -200,7 +204,13 @@ class GitReplica:
 
     async def stop(self) -> None:
         """After the last round: export what is left (if this replica still leads), and let
-        a packing in progress end."""
+        a packing in progress end.
+
+        Nothing if the guard refused the state repo at start (the supervisor stops a part
+        whose start failed all the same).
+        """
+        if self._refused:
+            return
         try:
             if self.leadership is None or self.leadership.leads():
                 await self.catch_up()
@@ -311,23 +321,30 @@ class GitReplica:
         await attempt("packing the state repo", log, lambda: asyncio.to_thread(self.repo.maintain))
 
     async def guard_fresh_database(self) -> None:
-        """Refuse a state repo that is not this database's (its objects would be overwritten)."""
+        """Refuse a state repo that is not this database's (its objects would be overwritten).
+
+        A database that follows no repo yet is claimed for this one (`claim_meta`: of
+        two mcpd starting at once on one new database, the second is refused as if it
+        came later, not failed by the collision).
+        """
         repo_id = await asyncio.to_thread(self.repo.identity)
         async with self.sessions() as session, session.begin():
             known = await get_meta(session, REPO_ID)
-            if known is not None and known != repo_id:
-                raise BackendUnavailable(
-                    f"this database follows another state repo (id {known}, this one is "
-                    f"{repo_id}): start with the state dir it belongs to"
-                )
-            exported = await get_meta(session, EXPORTED)
             if known is None:
+                exported = await get_meta(session, EXPORTED)
                 if exported is not None and await asyncio.to_thread(self.repo.holds_objects):
+                    self._refused = True
                     raise BackendUnavailable(
                         "the state repo holds objects but this database was exported "
                         "elsewhere: start with the state dir it belongs to"
                     )
-                await put_meta(session, REPO_ID, repo_id)
+                known = await claim_meta(session, REPO_ID, repo_id)
+            if known != repo_id:
+                self._refused = True
+                raise BackendUnavailable(
+                    f"this database follows another state repo (id {known}, this one is "
+                    f"{repo_id}): start with the state dir it belongs to"
+                )
 
     @property
     def lock(self) -> asyncio.Lock:

@@ -11,6 +11,7 @@ log entries; `rows`: between rows and resources).
 
 from mcpctl.store.engine import (
     async_url,
+    database_kind,
     display_url,
     make_engine,
     make_sessionmaker,
@@ -62,6 +63,7 @@ __all__ = [
     "WriteSource",
     "async_url",
     "current_revision",
+    "database_kind",
     "display_url",
     "head_revision",
     "lock_change_log",

@@ -2,18 +2,22 @@
 
 The exporter follows the change log (`changes_since`, `last_change`) and
 records in meta rows how far `main` holds it (`EXPORTED`) and which state repo
-the database follows (`REPO_ID`); an import records the last commit it wrote
-(`LAST_IMPORTED`); a restore and disaster recovery read them back. Kept here,
-in the store, so that the loops (`mcpctl.reconciler`) never build a query, and
-so that each query is written once: the latest change (`last_change`) and the
-meta upsert (`put_meta`) served four copies before.
+the database follows (`REPO_ID`, claimed by the first mcpd with `claim_meta`);
+an import records the last commit it wrote (`LAST_IMPORTED`); a restore and
+disaster recovery read them back. The first start (`identity.bootstrap`)
+records when and by whom the admin was created (`BOOTSTRAPPED`,
+`BOOTSTRAPPED_BY`), holding `lock_bootstrap`. Kept here, in the store, so that
+the loops (`mcpctl.reconciler`) never build a query, and so that each query is
+written once: the latest change (`last_change`) and the meta upsert
+(`put_meta`) served four copies before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from mcpctl.store.tables import ChangeRow, MetaRow
 from mcpctl.store.writes import Session
@@ -33,13 +37,22 @@ REPO_ID = "state_repo_id"
 LAST_IMPORTED = "last_imported_commit"
 #: Meta row: when the first start seeded the database (identity's bootstrap runs once).
 BOOTSTRAPPED = "bootstrapped"
+#: Meta row: which mcpd created the admin (JSON: its host and state dir), beside
+#: BOOTSTRAPPED; databases bootstrapped before it was recorded lack it.
+BOOTSTRAPPED_BY = "bootstrapped_by"
 #: Changes whenever who may do what does (access objects, sessions, tokens): caches of
 #: the compiled policy and of credential lookups are dropped when it moves.
 ACCESS_EPOCH = "access_epoch"
 
+#: The PostgreSQL advisory lock under which one mcpd at a time bootstraps (any key will
+#: do, as long as every mcpd uses the same one and no other lock of mcpd's does).
+BOOTSTRAP_LOCK = 0x6D6370_626F_6F74  # "mcpboot"
+
 __all__ = [
     "ACCESS_EPOCH",
     "BOOTSTRAPPED",
+    "BOOTSTRAPPED_BY",
+    "BOOTSTRAP_LOCK",
     "EXPORTED",
     "LAST_IMPORTED",
     "MAIN_COMMIT",
@@ -47,9 +60,11 @@ __all__ = [
     "REPO_ID",
     "SEALING_KEY_ID",
     "changes_since",
+    "claim_meta",
     "exported_change",
     "get_meta",
     "last_change",
+    "lock_bootstrap",
     "mark_exported",
     "oldest_after",
     "put_meta",
@@ -89,6 +104,35 @@ async def put_meta(
         session.add(MetaRow(key=key, value=value))
     elif replaces is None or replaces(row.value):
         row.value = value
+
+
+async def claim_meta(session: Session, key: str, value: str) -> str:
+    """Add meta row `key` with `value` unless it exists; the value it holds after.
+
+    Safe against another process claiming the same row at the same time: the INSERT
+    does nothing on a conflict (on PostgreSQL it first waits for the other
+    transaction to end), and the row is read back, so the loser gets the winner's
+    value instead of an error.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(MetaRow).values(key=key, value=value).on_conflict_do_nothing(index_elements=["key"])
+    )
+    stored = await session.scalar(select(MetaRow.value).where(MetaRow.key == key))
+    assert stored is not None
+    return stored
+
+
+async def lock_bootstrap(session: Session) -> None:
+    """Hold the first start for this transaction, until it commits or rolls back.
+
+    On PostgreSQL, an advisory lock (`BOOTSTRAP_LOCK`): a second mcpd bootstrapping the
+    same database meanwhile waits here, then finds the work done. SQLite serves one
+    mcpd (the daemon locks its file), so it needs none.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": BOOTSTRAP_LOCK})
 
 
 async def exported_change(session: Session) -> int:

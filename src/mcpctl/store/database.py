@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mcpctl.errors import BackendUnavailable
+from mcpctl.store.engine import no_answer
 from mcpctl.store.migrating import current_revision, head_revision
 from mcpctl.store.writes import Sessions
 
@@ -61,8 +61,4 @@ async def schema_revision(engine: Engine) -> str | None:
     try:
         return await current_revision(engine)
     except (SQLAlchemyError, OSError) as e:
-        cause = e.orig if isinstance(e, DBAPIError) and e.orig is not None else e
-        lines = str(cause).strip().splitlines()
-        raise BackendUnavailable(
-            f"the database does not answer: {lines[0] if lines else type(cause).__name__}"
-        ) from e
+        raise no_answer(e) from e

@@ -2,7 +2,10 @@
 
 `make_engine` takes the URL a user gives (`sqlite:///path`, `postgresql://...`)
 and picks the async driver; SQLite gets WAL mode, a busy timeout and foreign
-keys on every connection.
+keys on every connection. `database_kind` tells the daemon which of the two a
+URL names (PostgreSQL serves several mcpd, SQLite one), and `no_answer` words
+a database out of reach in one line, for the migrations at start and for
+`mcpd admin-reset`.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from typing import Any
 import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
-from mcpctl.errors import InvalidInput
+from mcpctl.errors import BackendUnavailable, InvalidInput
 from mcpctl.store.writes import Sessions, WriteNotice, session_context
 
 
@@ -50,15 +54,29 @@ def display_url(url: str) -> str:
     return _parse(url).render_as_string(hide_password=True)
 
 
+def database_kind(url: str) -> str:
+    """ "sqlite" or "postgresql": the database `url` names (InvalidInput for another)."""
+    backend = _parse(url).get_backend_name()
+    if backend == "sqlite":
+        return "sqlite"
+    if backend in ("postgresql", "postgres"):
+        return "postgresql"
+    raise InvalidInput(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
 def async_url(url: str) -> str:
     """The URL with an async driver: aiosqlite for SQLite, psycopg for PostgreSQL."""
-    parsed = _parse(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
-    if backend in ("postgresql", "postgres"):
-        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    raise InvalidInput(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    driver = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}[database_kind(url)]
+    return _parse(url).set(drivername=driver).render_as_string(hide_password=False)
+
+
+def no_answer(error: Exception) -> BackendUnavailable:
+    """`error`, raised reaching the database, as one line: the driver's first line."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    lines = str(cause).strip().splitlines()
+    return BackendUnavailable(
+        f"the database does not answer: {lines[0] if lines else type(cause).__name__}"
+    )
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
