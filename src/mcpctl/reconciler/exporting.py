@@ -42,7 +42,7 @@ from mcpctl.staterepo import (
     export_all,
     export_changes,
 )
-from mcpctl.staterepo.replication import align_main, last_change_in
+from mcpctl.staterepo.replication import align_main, last_change_in, set_identity
 from mcpctl.store import ChangeRow, Session, Sessions, WriteNotice, WriteSource
 from mcpctl.store.changes import (
     EXPORTED,
@@ -248,7 +248,13 @@ class GitReplica:
         async with self.sessions() as session:
             cluster = await get_meta(session, MAIN_COMMIT)
             exported = await exported_change(session)
+            identity = await get_meta(session, REPO_ID)
         async with self._lock:
+            mine = await asyncio.to_thread(self.repo.identity)
+            if identity is not None and mine != identity:
+                if not await asyncio.to_thread(self.repo.holds_objects):
+                    # a replica that joined and leads before it followed: the cluster's repo
+                    await asyncio.to_thread(set_identity, self.repo, identity)
             if cluster is not None:
                 for fetch in fetches:
                     if await asyncio.to_thread(self.holds, cluster):
