@@ -251,10 +251,11 @@ class GitReplica:
             identity = await get_meta(session, REPO_ID)
         async with self._lock:
             mine = await asyncio.to_thread(self.repo.identity)
-            if identity is not None and mine != identity:
-                if not await asyncio.to_thread(self.repo.holds_objects):
-                    # a replica that joined and leads before it followed: the cluster's repo
-                    await asyncio.to_thread(set_identity, self.repo, identity)
+            joined = identity is not None and mine != identity
+            if joined and not await asyncio.to_thread(self.repo.holds_objects):
+                # a replica that joined and leads before it followed: the cluster's repo
+                assert identity is not None
+                await asyncio.to_thread(set_identity, self.repo, identity)
             if cluster is not None:
                 for fetch in fetches:
                     if await asyncio.to_thread(self.holds, cluster):
