@@ -499,6 +499,16 @@ class Cluster:
         assert row is not None, "no lease row"
         return Lease(*row)
 
+    def writes_since(self, seq: int) -> list[int]:
+        """The writes the change log holds after change `seq`: the last change of each, in
+        order (what their commits' trailers say). A sequence number that a transaction
+        rolled back (cut off by a kill) leaves a gap: these are not consecutive."""
+        with psycopg.connect(self.database_url, autocommit=True) as connection:
+            rows = connection.execute(
+                "SELECT max(seq) FROM changes WHERE seq > %s GROUP BY write_id ORDER BY 1", (seq,)
+            ).fetchall()
+        return [int(row[0]) for row in rows]
+
     def leader(self, *, after_term: int = 0) -> Replica:
         """Wait until exactly one live replica leads, in a term after `after_term`, and the
         lease says so; that replica."""
