@@ -51,7 +51,7 @@ from mcpctl.secrets import (
 )
 from mcpctl.staterepo import StateRepo
 from mcpctl.staterepo.remote import Remote, ensure_deploy_key, start_from_remote
-from mcpctl.staterepo.replication import fetch_from_leader
+from mcpctl.staterepo.replication import fetch_from_leader, set_identity
 from mcpctl.store import (
     Sessions,
     WriteNotice,
@@ -82,22 +82,29 @@ async def build_services(settings: Settings) -> Services:
         await engine.dispose()
         raise BackendUnavailable(f"{display_url(settings.store.database_url)}: {e}") from e
     repo_path = settings.state_dir / "state.git"
+    started_from_remote = False
     if settings.git.remote and not (repo_path / "HEAD").exists():
         # a new machine: the state repo starts from the remote (then recovery, if the
         # database is empty); the deploy key must exist before the first fetch
         await asyncio.to_thread(ensure_deploy_key, settings.state_dir / "ssh")
         remote = Remote(settings.git.remote, settings.state_dir / "ssh")
         started = await asyncio.to_thread(start_from_remote, repo_path, remote)
+        started_from_remote = started is not None
         if started is not None:
             log.warning(
                 "no state repo here: it starts from %s at main %s", remote.redacted, started[:12]
             )
     repo = await asyncio.to_thread(StateRepo.open_or_init, repo_path)
     single = engine.dialect.name == "sqlite"  # one replica by nature: it leads always
+    if started_from_remote and not single:
+        # a replica joining from the remote the cluster mirrors: the cluster's repo
+        follows = await _meta(engine, REPO_ID)
+        if follows is not None:
+            await asyncio.to_thread(set_identity, repo, follows)
     sealer: Sealer | MissingKey
     if key_configured(settings.state_dir):
         sealer = load_sealer(settings.state_dir)
-    elif not single and await _cluster_key_id(engine) is not None:
+    elif not single and await _meta(engine, SEALING_KEY_ID) is not None:
         # a replica joining a database whose replicas seal with a key: it gets that key
         # from the leader (its follower asks), never a key of its own
         sealer = MissingKey(
@@ -192,9 +199,9 @@ async def build_services(settings: Settings) -> Services:
     return services
 
 
-async def _cluster_key_id(engine: Engine) -> str | None:
+async def _meta(engine: Engine, key: str) -> str | None:
     async with make_sessionmaker(engine)() as session:
-        return await get_meta(session, SEALING_KEY_ID)
+        return await get_meta(session, key)
 
 
 async def _obtain_key(settings: Settings, services: Services, relay: Relay) -> None:

@@ -110,21 +110,27 @@ class Follower:
                     )
                 await asyncio.to_thread(set_identity, repo, identity)
                 log.info("joined the cluster's state repo %s", identity)
-            if cluster is None:
-                return
-            head = await asyncio.to_thread(repo.head)
-            if head is not None and str(head.id) == cluster:
-                return
+        if cluster is None:
+            return
+        head = await asyncio.to_thread(repo.head)
+        if head is not None and str(head.id) == cluster:
+            return
+        url = self.leadership.leader_url()
+        if url is None:
+            await self.leadership.refresh()
             url = self.leadership.leader_url()
-            if url is None:
-                await self.leadership.refresh()
-                url = self.leadership.leader_url()
-            if url is not None and secret is not None and not self.replica.holds(cluster):
-                await asyncio.to_thread(fetch_from_leader, repo, url, secret)
-            if not self.replica.holds(cluster):
-                raise BackendUnavailable(
-                    f"the cluster's main {cluster[:12]} is not here yet (leader {url or 'unknown'})"
-                )
+        if url is not None and secret is not None and not self.replica.holds(cluster):
+            # outside the lock, and never longer than two leases: a leader paused in the
+            # middle of it must not keep this replica from taking over
+            timeout = max(2 * (self.leadership.seconds or 0.0), 10.0)
+            await asyncio.to_thread(fetch_from_leader, repo, url, secret, timeout=timeout)
+        if not self.replica.holds(cluster):
+            raise BackendUnavailable(
+                f"the cluster's main {cluster[:12]} is not here yet (leader {url or 'unknown'})"
+            )
+        async with self.replica.lock:
+            if self.leadership.in_office():
+                return
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             await asyncio.to_thread(align_main, repo, cluster, f"{stamp}-follower", fenced=False)
             await asyncio.to_thread(adopt_refs, repo)

@@ -200,7 +200,9 @@ class GitMirror:
             head = await asyncio.to_thread(state.head)
             assert head is not None
             report.head = str(head.id)
-        self.replica.notify()  # main may have moved: the cluster's main is published
+        # the cluster's main is published before the remote gets it: a leader taking over
+        # finds on the remote nothing newer than what the database names
+        await self.replica.publish()
         if self.replica.leadership is not None:
             self.replica.leadership.check()  # a replica deposed meanwhile pushes nothing
         await asyncio.to_thread(self.remote.push, self.repo_path, report.head)

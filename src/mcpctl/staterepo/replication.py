@@ -125,11 +125,17 @@ def align_main(repo: StateRepo, cluster: str, timeline: str, *, fenced: bool = T
     if r.descendant_of(head.id, target.id):
         return Alignment(before, before, "ahead")
     kept = None
-    if not r.descendant_of(target.id, head.id):
+    if not r.descendant_of(target.id, head.id) and _holds_objects(head):
         kept = f"refs/heads/timelines/{timeline}"
         r.references.create(kept, head.id, force=True)
     repo.move_main(target.id, head.id, "align with the cluster's main", fenced=fenced)
     return Alignment(before, cluster, "diverged" if kept else "forward", kept)
+
+
+def _holds_objects(commit: pygit2.Commit) -> bool:
+    """Whether `commit` holds any object (a repo's first commit holds the README only:
+    nothing worth keeping when it gives way to the cluster's)."""
+    return any(entry.type_str == "tree" for entry in commit.tree)
 
 
 def adopt_refs(repo: StateRepo) -> None:

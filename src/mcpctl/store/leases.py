@@ -96,6 +96,9 @@ async def campaign(session: Session, holder: str, url: str, seconds: float) -> L
     """
     try:
         await session.execute(text("SET LOCAL lock_timeout = '2s'"))
+        # a holder paused inside this transaction would keep the row locked for ever
+        idle = max(1000, int(seconds * 1000))
+        await session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {idle}"))
         row = await session.scalar(
             select(LeaseRow).where(LeaseRow.name == LEADER).with_for_update()
         )

@@ -152,6 +152,8 @@ _CONTEXT = "mcpctl.write"
 #: The PostgreSQL advisory lock that orders the writers of the change log (any key will do,
 #: as long as every mcpd uses the same one).
 CHANGE_LOG_LOCK = 0x6D6370_6374_6C  # "mcpctl"
+#: How long a transaction holding the change log may sit idle before PostgreSQL ends it.
+CHANGE_LOG_IDLE_MS = 60_000
 
 
 def write_context(session: Session) -> WriteContext:
@@ -208,6 +210,11 @@ async def lock_change_log(session: Session) -> None:
     """
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
+        # a replica paused while it holds the log would stop every replica's writes: its
+        # transaction ends once idle for a minute (and the write, never acknowledged, with it)
+        await session.execute(
+            text(f"SET LOCAL idle_in_transaction_session_timeout = {CHANGE_LOG_IDLE_MS}")
+        )
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
 
 
