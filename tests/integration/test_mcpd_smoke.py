@@ -4,10 +4,12 @@ out of reach said in one line."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import stat
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.support.mcpd import Mcpd, failed_start, running_mcpd, spawned_mcpd
@@ -127,3 +129,24 @@ def test_a_restart_says_nothing_new_and_another_mcpd_is_told_how_to_log_in_as_th
     ) in log, log
     assert not (tmp_path / "other" / "initial-admin-password").exists()
     assert not (tmp_path / "other" / "config").exists()
+
+
+def test_sigterm_stops_mcpd_cleanly_and_lets_the_lease_go(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """An orchestrator stops mcpd with SIGTERM: it must stop as on SIGINT, through its
+    stop (the last export, then the lease let go, so a follower takes over at once)."""
+    database = postgres.create_database()
+    with running_mcpd(tmp_path / "state", database) as mcpd:
+        mcpd.process.send_signal(signal.SIGTERM)
+        code = mcpd.process.wait(timeout=120)
+        logged = mcpd.logged()
+
+    assert code == 0, logged
+    with psycopg.connect(database) as connection:
+        row = connection.execute(
+            "SELECT holder, expires_at FROM leases WHERE name = 'leader'"
+        ).fetchone()
+    assert row is not None
+    assert row[0], "nobody ever held the lease"
+    assert row[1] == 0.0, f"the lease was not let go: {row}"

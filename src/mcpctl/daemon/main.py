@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from contextlib import nullcontext
 
@@ -59,6 +60,12 @@ async def _serve(settings: Settings) -> None:
     # the leader's parts: the mirror, the git endpoint, the exporter, whose stop exports
     # what the last writes left; then lets the lease go), the listener
     supervisor = services.supervisor
+    # SIGTERM (orchestrators, `kill`) stops mcpd as SIGINT does: through the stop below, which
+    # exports what is left and lets the lease go. uvicorn catches it while it serves and
+    # raises it again once done, to the handler it found: this one, which then does nothing
+    # more than ask for the stop it has begun.
+    stopping = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     try:
         if services.listening is not None:
             await supervisor.start(services.listening)
@@ -78,6 +85,9 @@ async def _serve(settings: Settings) -> None:
             lifespan="off",
         )
         server = uvicorn.Server(config)
+        if stopping.is_set():  # asked to stop while starting
+            return
+        watch = asyncio.create_task(_stop_when(stopping, server), name="sigterm")
         log.info(
             "mcpd %s serving %s (database %s, %s)",
             __version__,
@@ -86,11 +96,17 @@ async def _serve(settings: Settings) -> None:
             "leader" if services.leadership.in_office() else "follower",
         )
         await server.serve()
+        watch.cancel()
     finally:
         try:
             await supervisor.stop()
         finally:
             await services.engine.dispose()
+
+
+async def _stop_when(stopping: asyncio.Event, server: uvicorn.Server) -> None:
+    await stopping.wait()
+    server.should_exit = True
 
 
 def main(argv: list[str] | None = None) -> None:

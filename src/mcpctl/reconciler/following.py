@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 #: A follower looks at the cluster's main at least this often (seconds), notified or not.
 POLL = 5.0
+#: ... and at most this often: the leader's commits, however many, are fetched together
+#: (each fetch costs the leader an upload-pack; a follower's copy may lag this much).
+COALESCE = 0.5
 
 __all__ = ["POLL", "Follower"]
 
@@ -63,6 +66,7 @@ class Follower:
     async def due(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), POLL)
+        await asyncio.sleep(COALESCE)  # the commits that follow come with this fetch
         self._wake.clear()
 
     async def round(self) -> None:
