@@ -304,15 +304,28 @@ class Replica:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=STOP_TIMEOUT)
 
-    def cpu(self) -> float:
-        """The CPU seconds (user + system) mcpd has used so far (0 where /proc is missing)."""
+    def cpu(self) -> tuple[float, float]:
+        """The CPU seconds (user + system) mcpd has used so far, and those of its children
+        that ended (git: upload-pack on a leader, fetch on a follower); 0 without /proc."""
         if self.process is None:
-            return 0.0
+            return 0.0, 0.0
         try:
             fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
         except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            return 0.0, 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / tick, (
+            int(fields[13]) + int(fields[14])
+        ) / tick
+
+
+def cpu_used(replicas: Sequence[Replica], before: Sequence[tuple[float, float]]) -> str:
+    """What each replica used since `before` (its `cpu()` then)."""
+    used = []
+    for replica, (own, children) in zip(replicas, before, strict=True):
+        now_own, now_children = replica.cpu()
+        used.append(f"{replica.name} {now_own - own:.1f} s + git {now_children - children:.1f} s")
+    return ", ".join(used)
 
 
 @dataclass
@@ -673,10 +686,12 @@ def bench_lag(cluster: Cluster, rate: float, seconds: float) -> list[Figure]:
     before = cluster.settle()
     if before["exportLag"]:
         print(f"  (the leader's exportLag holds writes already: {before['exportLag']})")
+    cpu = [r.cpu() for r in cluster.replicas]
     with HeadWatcher(leader.state_dir / "state.git") as watcher:
         writes = steady_writes(cluster, rate, seconds)
         last = max(w.seq for w in writes)
         watcher.wait_for(last)
+    used = cpu_used(cluster.replicas, cpu)
     after = cluster.settle()
     if cluster.leader() is not leader:
         raise BenchmarkError("the leader changed during the steady writes")
@@ -724,7 +739,8 @@ def bench_lag(cluster: Cluster, rate: float, seconds: float) -> list[Figure]:
             None,
             f"{rate:g}/s for {seconds:g} s round-robin over {len(cluster.replicas)} replicas; "
             f"{len(late)} sent over {ms(LATE)} behind schedule"
-            + (f" (worst {ms(max(late))})" if late else ""),
+            + (f" (worst {ms(max(late))})" if late else "")
+            + f"; mcpd CPU {used}",
         ),
     )
     return figures
@@ -770,7 +786,7 @@ def bench_throughput(cluster: Cluster, writers: int, total: int, prefix: str) ->
         for thread in threads:
             thread.join(timeout=SETTLE_TIMEOUT * 10)
         wall = time.perf_counter() - started
-        used = [r.cpu() - before for r, before in zip(replicas, cpu, strict=True)]
+        used = cpu_used(replicas, cpu)
     finally:
         for client in clients:
             client.close()
@@ -780,11 +796,10 @@ def bench_throughput(cluster: Cluster, writers: int, total: int, prefix: str) ->
     exported_at = export_done(cluster, leader, max(last_seq))
     export = exported_at - (started + wall)
     every = [s for per in latencies for s in per]
-    cpus = ", ".join(f"{r.name} {c:.1f} s" for r, c in zip(replicas, used, strict=True))
     return Throughput(
         total / wall,
         f"{total:,} writes by {writers} writers in {wall:.2f} s; per write {spread(every)}; "
-        f"mcpd CPU {cpus} (of {wall * (os.cpu_count() or 1):.1f} CPU-s available); "
+        f"mcpd CPU {used} (of {wall * (os.cpu_count() or 1):.1f} CPU-s available); "
         f"all exported {secs(max(0.0, export))} after the last answer",
     )
 
