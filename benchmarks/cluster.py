@@ -792,27 +792,34 @@ def bench_throughput(cluster: Cluster, writers: int, total: int, prefix: str) ->
             client.close()
     if failures:
         raise BenchmarkError(f"a write failed: {failures[0]!r}")
-    leader = cluster.leader()
-    exported_at = export_done(cluster, leader, max(last_seq))
-    export = exported_at - (started + wall)
+    leader, last = cluster.leader(), max(last_seq)
+    with leader.client(cluster.token) as client:
+        backlog = last - cluster.status(leader, client)["exportedChange"]
+        backlog_at = time.perf_counter()
+        status = export_done(cluster, leader, client, last)
+        exported_at = time.perf_counter()
+    drained = exported_at - backlog_at
+    lag = status["exportLag"] or {}
     every = [s for per in latencies for s in per]
     return Throughput(
         total / wall,
         f"{total:,} writes by {writers} writers in {wall:.2f} s; per write {spread(every)}; "
         f"mcpd CPU {used} (of {wall * (os.cpu_count() or 1):.1f} CPU-s available); "
-        f"all exported {secs(max(0.0, export))} after the last answer",
+        f"{backlog} writes not yet exported at the last answer, exported in {secs(drained)} "
+        f"({backlog / drained if drained > 0 else 0:,.0f} commits/s); the leader's exportLag "
+        f"p50 {ms(lag.get('p50', 0.0))}, p95 {ms(lag.get('p95', 0.0))}, "
+        f"max {ms(lag.get('max', 0.0))} (its last {lag.get('writes')} writes)",
     )
 
 
-def export_done(cluster: Cluster, leader: Replica, seq: int) -> float:
-    """Poll the leader (every 20 ms) until exportedChange >= seq; the perf_counter then."""
+def export_done(cluster: Cluster, leader: Replica, client: httpx.Client, seq: int) -> Doc:
+    """Poll the leader (every 20 ms) until exportedChange >= seq; its status then."""
     end = time.monotonic() + SETTLE_TIMEOUT * 5
-    with leader.client(cluster.token) as client:
-        while cluster.status(leader, client)["exportedChange"] < seq:
-            if time.monotonic() > end:
-                raise BenchmarkError(f"the leader did not export change {seq}")
-            time.sleep(STATUS_POLL)
-    return time.perf_counter()
+    while (status := cluster.status(leader, client))["exportedChange"] < seq:
+        if time.monotonic() > end:
+            raise BenchmarkError(f"the leader did not export change {seq}")
+        time.sleep(STATUS_POLL)
+    return status
 
 
 # --------------------------------------------------------------------------- main
