@@ -528,7 +528,11 @@ def failover_round(cluster: Cluster, number: int) -> FailoverRound:
             client.close()
     seconds, status = exported
     new = status["leader"] or {}
-    said = f"{leading[1]} said it leads after {secs(leading[0])}" if leading else "no role seen"
+    said = (
+        f"{leading[1]} said it leads after {secs(leading[0])}"
+        if leading
+        else "no status polled said 'leader' before the write was exported"
+    )
     line = (
         f"{killed.name} (term {term}) killed, {new.get('name')} leads (term {new.get('term')}); "
         f"{said}; first write after the kill acknowledged after "
