@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -107,10 +108,9 @@ def assert_bootstrapped_once(database_url: str, password: str) -> None:
 def test_three_mcpd_starting_at_once_on_one_empty_database_create_the_admin_once(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
-    """Each with a state dir of its own. Until the loops have a leader, only the mcpd
-    whose state repo the database follows keeps running: the others are refused, and
-    say so in one line. Whichever created the admin, the ones running say where its
-    password is and log in with it."""
+    """Each with a state dir of its own: all run, one leads and creates the admin (an mcpd
+    refused would say so in one line). The others say where its password is, once the
+    leader has made it, and log in with it."""
     database_url = postgres.create_database()
     states = [(tmp_path / f"replica-{n}").resolve() for n in range(3)]
     with ExitStack() as stack:
@@ -138,8 +138,12 @@ def test_three_mcpd_starting_at_once_on_one_empty_database_create_the_admin_once
                 continue
             if state == creator:
                 assert "first start: created user admin" in log
-            else:
-                assert told + f"`mcpctl login {replica.url} --username admin`" in log, log
+            else:  # a follower says it once the leader has made the admin
+                hint = told + f"`mcpctl login {replica.url} --username admin`"
+                deadline = time.monotonic() + 120
+                while hint not in replica.logged():
+                    assert time.monotonic() < deadline, replica.logged()
+                    time.sleep(0.05)
                 assert not (state / "config").exists()
             login = {"username": "admin", "password": password}
             answer = httpx.post(f"{replica.url}/api/v1/auth/login", json=login, timeout=120)

@@ -7,6 +7,7 @@ parts' own (the store's `Engine` and `Sessions`, not sqlalchemy's).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from mcpctl.api.githttp import GitEndpoint
@@ -46,5 +47,7 @@ class Services:
     election: Election | None = None
     follower: Follower | None = None
     listening: Listening | None = None
+    #: a follower's wait for the admin, to say how to log in (`wiring.follower_start`)
+    hint: asyncio.Task[None] | None = None
     #: what starts, runs and stops the loops (`daemon.main`); the status reports from it
     supervisor: Supervisor = field(default_factory=Supervisor)

@@ -98,6 +98,8 @@ async def _serve(settings: Settings) -> None:
         await server.serve()
         watch.cancel()
     finally:
+        if services.hint is not None:
+            services.hint.cancel()
         try:
             await supervisor.stop()
         finally:

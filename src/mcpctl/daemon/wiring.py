@@ -68,6 +68,9 @@ from mcpctl.store.notifications import ACCESS, CHANGES, LEASE, MAIN, Listener
 
 log = logging.getLogger("mcpd")
 
+#: How often a follower started before the admin existed looks whether the leader made it.
+HINT_POLL = 0.5
+
 #: The admin's initial password, in the state dir of the mcpd that created the admin.
 PASSWORD_FILE = "initial-admin-password"
 
@@ -462,9 +465,20 @@ async def follower_start(settings: Settings, services: Services) -> None:
         leader,
     )
     found = await services.identity.admin_found()
-    if found is None:
-        log.info("the leader creates the admin; it says where its initial password is")
+    if found is None:  # the leader is making it: say how to log in once it has
+        services.hint = asyncio.create_task(_hint_once_made(settings, services), name="hint")
         return
+    _hint(settings, found)
+
+
+async def _hint_once_made(settings: Settings, services: Services) -> None:
+    """Wait (polling, for as long as mcpd runs) until the leader has made the admin."""
+    while (found := await services.identity.admin_found()) is None:
+        await asyncio.sleep(HINT_POLL)
+    _hint(settings, found)
+
+
+def _hint(settings: Settings, found: AdminFound) -> None:
     me = Bootstrapper(socket.gethostname(), str(settings.state_dir))
     hint = login_hint(found.creator, me, settings.state_dir, settings.http.url)
     if hint is not None:
