@@ -217,6 +217,20 @@ class StateRepo:
             if ref.target != old:
                 raise RefMoved(f"main moved from {old} to {ref.target} during a commit")
             ref.set_target(new, log_message)
+            if fenced and self.fence is not None:
+                self._unless_deposed(new, old)
+
+    def _unless_deposed(self, new: pygit2.Oid, old: pygit2.Oid) -> None:
+        """Ask the fence again once main moved: a replica paused between the first ask and
+        the move (and deposed meanwhile) takes the move back, if main is still there."""
+        assert self.fence is not None
+        try:
+            self.fence()
+        except Exception:
+            ref = self.repo.references[REF]
+            if ref.target == new:
+                ref.set_target(old, "take back a commit made by a replica deposed meanwhile")
+            raise
 
     def _updated_tree(
         self, base: pygit2.Tree | None, changes: Mapping[str, bytes | None]
