@@ -50,7 +50,7 @@ from mcpctl.secrets import (
     missing_key,
 )
 from mcpctl.staterepo import StateRepo
-from mcpctl.staterepo.remote import Remote, ensure_deploy_key, start_from_remote
+from mcpctl.staterepo.remote import MIRROR_REF, Remote, ensure_deploy_key, start_from_remote
 from mcpctl.staterepo.replication import fetch_from_leader, set_identity
 from mcpctl.store import (
     Sessions,
@@ -147,6 +147,7 @@ async def build_services(settings: Settings) -> Services:
             importer, replica, remote, repo_path, public_key, settings=settings.git.mirroring
         )
         wake.append(lambda _notice: mirror.notify())
+        replica.remote_ref = MIRROR_REF
     git = GitEndpoint(repo_path, identity, importer, replica, mirror)
     follower = None if single else Follower(leadership, replica)
     relay = Relay()
@@ -199,7 +200,23 @@ async def build_services(settings: Settings) -> Services:
             await _obtain_key(settings, services, relay)
 
         follower.obtain_key = obtain_key
+
+        async def eligible() -> bool:
+            return await _may_lead(services)
+
+        election.eligible = eligible
     return services
+
+
+async def _may_lead(services: Services) -> bool:
+    """A replica without a sealing key may not lead a database whose replicas seal with
+    one: it follows until it gets the key from a leader."""
+    importer = services.importer
+    assert importer is not None
+    if not isinstance(importer.sealer, MissingKey):
+        return True
+    async with services.sessions() as session:
+        return await get_meta(session, SEALING_KEY_ID) is None
 
 
 async def _meta(engine: Engine, key: str) -> str | None:

@@ -42,7 +42,7 @@ from mcpctl.staterepo import (
     export_all,
     export_changes,
 )
-from mcpctl.staterepo.replication import align_main, last_change_in, set_identity
+from mcpctl.staterepo.replication import align_main, last_change_in, newest_export, set_identity
 from mcpctl.store import ChangeRow, Session, Sessions, WriteNotice, WriteSource
 from mcpctl.store.changes import (
     EXPORTED,
@@ -154,6 +154,9 @@ class GitReplica:
         self.sessions = sessions
         #: The lease this replica exports under (None: alone, as `mcpd admin-reset` is).
         self.leadership = leadership
+        #: Where the mirror fetches the remote's main (None: no remote): a takeover that
+        #: finds the cluster's commit nowhere takes what the old leader pushed there.
+        self.remote_ref: str | None = None
         self.repo = repo
         self.seal = seal
         self.settings = settings or ExportingSettings()
@@ -265,6 +268,17 @@ class GitReplica:
                     except BackendUnavailable as e:
                         log.info("taking over: %s", e)
                 aligned = await asyncio.to_thread(align_main, self.repo, cluster, timeline)
+                if aligned.how == "missing" and self.remote_ref is not None:
+                    # the old leader's last commits reached no one, but its pushes did
+                    pushed = await asyncio.to_thread(newest_export, self.repo, self.remote_ref)
+                    if pushed is not None:
+                        aligned = await asyncio.to_thread(align_main, self.repo, pushed, timeline)
+                        log.warning(
+                            "taking over: the cluster's main %s is in no reachable repo; main "
+                            "goes on from what the old leader pushed to the remote, %s",
+                            cluster[:12],
+                            pushed[:12],
+                        )
                 if aligned.how == "missing":
                     log.warning(
                         "taking over: the cluster's main %s is in no reachable repo; this "

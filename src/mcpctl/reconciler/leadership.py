@@ -194,7 +194,11 @@ class Election:
     ) -> None:
         self.leadership = leadership
         self._lead = lead
+        #: Whether this replica may lead now (None: always); asked before each campaign
+        #: that could take the lease (one lacking the cluster's sealing key may not).
+        self.eligible: Callable[[], Coroutine[Any, Any, bool]] | None = None
         self._parts: Supervisor | None = None
+        self._said_ineligible = False
         self._starting: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.spec = LoopSpec(
@@ -267,6 +271,17 @@ class Election:
 
     async def _campaign(self) -> None:
         leadership = self.leadership
+        if self._parts is None and self.eligible is not None and not await self.eligible():
+            lease = await leadership.refresh()  # follows, and knows who leads
+            if not self._said_ineligible and not (lease is not None and lease.held):
+                self._said_ineligible = True
+                log.warning(
+                    "no replica leads, and this one (%s) may not: it lacks the sealing key "
+                    "the others seal with (set MCPCTL_SEALING_KEY, or copy sealing.key from "
+                    "another replica's state dir)",
+                    leadership.name,
+                )
+            return
         try:
             leads = await leadership.campaign()
         except BackendUnavailable:

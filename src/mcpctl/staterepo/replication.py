@@ -34,6 +34,7 @@ __all__ = [
     "align_main",
     "fetch_from_leader",
     "last_change_in",
+    "newest_export",
     "set_identity",
 ]
 
@@ -130,6 +131,30 @@ def align_main(repo: StateRepo, cluster: str, timeline: str, *, fenced: bool = T
         r.references.create(kept, head.id, force=True)
     repo.move_main(target.id, head.id, "align with the cluster's main", fenced=fenced)
     return Alignment(before, cluster, "diverged" if kept else "forward", kept)
+
+
+def newest_export(repo: StateRepo, ref: str) -> str | None:
+    """The newest commit on `ref`'s first parents that mcpd's exporter made (it carries a
+    `Mcpctl-Change` trailer) and that holds `main` (None: none such within the walk).
+
+    A leader taking over whose repo lacks the cluster's last commit takes the remote's
+    `main` this far: what the old leader pushed, without the commits someone else made
+    there since, which the mirror then imports as it would any."""
+    r = repo.repo
+    try:
+        commit: pygit2.Commit | None = r.references[ref].peel(pygit2.Commit)
+    except (KeyError, ValueError):
+        return None
+    head = repo.head()
+    for _ in range(TRAILER_WALK):
+        if commit is None:
+            return None
+        if head is not None and not (commit.id == head.id or r.descendant_of(commit.id, head.id)):
+            return None  # not ahead of main: nothing to take
+        if any(line.startswith(f"{CHANGE_TRAILER}:") for line in commit.message.splitlines()):
+            return str(commit.id)
+        commit = commit.parents[0] if commit.parents else None
+    return None
 
 
 def _holds_objects(commit: pygit2.Commit) -> bool:
