@@ -87,6 +87,7 @@ def test_everything_mcpd_creates_is_private_though_the_state_dir_is_open(
         for n in range(3):
             answer = client.put("/api/v1/servers/one", json=server("one", f"cmd-{n}", replicas=0))
             answer.raise_for_status()
+        quiet(client)  # the clone starts from main with every write in it
         clone = Clone.of(mcpd, tmp_path / "clone")  # git's own processes write into the repo
         clone.write("servers/pushed.yaml", yaml.safe_dump(server("pushed", replicas=0)))
         clone.commit("Add pushed")
