@@ -472,9 +472,7 @@ async def follower_start(settings: Settings, services: Services) -> None:
     leadership = services.leadership
     assert leadership is not None
     lease = await leadership.refresh()
-    leader = (
-        f"{lease.holder.partition('#')[0]} at {lease.url}" if lease and lease.held else "none yet"
-    )
+    leader = f"{lease.replica} at {lease.url}" if lease and lease.held else "none yet"
     log.info(
         "this replica (%s) follows (leader: %s); it serves the API, and relays the git "
         "endpoint, restore, sync and seal to the leader",

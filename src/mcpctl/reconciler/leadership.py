@@ -170,7 +170,7 @@ class Leadership:
         elif lease is not None and lease.holder:
             since = time.monotonic() - self._read_at
             answer["leader"] = {
-                "name": lease.holder.partition("#")[0],
+                "name": lease.replica,
                 "url": lease.url,
                 "term": lease.term,
                 "leaseAgeSeconds": round(lease.now - lease.renewed_at + since, 3),

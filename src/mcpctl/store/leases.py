@@ -54,6 +54,11 @@ class Lease:
     now: float
 
     @property
+    def replica(self) -> str:
+        """The holding replica's name (the holder is `name#incarnation`)."""
+        return self.holder.partition("#")[0]
+
+    @property
     def held(self) -> bool:
         """Someone holds it (it has not ended)."""
         return bool(self.holder) and self.expires_at > self.now
