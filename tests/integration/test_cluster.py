@@ -20,6 +20,7 @@ than the old lease ended), never by timing the test. The replicas run with a lea
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from collections import Counter
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from mcpctl.secrets.sealing import KEY_FILE, generate_key_file
 from tests.support.cluster import Cluster, Commit, Lease, Replica, history, running_cluster
 from tests.support.gitrepo import Clone
 from tests.support.manifests import server, to_yaml
@@ -193,6 +195,98 @@ def test_a_follower_takes_over_from_a_killed_leader_and_loses_no_write(
         status = cluster.status(old)
         assert status["replica"]["role"] == "follower"
         assert status["following"]["able"], status["following"]
+
+
+def test_a_new_leader_fetches_the_dead_leaders_last_commit_from_a_follower(
+    database: str, tmp_path: Path
+) -> None:
+    """The old leader's last commits reached one follower only, then it died: the replica
+    taking over fetches them from that follower (`store.replicas` says where it serves)
+    instead of exporting the writes again, so no replica's `main` forks. The follower
+    holding them may not lead (its sealing key is not the cluster's), so the other one
+    takes over; it was paused while the commits were made, so it lacks them."""
+    with running_cluster(tmp_path, database, count=1) as cluster:
+        leader = cluster.leader()
+        holder = cluster.replica("r1")
+        generate_key_file(holder.state_dir / KEY_FILE)  # another key: it follows only
+        lagging = cluster.replica("r2")
+        cluster.start([holder, lagging])
+        start = cluster.quiet()
+        before = changes(cluster, leader)
+
+        lagging.pause()
+        names = cluster.writing(12, through=lambda: [leader]).join()
+        died_at = cluster.quiet()  # exported, and the holder's main (the live ones') there
+        assert lagging.head() != died_at
+        old, old_lease = kill_the_leader(cluster)
+        lagging.resume()
+
+        new = assert_taken_over(cluster, old, old_lease)
+        assert new is lagging
+        head = cluster.quiet()
+        assert head == died_at  # nothing was exported again: the commits were fetched
+        assert_in_sync_everywhere(cluster, head)
+        for replica in cluster.live():
+            assert replica.branches("refs/heads/timelines/") == {}, replica.name
+            assert_one_commit_per_write(cluster, replica, start, before, names)
+        assert f"fetched the cluster's main from {holder.url}" in lagging.logged()
+        members = {m["name"]: m["role"] for m in cluster.status(holder)["replicas"]}
+        assert (members["r1"], members["r2"]) == ("follower", "leader"), members
+
+
+def test_a_restarted_replica_takes_its_own_lease_back_at_once(
+    database: str, tmp_path: Path
+) -> None:
+    """A lone replica killed (-9) and started again holds its old process's lease: the
+    new process sees that nothing serves where the old one did and takes the lease over
+    at once. The lease is long (10 minutes): waiting for it to end would not pass."""
+    with running_cluster(tmp_path, database, count=1, lease_seconds=600) as cluster:
+        only = cluster.leader()
+        names = cluster.writing(5).join()
+        head = cluster.quiet()
+        _, old_lease = kill_the_leader(cluster)
+        assert old_lease.held
+
+        only.start()
+        assert only.wait_ready()["role"] == "leader"
+        lease = cluster.lease()
+        assert lease.replica == only.name
+        assert lease.term == old_lease.term + 1
+        assert lease.acquired_at < old_lease.expires_at  # taken before it ended
+        assert "which serves no more: taking it over now" in only.logged()
+        assert only.head() == head
+        assert {f"servers/{n}.yaml" for n in names} <= set(only.tree())
+        more = cluster.writing(3, prefix="after").join()
+        head = cluster.quiet()
+        assert {f"servers/{n}.yaml" for n in more} <= set(only.tree())
+        assert cluster.verify(only) == IN_SYNC
+
+
+def test_a_paused_replica_keeps_its_lease_from_its_own_restart(
+    database: str, tmp_path: Path
+) -> None:
+    """A process of the same replica name whose predecessor is alive but paused (it still
+    listens) does not take the lease: it follows until the lease ends."""
+    with running_cluster(tmp_path, database, count=1) as cluster:
+        first = cluster.leader()
+        first.pause()
+        held = cluster.lease()
+        twin = cluster.replica("twin")  # its own state dir, port and log
+        twin.command[twin.command.index("--replica-name") + 1] = first.name
+        twin.state_dir.mkdir()
+        shutil.copy2(first.state_dir / KEY_FILE, twin.state_dir / KEY_FILE)  # it may lead
+        twin.start()
+        try:
+            # once the paused one's lease ends (the harness knows replicas by name: the
+            # twin's is the paused one's, so the lease is read by its URL)
+            _wait(lambda: twin.role() == "leader", "the twin leads")
+            lease = cluster.lease()
+            assert (lease.url, lease.replica) == (twin.url, first.name), lease
+            assert lease.term == held.term + 1
+            assert lease.acquired_at >= held.expires_at, (held, lease)
+            assert "which serves no more" not in twin.logged()
+        finally:
+            first.resume()
 
 
 def test_a_leader_paused_past_its_lease_changes_nothing_when_it_resumes(

@@ -20,6 +20,10 @@ on top whatever the database holds differently (the database's version of a
 conflicting object, the canonical form of a file pushed in another form),
 retried when another writer holds the repo (`errors.Contention`).
 A push to the repo on disk, without mcpd, is refused by the same hook.
+
+The other replicas of a cluster fetch this replica's own repo at
+`/cluster/v1/state.git` with the cluster's replication secret (fetch only; it
+opens nothing else), which no replica relays to the leader.
 """
 
 from __future__ import annotations
@@ -58,10 +62,15 @@ from mcpctl.reconciler.supervisor import retry_contended
 from mcpctl.staterepo import REF, Author
 from mcpctl.staterepo.merging import commit_at, descends_from
 from mcpctl.staterepo.receiving import configure_receiving, main_target, open_with_pushed
+from mcpctl.staterepo.replication import PEER_PATH
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/git/state.git"
+#: The same repo as this replica holds it, for the other replicas only (fetch, with the
+#: cluster's replication secret): never relayed to the leader, so a leader taking over
+#: fetches the old leader's last commits from any follower that has them.
+PEER_PREFIX = PEER_PATH
 ZERO = "0" * 40
 #: The largest push or fetch request body accepted (packs of many manifests are small).
 MAX_PACK = 256 * 1024 * 1024
@@ -167,15 +176,20 @@ class GitEndpoint:
             Route(f"{PREFIX}/info/refs", self.info_refs, methods=["GET"]),
             Route(f"{PREFIX}/git-upload-pack", self.upload_pack, methods=["POST"]),
             Route(f"{PREFIX}/git-receive-pack", self.receive_pack, methods=["POST"]),
+            Route(f"{PEER_PREFIX}/info/refs", self.peer_info_refs, methods=["GET"]),
+            Route(f"{PEER_PREFIX}/git-upload-pack", self.peer_upload_pack, methods=["POST"]),
         ]
 
     # ---- HTTP ------------------------------------------------------------------------
 
-    async def _principal(self, request: Request, *, fetch: bool) -> Principal | Response:
+    async def _principal(
+        self, request: Request, *, fetch: bool, peer: bool = False
+    ) -> Principal | Response:
         """The caller, or the 401/403 answer git understands (it then asks for credentials).
 
-        Another replica fetching (a follower) presents the cluster's replication secret:
-        it may fetch, never push."""
+        Another replica fetching (`peer`, at `PEER_PREFIX`) presents the cluster's
+        replication secret, which fetches there and nowhere else; people and tokens use
+        `PREFIX`."""
         header = request.headers.get("authorization", "")
         scheme, _, value = header.partition(" ")
         raw: str | None = None
@@ -193,10 +207,14 @@ class GitEndpoint:
                 "mcpd: authentication required: use a token as the password\n",
                 {"WWW-Authenticate": 'Basic realm="mcpd"'},
             )
-        if raw.startswith(REPLICATION_PREFIX):
+        if peer or raw.startswith(REPLICATION_PREFIX):
             replica = await replica_principal(self.importer.objects.sessions, raw)
-            if replica is None or not fetch:
-                return _text(403, "mcpd: the replication secret only fetches, and must match\n")
+            if replica is None or not fetch or not peer:
+                return _text(
+                    403,
+                    f"mcpd: {PEER_PREFIX} is for the cluster's replicas: they fetch there with "
+                    "the replication secret, which does nothing else\n",
+                )
             return replica
         try:
             principal = await self.identity.authenticate(raw)
@@ -220,13 +238,13 @@ class GitEndpoint:
             self.importer.objects.sessions, principal, verb=verb, outcome="denied", details=details
         )
 
-    async def info_refs(self, request: Request) -> Response:
+    async def info_refs(self, request: Request, *, peer: bool = False) -> Response:
         service = request.query_params.get("service")
         if service not in _SERVICES:
             return _text(
                 403, "mcpd: only git's smart HTTP protocol is served (git 1.6.6 or newer)\n"
             )
-        principal = await self._principal(request, fetch=service == "git-upload-pack")
+        principal = await self._principal(request, fetch=service == "git-upload-pack", peer=peer)
         if isinstance(principal, Response):
             return principal
         out = await self._git(service, "--advertise-refs", body=b"")
@@ -237,8 +255,14 @@ class GitEndpoint:
             headers={"Cache-Control": "no-cache"},
         )
 
-    async def upload_pack(self, request: Request) -> Response:
-        principal = await self._principal(request, fetch=True)
+    async def peer_info_refs(self, request: Request) -> Response:
+        return await self.info_refs(request, peer=True)
+
+    async def peer_upload_pack(self, request: Request) -> Response:
+        return await self.upload_pack(request, peer=True)
+
+    async def upload_pack(self, request: Request, *, peer: bool = False) -> Response:
+        principal = await self._principal(request, fetch=True, peer=peer)
         if isinstance(principal, Response):
             return principal
         body = await _body(request)

@@ -100,6 +100,15 @@ def _replicas(answer: dict[str, Any]) -> None:
         )
     else:
         click.echo("leader:           none (an election is on)")
+    members = answer.get("replicas") or []
+    if members:
+        click.echo(
+            "replicas:         "
+            + ", ".join(
+                f"{m.get('name')} ({m.get('role')}, seen {m.get('seenSecondsAgo')} s ago)"
+                for m in members
+            )
+        )
     following = answer.get("following") or {}
     if following and not following.get("able", True):
         click.echo(f"following:        unable: {following.get('problem')}")

@@ -51,7 +51,7 @@ from mcpctl.secrets import (
 )
 from mcpctl.staterepo import StateRepo
 from mcpctl.staterepo.remote import MIRROR_REF, Remote, ensure_deploy_key, start_from_remote
-from mcpctl.staterepo.replication import fetch_from_leader, set_identity
+from mcpctl.staterepo.replication import fetch_from_replica, set_identity
 from mcpctl.store import (
     Sessions,
     WriteNotice,
@@ -62,7 +62,14 @@ from mcpctl.store import (
     sqlite_path,
     upgrade,
 )
-from mcpctl.store.changes import REPLICATION_SECRET, REPO_ID, SEALING_KEY_ID, get_meta, put_meta
+from mcpctl.store.changes import (
+    MAIN_COMMIT,
+    REPLICATION_SECRET,
+    REPO_ID,
+    SEALING_KEY_ID,
+    get_meta,
+    put_meta,
+)
 from mcpctl.store.database import Engine, schema_revision
 from mcpctl.store.notifications import ACCESS, CHANGES, LEASE, MAIN, Listener
 
@@ -209,14 +216,15 @@ async def build_services(settings: Settings) -> Services:
 
 
 async def _may_lead(services: Services) -> bool:
-    """A replica without a sealing key may not lead a database whose replicas seal with
-    one: it follows until it gets the key from a leader."""
+    """A replica without the sealing key the others seal with may not lead: one without a
+    key follows until it gets the key from a leader, one with another key follows."""
     importer = services.importer
     assert importer is not None
-    if not isinstance(importer.sealer, MissingKey):
-        return True
     async with services.sessions() as session:
-        return await get_meta(session, SEALING_KEY_ID) is None
+        known = await get_meta(session, SEALING_KEY_ID)
+    if isinstance(importer.sealer, MissingKey):
+        return known is None
+    return known is None or known == importer.sealer.key_id
 
 
 async def _meta(engine: Engine, key: str) -> str | None:
@@ -293,26 +301,39 @@ def _stamp(leadership: Leadership) -> str:
 
 def _takeover_fetches(services: Services) -> list[Callable[[], Awaitable[None]]]:
     """Where a leader taking over finds the cluster's main when its repo lacks it: the
-    old leader (still serving, or back), then the mirrored remote."""
+    old leader (still serving, or back), then every other replica seen alive (one that
+    fetched the old leader's last commit before it died), then the mirrored remote."""
     leadership, replica = services.leadership, services.replica
     assert leadership is not None
     fetches: list[Callable[[], Awaitable[None]]] = []
-    previous = leadership.previous_url
-    if previous and previous != leadership.url:
+    # a replica paused, not dead, answers nothing: not for long
+    timeout = leadership.seconds or LEASE_SECONDS
 
-        async def from_old_leader() -> None:
-            async with services.sessions() as session:
-                secret = await get_meta(session, REPLICATION_SECRET)
-            if secret is not None:  # a leader paused, not dead, answers nothing: not for long
+    async def from_replicas() -> None:
+        async with services.sessions() as session:
+            secret = await get_meta(session, REPLICATION_SECRET)
+            cluster = await get_meta(session, MAIN_COMMIT)
+        if secret is None or cluster is None:
+            return
+        previous = leadership.previous_url
+        urls = [previous] if previous else []
+        urls += [p.url for p in await leadership.peers() if p.name != leadership.name]
+        tried: set[str] = {leadership.url}
+        for url in urls:
+            if url in tried or await asyncio.to_thread(replica.holds, cluster):
+                continue
+            tried.add(url)
+            try:
                 await asyncio.to_thread(
-                    fetch_from_leader,
-                    replica.repo,
-                    previous,
-                    secret,
-                    timeout=leadership.seconds or LEASE_SECONDS,
+                    fetch_from_replica, replica.repo, url, secret, timeout=timeout
                 )
+            except BackendUnavailable as e:
+                log.info("taking over: %s", e)
+            else:
+                if await asyncio.to_thread(replica.holds, cluster):
+                    log.info("taking over: fetched the cluster's main from %s", url)
 
-        fetches.append(from_old_leader)
+    fetches.append(from_replicas)
     if services.mirror is not None:
         mirror = services.mirror
 

@@ -28,7 +28,7 @@ from mcpctl.errors import BackendUnavailable
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.leadership import Leadership
 from mcpctl.reconciler.supervisor import Backoff, LoopSpec, PermanentError, TemporaryError
-from mcpctl.staterepo.replication import adopt_refs, align_main, fetch_from_leader, set_identity
+from mcpctl.staterepo.replication import adopt_refs, align_main, fetch_from_replica, set_identity
 from mcpctl.store.changes import MAIN_COMMIT, REPLICATION_SECRET, REPO_ID, get_meta
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class Follower:
             # outside the lock, and never longer than two leases: a leader paused in the
             # middle of it must not keep this replica from taking over
             timeout = max(2 * (self.leadership.seconds or 0.0), 10.0)
-            await asyncio.to_thread(fetch_from_leader, repo, url, secret, timeout=timeout)
+            await asyncio.to_thread(fetch_from_replica, repo, url, secret, timeout=timeout)
         if not self.replica.holds(cluster):
             raise BackendUnavailable(
                 f"the cluster's main {cluster[:12]} is not here yet (leader {url or 'unknown'})"

@@ -26,7 +26,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -36,6 +38,7 @@ from mcpctl.reconciler.supervisor import Backoff, LoopSpec, Supervisor, Temporar
 from mcpctl.store import Session, Sessions
 from mcpctl.store.leases import Lease, campaign, fence, read_lease, release
 from mcpctl.store.notifications import LEASE, Listener, notify
+from mcpctl.store.replicas import Peer, heartbeat, peers
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +104,17 @@ class Leadership:
         assert self.seconds is not None
         await fence(session, self.holder, self.term, idle_seconds=self.seconds)
 
-    async def campaign(self) -> bool:
-        """One round: renew the lease, or take it over if it ended. Whether this replica
-        leads afterwards."""
+    async def campaign(self, *, preempt: str | None = None) -> bool:
+        """One round: renew the lease, or take it over if it ended (or if `preempt`, an
+        earlier process of this replica that is gone, holds it). Whether this replica
+        leads afterwards. The round also says this replica is alive (`store.replicas`)."""
         if self.single:
             return True
         assert self.seconds is not None
         started = time.monotonic()
         async with self.sessions() as session, session.begin():
-            lease = await campaign(session, self.holder, self.url, self.seconds)
+            await heartbeat(session, self.name, self.holder, self.url)
+            lease = await campaign(session, self.holder, self.url, self.seconds, preempt=preempt)
             if lease.holder == self.holder and lease.term != self.term:
                 await notify(session, LEASE, str(lease.term))
         self._seen(lease)
@@ -129,6 +134,38 @@ class Leadership:
             self.previous_url = lease.url or self.previous_url
         self.lease = lease
         self._read_at = time.monotonic()
+
+    async def attend(self) -> None:
+        """Say this replica is alive without campaigning (one that may not lead)."""
+        if self.single:
+            return
+        async with self.sessions() as session, session.begin():
+            await heartbeat(session, self.name, self.holder, self.url)
+
+    async def peers(self) -> list[Peer]:
+        """The replicas seen alive within two leases (this one among them), the most
+        recently seen first."""
+        if self.single:
+            return []
+        assert self.seconds is not None
+        async with self.sessions() as session:
+            return await peers(session, within=2 * self.seconds)
+
+    async def gone_predecessor(self) -> str | None:
+        """The lease's holder if it is an earlier process of this replica (same name) and
+        nothing listens where it served: this process restarts it (after a crash), and
+        takes its lease at once instead of waiting for the lease to end. A process that is
+        alive, even paused, keeps its listening socket: connecting to it succeeds."""
+        lease = await self.refresh()
+        if (
+            lease is None
+            or not lease.held
+            or lease.replica != self.name
+            or lease.holder == self.holder
+            or not await _refuses(lease.url)
+        ):
+            return None
+        return lease.holder
 
     async def refresh(self) -> Lease | None:
         """Read the lease again (who leads, where), for a follower that needs to know."""
@@ -224,7 +261,14 @@ class Election:
         the leader's parts start before this returns (a recovery and the first start's
         bootstrap with them), the lease renewed meanwhile. A failure of that start is
         raised: mcpd does not serve without its leader's parts."""
-        await self._campaign()
+        gone = await self.leadership.gone_predecessor()
+        if gone is not None:
+            log.info(
+                "the lease is held by this replica's previous process (%s), which serves no "
+                "more: taking it over now",
+                gone,
+            )
+        await self._campaign(preempt=gone)
         while self._starting is not None:
             await self._until_due(wait_for_start=True)
             if self._starting is not None and not self._starting.done():
@@ -269,21 +313,22 @@ class Election:
         await self._campaign()
         await self._started()
 
-    async def _campaign(self) -> None:
+    async def _campaign(self, *, preempt: str | None = None) -> None:
         leadership = self.leadership
         if self._parts is None and self.eligible is not None and not await self.eligible():
+            await leadership.attend()
             lease = await leadership.refresh()  # follows, and knows who leads
             if not self._said_ineligible and not (lease is not None and lease.held):
                 self._said_ineligible = True
                 log.warning(
-                    "no replica leads, and this one (%s) may not: it lacks the sealing key "
-                    "the others seal with (set MCPCTL_SEALING_KEY, or copy sealing.key from "
-                    "another replica's state dir)",
+                    "no replica leads, and this one (%s) may not: it does not hold the "
+                    "sealing key the others seal with (set MCPCTL_SEALING_KEY to it, or copy "
+                    "sealing.key from another replica's state dir)",
                     leadership.name,
                 )
             return
         try:
-            leads = await leadership.campaign()
+            leads = await leadership.campaign(preempt=preempt)
         except BackendUnavailable:
             if self._parts is not None and not leadership.leads():
                 await self._step_down(deposed=True)
@@ -360,3 +405,28 @@ class Listening:
             await self.listener.listen(self._reconnected)
         except BackendUnavailable as e:
             raise TemporaryError(str(e)) from None
+
+
+async def _refuses(url: str, timeout: float = 2.0) -> bool:
+    """Whether every address where `url` serves refuses a connection (nothing listens
+    there): not a timeout, nor a host out of reach, which prove nothing."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        return False
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    loop = asyncio.get_running_loop()
+    try:
+        addresses = await loop.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setblocking(False)
+            try:
+                await asyncio.wait_for(loop.sock_connect(probe, address), timeout)
+            except ConnectionRefusedError:
+                continue
+            except (OSError, TimeoutError):
+                return False
+            return False
+    return bool(addresses)

@@ -95,6 +95,21 @@ class GitOperations:
         async with self.sessions() as session:
             require_run(await policy_of(session, principal), action)
 
+    async def _members(self) -> list[dict[str, Any]]:
+        """The replicas seen alive lately (`store.replicas`), with their role."""
+        assert self.leadership is not None
+        lease = self.leadership.lease
+        leader = lease.holder if lease is not None and lease.held else None
+        return [
+            {
+                "name": p.name,
+                "url": p.url,
+                "role": "leader" if p.holder == leader else "follower",
+                "seenSecondsAgo": round(p.seen_ago, 3),
+            }
+            for p in await self.leadership.peers()
+        ]
+
     async def status(self, principal: Principal) -> dict[str, Any]:
         """Where the export and the mirror are, and the latest conflicts the database won."""
         await self._require_run(principal, "sync")
@@ -102,6 +117,7 @@ class GitOperations:
         answer["publicKey"] = self.public_key
         if self.leadership is not None:
             answer.update(self.leadership.to_json())
+            answer["replicas"] = await self._members()
         answer["following"] = self.follower.to_json() if self.follower is not None else None
         answer["remote"] = self.mirror.status() if self.mirror is not None else None
         async with self.sessions() as session:

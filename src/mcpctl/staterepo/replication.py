@@ -2,11 +2,12 @@
 
 Several mcpd replicas on one database keep one history: the leader alone moves
 `main` (and the timelines and their notes); a follower fetches them from the
-leader's git endpoint (`fetch_from_leader`, authenticated by the cluster's
-replication secret) whenever the leader says `main` moved, and a replica
-sharing the leader's state dir (a shared volume) finds them there already. A
-replica taking over brings its `main` to the cluster's (`align_main`) before
-it exports anything.
+leader (`fetch_from_replica`, at the `PEER_PATH` every replica serves,
+authenticated by the cluster's replication secret) whenever the leader says
+`main` moved, and a replica sharing the leader's state dir (a shared volume)
+finds them there already. A replica taking over brings its `main` to the
+cluster's (`align_main`) before it exports anything, fetching it from the old
+leader or from any follower that has it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from mcpctl.errors import BackendUnavailable
 from mcpctl.staterepo.rendering import CHANGE_TRAILER
 from mcpctl.staterepo.repo import BRANCH, StateRepo
 
+#: Where every replica serves its own repo to the others (fetch only).
+PEER_PATH = "/cluster/v1/state.git"
 #: Where a fetch from the leader puts its refs (then `align_main` and `adopt_refs` decide).
 CLUSTER_PREFIX = "refs/cluster/"
 GIT_TIMEOUT = 300.0
@@ -29,21 +32,23 @@ TRAILER_WALK = 10_000
 
 __all__ = [
     "CLUSTER_PREFIX",
+    "PEER_PATH",
     "Alignment",
     "adopt_refs",
     "align_main",
-    "fetch_from_leader",
+    "fetch_from_replica",
     "last_change_in",
     "newest_export",
     "set_identity",
 ]
 
 
-def fetch_from_leader(
+def fetch_from_replica(
     repo: StateRepo, url: str, secret: str, *, timeout: float = GIT_TIMEOUT
 ) -> None:
-    """Fetch every branch and note of the leader at `url` (its `/git/state.git`) under
-    `refs/cluster/` (the secret goes in a header through the environment, never argv)."""
+    """Fetch every branch and note of the replica at `url` (the leader, or any other, at
+    its `PEER_PATH`) under `refs/cluster/` (the secret goes in a header through the
+    environment, never argv)."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": repo.repo.path,
@@ -63,7 +68,7 @@ def fetch_from_leader(
         "--quiet",
         "--prune",
         "--",
-        f"{url.rstrip('/')}/git/state.git",
+        f"{url.rstrip('/')}{PEER_PATH}",
         f"+refs/heads/*:{CLUSTER_PREFIX}heads/*",
         f"+refs/notes/*:{CLUSTER_PREFIX}notes/*",
     ]
@@ -72,10 +77,10 @@ def fetch_from_leader(
             command, capture_output=True, text=True, timeout=timeout, env=env, check=False
         )
     except subprocess.TimeoutExpired:
-        raise BackendUnavailable(f"fetch from the leader {url}: no answer") from None
+        raise BackendUnavailable(f"fetch from the replica at {url}: no answer") from None
     if done.returncode != 0:
         message = done.stderr.strip().replace(secret, "***")[-500:]
-        raise BackendUnavailable(f"fetch from the leader {url} failed: {message}")
+        raise BackendUnavailable(f"fetch from the replica at {url} failed: {message}")
 
 
 def last_change_in(repo: StateRepo, commit: pygit2.Oid | None = None) -> int | None:

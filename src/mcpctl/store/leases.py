@@ -90,9 +90,12 @@ async def read_lease(session: Session) -> Lease | None:
     return _lease(row, await _now(session))
 
 
-async def campaign(session: Session, holder: str, url: str, seconds: float) -> Lease:
+async def campaign(
+    session: Session, holder: str, url: str, seconds: float, *, preempt: str | None = None
+) -> Lease:
     """Renew the lease if `holder` holds it (even once ended, if nobody took it meanwhile),
-    take it over if it has ended, else leave it:
+    take it over if it has ended (or if `preempt` holds it: an earlier process of this
+    replica, known to be gone), else leave it:
     the lease as it is afterwards (in the caller's transaction, which must commit).
 
     A takeover raises the term once the old holder's fenced transactions are done.
@@ -115,7 +118,7 @@ async def campaign(session: Session, holder: str, url: str, seconds: float) -> L
             # renewed, even late: nobody held it in between, so the term goes on (and its
             # fenced transactions in flight, this replica's own, are not waited for)
             row.renewed_at, row.expires_at = now, now + seconds
-        elif not row.holder or row.expires_at <= now:
+        elif not row.holder or row.expires_at <= now or row.holder == preempt:
             # wait for the old term's fenced transactions, then start a new term
             await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FENCE_LOCK})
             now = await _now(session)

@@ -240,3 +240,17 @@ class LeaseRow(Base):
     acquired_at: Mapped[float] = mapped_column(Float, default=0.0)
     renewed_at: Mapped[float] = mapped_column(Float, default=0.0)
     expires_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class ReplicaRow(Base):
+    """An mcpd replica of the cluster (`store.replicas`): where it serves, and when it was
+    started and last seen (seconds since the epoch in the database's clock)."""
+
+    __tablename__ = "replicas"
+
+    name: Mapped[str] = mapped_column(String(253), primary_key=True)
+    #: Its process's incarnation (`name#id`, as in the lease).
+    holder: Mapped[str] = mapped_column(String(253))
+    url: Mapped[str] = mapped_column(String(1024))
+    started_at: Mapped[float] = mapped_column(Float)
+    seen_at: Mapped[float] = mapped_column(Float)

@@ -9,6 +9,7 @@ guesses how long the machine takes.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -20,6 +21,7 @@ from mcpctl.errors import BackendUnavailable, Deposed
 from mcpctl.reconciler.leadership import Leadership
 from mcpctl.store import make_engine, make_sessionmaker, upgrade
 from mcpctl.store.leases import read_lease
+from mcpctl.store.replicas import FORGET
 from tests.support.postgres import PostgresServer
 
 pytestmark = pytest.mark.integration
@@ -225,3 +227,76 @@ def test_a_leader_stopped_inside_a_fenced_transaction_is_cut_off_and_the_takeove
     assert took
     assert cut_off != "committed"
     assert effects == 0
+
+
+def test_every_campaign_says_where_its_replica_serves(url: str) -> None:
+    """`store.replicas`: each replica's campaigns keep its row fresh; a new process of the
+    same replica starts its row again; a replica unseen for a day is forgotten."""
+
+    async def body(replica: Callable[[str], Leadership]) -> None:
+        a, b = replica("a"), replica("b")
+        assert await a.campaign()
+        assert not await b.campaign()
+        seen = {p.name: p for p in await a.peers()}
+        assert set(seen) == {"a", "b"}
+        assert (seen["a"].url, seen["a"].holder) == ("http://a", a.holder)
+        first_start = seen["b"].started_at
+        assert not await b.campaign()
+        again = {p.name: p for p in await a.peers()}
+        assert again["b"].started_at == first_start  # the same process
+        b2 = replica("b")  # b restarted
+        assert not await b2.campaign()
+        restarted = {p.name: p for p in await a.peers()}
+        assert restarted["b"].holder == b2.holder
+        assert restarted["b"].started_at > first_start
+        async with a.sessions() as session, session.begin():  # b unseen for a day
+            await session.execute(
+                text("UPDATE replicas SET seen_at = seen_at - :age WHERE name = 'b'"),
+                {"age": FORGET + 1},
+            )
+        assert [p.name for p in await a.peers()] == ["a"]
+        assert await a.campaign()  # the next heartbeat forgets it
+        async with a.sessions() as session:
+            names = (await session.execute(text("SELECT name FROM replicas"))).scalars().all()
+        assert list(names) == ["a"]
+
+    run(url, body)
+
+
+def test_a_lease_held_by_a_gone_process_of_this_replica_is_taken_at_once(url: str) -> None:
+    """A process that finds the lease held by an earlier process of its own replica whose
+    address refuses connections takes the lease over before it ends; one whose earlier
+    process still listens (alive, maybe paused), or another replica's, does not."""
+
+    async def body(replica: Callable[[str], Leadership]) -> None:
+        listening = socket.socket()
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        try:
+            alive_url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+            gone_url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+            alive = replica("x")
+            alive.url = alive_url
+            assert await alive.campaign()
+            assert await replica("x").gone_predecessor() is None  # it still listens
+            await alive.release()
+
+            old = replica("z")
+            old.url = gone_url
+            assert await old.campaign()
+            assert await replica("y").gone_predecessor() is None  # not its own predecessor
+            new = replica("z")
+            assert await new.gone_predecessor() == old.holder
+            term = old.term
+            assert await new.campaign(preempt=old.holder)
+            assert new.term == (term or 0) + 1
+            with pytest.raises(Deposed):
+                async with old.sessions() as session, session.begin():
+                    await old.fence(session)
+        finally:
+            listening.close()
+            closed.close()
+
+    run(url, body)
