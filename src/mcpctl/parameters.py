@@ -42,3 +42,39 @@ def parse_timestamp(value: Any) -> datetime:
         return parsed.astimezone(UTC)
     except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00
         raise InvalidInput(f"timestamp {value!r} is out of range") from None
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str, name: str) -> float:
+    """A duration as Go and kubectl write it (`90s`, `5m`, `1h30m`, `2d`), or seconds;
+    in seconds. `InvalidInput` names the parameter."""
+    text = value.strip()
+    if not text:
+        raise InvalidInput(f"{name} must be a duration like 30s, 5m or 1h")
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+        number = ""
+        for char in text:
+            if char.isdigit() or char == ".":
+                number += char
+            elif char in _DURATION_UNITS and number:
+                try:
+                    seconds += float(number) * _DURATION_UNITS[char]
+                except ValueError:
+                    raise InvalidInput(f"{name}: {value!r} is not a duration") from None
+                number = ""
+            else:
+                raise InvalidInput(
+                    f"{name}: {value!r} is not a duration (like 30s, 5m, 1h30m, 2d)"
+                ) from None
+        if number:
+            raise InvalidInput(
+                f"{name}: {value!r} lacks a unit after {number} (s, m, h or d)"
+            ) from None
+    if seconds < 0:
+        raise InvalidInput(f"{name} must not be negative")
+    return seconds

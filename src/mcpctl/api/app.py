@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mcpctl.api import auth, cluster, gitops, health, history, objects, tokens
+from mcpctl.api import auth, cluster, gitops, health, history, logs, objects, tokens
 from mcpctl.api.endpoints import Endpoint, Handler, bind, endpoint
 from mcpctl.api.forwarding import LeaderOnly
 from mcpctl.api.openapi import serve_openapi
@@ -61,6 +61,8 @@ def build_app(services: Services) -> Starlette:
             methods=["GET", "POST", "DELETE"],
         ),
         Route("/api/v1/users/{name}/password", api(auth.password, "set-password"), methods=["PUT"]),
+        Route("/api/v1/instances/{name}/log", api(logs.instance_log, "logs")),
+        Route("/api/v1/servers/{name}/log", api(logs.server_log, "logs")),
         # before the project-scoped routes: /api/v1/projects/NAME/references is a Project's
         Route("/api/v1/{plural}/{name}/references", api(objects.references, "get")),
         Route(

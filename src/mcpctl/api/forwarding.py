@@ -13,6 +13,7 @@ the client retries (`Retry-After`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
@@ -33,9 +34,11 @@ LEADER_ONLY = (
     "/api/v1/gitops/verify",
     "/api/v1/gitops/timelines",
 )
+#: ... and the logs of running instances (the leader's drivers hold them).
+LEADER_ONLY_LOGS = re.compile(r"^/api/v1/(instances|servers)/[^/]+/log$")
 RELAYED_BY = "mcpctl-relayed-by"
 
-__all__ = ["LEADER_ONLY", "RELAYED_BY", "LeaderOnly"]
+__all__ = ["LEADER_ONLY", "LEADER_ONLY_LOGS", "RELAYED_BY", "LeaderOnly"]
 
 
 class LeaderOnly:
@@ -50,7 +53,7 @@ class LeaderOnly:
         leadership = self.leadership
         if (
             scope["type"] != "http"
-            or not str(scope["path"]).startswith(LEADER_ONLY)
+            or not _leader_only(str(scope["path"]))
             or leadership.in_office()
         ):
             await self.app(scope, receive, send)
@@ -91,6 +94,10 @@ class LeaderOnly:
             (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers
         ]
         return response
+
+
+def _leader_only(path: str) -> bool:
+    return path.startswith(LEADER_ONLY) or LEADER_ONLY_LOGS.match(path) is not None
 
 
 def _unavailable(detail: str) -> Response:

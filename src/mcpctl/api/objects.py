@@ -37,6 +37,11 @@ def model_for(request: Request, *, scoped: bool) -> type[Resource]:
         raise NotFound("audit entries are read at /api/v1/auditevents")
     if plural == "events" and request.method != "GET":
         raise ReadOnly("events are written by mcpd only; read them at /api/v1/events")
+    if plural == "instances" and request.method in ("POST", "PUT"):
+        raise ReadOnly(
+            "instances are made by mcpd for Servers: change the Server (DELETE one to have "
+            "it replaced)"
+        )
     return model
 
 

@@ -21,6 +21,7 @@ from mcpctl.reconciler.leadership import Election, Leadership, Listening
 from mcpctl.reconciler.mirroring import GitMirror
 from mcpctl.reconciler.operations import GitOperations
 from mcpctl.reconciler.restoring import Restorer
+from mcpctl.reconciler.running import RuntimeReconciler
 from mcpctl.reconciler.supervisor import Supervisor
 from mcpctl.store.database import Engine, Sessions
 
@@ -47,6 +48,8 @@ class Services:
     election: Election | None = None
     follower: Follower | None = None
     listening: Listening | None = None
+    #: the runtime reconciler while this replica leads (None otherwise): the logs' source
+    runtime: RuntimeReconciler | None = None
     #: a follower's wait for the admin, to say how to log in (`wiring.follower_start`)
     hint: asyncio.Task[None] | None = None
     #: what starts, runs and stops the loops (`daemon.main`); the status reports from it

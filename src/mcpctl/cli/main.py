@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mcpctl.cli.seal:seal",
         "Seal Secret values for a push to the state repo (git takes no plaintext).",
     ),
+    "logs": ("mcpctl.cli.logs:logs", "Print a Server's or an instance's log (-f to follow)."),
     "config": ("mcpctl.cli.config:config", "Show and switch contexts of the config file."),
     "completion": (
         "mcpctl.cli.completion:completion",

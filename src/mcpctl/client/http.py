@@ -29,7 +29,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -247,6 +247,53 @@ class ApiClient:
                 self.close()
             return Response(answer.status, answer.reason, answer.headers, content, path)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def stream(self, path: str, *, params: Mapping[str, str] | None = None) -> Iterator[bytes]:
+        """GET a streamed answer (`mcpctl logs -f`): its lines as they come, each with its
+        newline, until mcpd ends it. A connection of its own, with no read timeout: a log
+        followed may be quiet for hours. A 503 (a replica that leads no more) is retried
+        like any request; other failures raise as `request` does."""
+        started = self.clock()
+        retry = 0
+        prefix = urlsplit(self.base_url).path.rstrip("/")
+        target = prefix + path + (("?" + urlencode(params)) if params else "")
+        headers = {"User-Agent": f"mcpctl/{__version__}", "Accept": "text/plain"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        while True:
+            streaming = ApiClient(self.server, self.token, self.context, timeout=self.timeout)
+            connection = streaming._connection()
+            try:
+                connection.request("GET", target, headers=headers)
+                answer = connection.getresponse()
+            except (OSError, http.client.HTTPException) as e:
+                streaming.close()
+                raise BackendUnavailable(f"cannot reach mcpd at {self.base_url}: {e}") from e
+            if answer.status >= 300:
+                content = answer.read()
+                streaming.close()
+                response = Response(answer.status, answer.reason, answer.headers, content, path)
+                retry_after = parse_retry_after(answer.headers.get("Retry-After"))
+                delay = self.retry.backoff(retry, retry_after, self.rng)
+                if (
+                    answer.status in RETRYABLE
+                    and retry + 1 < self.retry.attempts
+                    and self.clock() - started + delay <= self.retry.deadline
+                ):
+                    self.sleep(delay)
+                    retry += 1
+                    continue
+                raise self.error_for(response, attempts=retry + 1)
+            if connection.sock is not None:
+                connection.sock.settimeout(None)
+            try:
+                while line := answer.readline():
+                    yield line
+            except (OSError, http.client.HTTPException) as e:
+                raise BackendUnavailable(f"mcpd at {self.base_url} ended the stream: {e}") from e
+            finally:
+                streaming.close()
+            return
 
     def error_for(self, response: Response, *, attempts: int = 1) -> McpctlError:
         """The mcpctl error for a failed answer, in one line."""

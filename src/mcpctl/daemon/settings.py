@@ -93,6 +93,23 @@ class ClusterSettings:
 
 
 @dataclass(frozen=True)
+class RuntimeSettings:
+    """How the leader runs the Servers' instances (`reconciler.running`)."""
+
+    #: a crashed instance restarts after this many seconds, doubling with each crash in a
+    #: row up to `backoff_max`; one that ran `backoff_reset` seconds starts over
+    backoff: float = 10.0
+    backoff_max: float = 300.0
+    backoff_reset: float = 600.0
+    #: a round at least this often, whatever happens (seconds)
+    resync: float = 10.0
+    #: seconds an instance has to stop after SIGTERM before SIGKILL
+    grace: float = 10.0
+    #: the Docker engine (default: the SDK's, from DOCKER_HOST or the local socket)
+    docker_host: str | None = None
+
+
+@dataclass(frozen=True)
 class RecoverySettings:
     """Disaster recovery at start (an empty database beside a state repo)."""
 
@@ -113,6 +130,7 @@ class Settings:
     #: the back-off of failed logins, per user name and per client address
     login: ThrottleSettings = field(default_factory=ThrottleSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
 
 
 def parse_schedule(text: str) -> ThrottleSchedule:
@@ -225,6 +243,27 @@ def parse_command(argv: list[str] | None = None) -> Settings | AdminResetSetting
         help="the leader's lease on PostgreSQL: a follower takes over this long after the "
         "leader stops renewing it (default 6, at least 2)",
     )
+    parser.add_argument(
+        "--restart-backoff",
+        type=_backoff,
+        default=(10.0, 300.0, 600.0),
+        metavar="FIRST,MAX,RESET",
+        help="a crashed instance restarts after FIRST seconds, doubling with each crash in a "
+        "row up to MAX; one that ran RESET seconds starts over (default 10,300,600)",
+    )
+    parser.add_argument(
+        "--stop-grace",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds an instance has to stop after SIGTERM, before SIGKILL (default 10)",
+    )
+    parser.add_argument(
+        "--docker-host",
+        default=None,
+        metavar="URL",
+        help="the Docker engine of image servers (default $DOCKER_HOST or the local socket)",
+    )
     parser.add_argument("--version", action="version", version=f"mcpd {__version__}")
     _add_admin_reset(parser)
     args = parser.parse_args(argv)
@@ -247,7 +286,37 @@ def parse_command(argv: list[str] | None = None) -> Settings | AdminResetSetting
         args.log_level,
         ThrottleSettings(args.login_throttle_user, args.login_throttle_address),
         _cluster(args),
+        _runtime(args),
     )
+
+
+def _runtime(args: argparse.Namespace) -> RuntimeSettings:
+    first, most, reset = args.restart_backoff
+    return RuntimeSettings(
+        backoff=first,
+        backoff_max=most,
+        backoff_reset=reset,
+        grace=max(args.stop_grace, 0.0),
+        docker_host=args.docker_host,
+    )
+
+
+def _backoff(text: str) -> tuple[float, float, float]:
+    """`FIRST,MAX,RESET` seconds, for argparse."""
+    parts = text.split(",")
+    try:
+        if len(parts) != 3:
+            raise ValueError("three values are needed")
+        first, most, reset = (float(p) for p in parts)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(
+            f"expected FIRST,MAX,RESET seconds (e.g. 10,300,600), got {text!r}: {e}"
+        ) from None
+    if not 0 < first <= most or reset <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 < FIRST <= MAX and RESET > 0 (e.g. 10,300,600), got {text!r}"
+        )
+    return first, most, reset
 
 
 def _cluster(args: argparse.Namespace) -> ClusterSettings:

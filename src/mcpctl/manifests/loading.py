@@ -344,6 +344,15 @@ def _doc_issue(
     )
 
 
+#: Kinds mcpd alone writes, at run time: a manifest of one is refused, saying what to do.
+MADE_BY_MCPD = {
+    "Instance": "Instances are made by mcpd for Servers: change the Server's replicas or spec "
+    "(delete an Instance to have it replaced)",
+    "Event": "Events are recorded by mcpd; they cannot be applied",
+    "AuditEvent": "audit entries are recorded by mcpd; they cannot be applied",
+}
+
+
 def validate_object(data: Any, origin: Origin | None = None) -> Manifest | list[ManifestIssue]:
     """Check one object's envelope and schema; a Manifest, or every issue found."""
     result = LoadResult()
@@ -403,6 +412,9 @@ def _load_object(data: Any, origin: Origin, result: LoadResult) -> None:
         return
     if not model.PROJECT_SCOPED:
         ident = (ident[0], None)
+    if model.KIND in MADE_BY_MCPD:
+        result.issues.append(issue(("kind",), MADE_BY_MCPD[model.KIND], "made-by-mcpd", model.KIND))
+        return
     try:
         resource = model.model_validate(data)
     except ValidationError as e:

@@ -236,6 +236,28 @@ def test_events_are_read_only_through_the_api(api: Api) -> None:
     assert_problem(response, 405, "method-not-allowed")
 
 
+def test_instances_are_made_by_mcpd_only(api: Api) -> None:
+    """An Instance is the runtime's (a Server's running copy): neither created nor replaced
+    through the API, nor applied; the answer says to change the Server."""
+    body = {
+        "apiVersion": "mcpctl/v1",
+        "kind": "Instance",
+        "metadata": {"name": api.name("inst")},
+        "spec": {"server": "x", "runtime": "process"},
+    }
+    before = api.snapshot("instances")
+
+    created = api.admin.post("/api/v1/instances", json=body)
+    assert_problem(created, 405, "method-not-allowed")
+    assert "change the Server" in created.json()["detail"]
+    replaced = api.admin.put(f"/api/v1/instances/{body['metadata']['name']}", json=body)
+    assert_problem(replaced, 405, "method-not-allowed")
+    applied = api.admin.post("/api/v1/apply", json={"items": [body]})
+    assert applied.status_code == 422, applied.text
+    assert "Instances are made by mcpd" in applied.text
+    assert api.snapshot("instances") == before
+
+
 # ---- values mcpd cannot hold: integers past 64 bits, lone surrogates --------------------
 
 TOO_BIG = "9223372036854775808"  # 2**63: one past the largest signed 64-bit integer

@@ -24,7 +24,6 @@ KINDS = [
     "serviceaccounts",
     "rbacs",
     "mcptokens",
-    "instances",
 ]
 
 SERVER_METADATA = ("resourceVersion", "generation", "createdAt", "updatedAt", "createdBy")

@@ -51,7 +51,7 @@ def test_get_prints_each_output_format(cli_db: Cli) -> None:
     for result in (table, wide, names, as_json, as_yaml):
         assert result.exit_code == 0, result.output
     header, *rows = table.stdout.splitlines()
-    assert header.split() == ["NAME", "SOURCE", "TRANSPORT", "REPLICAS", "AGE"]
+    assert header.split() == ["NAME", "SOURCE", "TRANSPORT", "READY", "HEALTH", "AGE"]
     assert [row.split()[:4] for row in rows] == [
         [a, "command/uvx", "mcp-server-a", "stdio"],
         [b, "command/uvx", "mcp-server-b", "stdio"],

@@ -29,7 +29,7 @@ SERVERS = [
     obj("Server", "github", {"template": "github"}),
     {
         **obj("Server", "time", {"command": ["uvx", "mcp-server-time"], "replicas": 2}),
-        "status": {"readyReplicas": 1, "health": "Healthy"},
+        "status": {"readyReplicas": 1, "health": "Degraded"},
     },
     obj("Server", "docs", {"externalUrl": "https://docs.example.com/mcp", "transport": "sse"}),
     obj("Server", "web", {"image": "ghcr.io/x/web:1", "transport": "sse", "containerPort": 80}),
@@ -55,13 +55,13 @@ def test_ages_read_like_kubectl(seconds: int, age: str) -> None:
     assert format_age(NOW - timedelta(seconds=seconds), NOW) == age
 
 
-def test_server_table_shows_source_transport_and_replicas() -> None:
+def test_server_table_shows_source_transport_readiness_and_health() -> None:
     assert render_table("Server", SERVERS, now=NOW).splitlines() == [
-        "NAME     SOURCE                             TRANSPORT    REPLICAS   AGE",
-        "github   template/github                    <template>   1          5m",
-        "time     command/uvx mcp-server-time        stdio        1/2        5m",
-        "docs     url/https://docs.example.com/mcp   sse          -          5m",
-        "web      image/ghcr.io/x/web:1              sse          1          5m",
+        "NAME     SOURCE                             TRANSPORT    READY   HEALTH     AGE",
+        "github   template/github                    <template>   1       -          5m",
+        "time     command/uvx mcp-server-time        stdio        1/2     Degraded   5m",
+        "docs     url/https://docs.example.com/mcp   sse          -       -          5m",
+        "web      image/ghcr.io/x/web:1              sse          1       -          5m",
     ]
 
 
@@ -74,11 +74,12 @@ def test_wide_adds_columns_and_labels() -> None:
         "NAME",
         "SOURCE",
         "TRANSPORT",
-        "REPLICAS",
+        "READY",
+        "HEALTH",
         "AGE",
         "PORT",
         "ENV",
-        "HEALTH",
+        "RUNTIME",
         "LABELS",
     ]
     assert row.split()[-1] == "a=b,team=infra"
@@ -148,7 +149,7 @@ def test_yaml_is_canonical_with_server_metadata_and_status() -> None:
         "  - mcp-server-time\n"
         "  replicas: 2\n"
         "status:\n"
-        "  health: Healthy\n"
+        "  health: Degraded\n"
         "  readyReplicas: 1\n"
     )
 
@@ -225,7 +226,7 @@ def test_describe_shows_spec_status_references_and_events() -> None:
         "  - mcp-server-time\n"
         "  replicas: 2\n"
         "Status:\n"
-        "  health: Healthy\n"
+        "  health: Degraded\n"
         "  readyReplicas: 1\n"
         "Uses:\n"
         "  Secret/gh\n"

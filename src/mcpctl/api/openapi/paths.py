@@ -161,7 +161,8 @@ def api_paths() -> dict[str, Any]:
             "summary": "create",
             "parameters": params,
             "requestBody": manifest,
-            "responses": {"201": stored, **problem_responses(401, 403, 404, 409, 413, 422)},
+            # 405: a kind mcpd alone writes (instances)
+            "responses": {"201": stored, **problem_responses(401, 403, 404, 405, 409, 413, 422)},
         }
 
     def item(params: list[dict[str, Any]]) -> dict[str, Any]:
@@ -181,7 +182,10 @@ def api_paths() -> dict[str, Any]:
             "put": {
                 "summary": "replace",
                 "requestBody": manifest,
-                "responses": {"200": stored, **problem_responses(401, 403, 404, 409, 413, 422)},
+                "responses": {
+                    "200": stored,
+                    **problem_responses(401, 403, 404, 405, 409, 413, 422),
+                },
             },
             "delete": {
                 "summary": "delete",
@@ -204,6 +208,11 @@ def api_paths() -> dict[str, Any]:
             }
         }
 
+    log_query = [
+        query("tail", limit, "start with the last N lines"),
+        query("since", {"type": "string"}, "a duration (`10m`, `1h30m`) or an RFC 3339 time"),
+        query("follow", {"type": "boolean"}, "go on with the lines to come"),
+    ]
     apply_body = json_body(
         object_schema(
             ["items"],
@@ -336,6 +345,32 @@ def api_paths() -> dict[str, Any]:
                 "responses": {
                     "201": answer("the token and the object", ref("McpTokenCreated")),
                     **problem_responses(401, 403, 404, 409, 413, 422),
+                },
+            }
+        },
+        "/api/v1/instances/{name}/log": {
+            "get": {
+                "summary": "an instance's log, streamed as text (needs `run logs` and view on "
+                "its Server); on a follower, relayed to the leader",
+                "parameters": [name, *log_query],
+                "responses": {
+                    "200": {"description": "log lines", "content": {"text/plain": {}}},
+                    **problem_responses(401, 403, 404, 422, 503),
+                },
+            }
+        },
+        "/api/v1/servers/{name}/log": {
+            "get": {
+                "summary": "the log of a Server's instances, each line prefixed `[instance] ` "
+                "when it has several (needs `run logs` and view on the Server)",
+                "parameters": [
+                    name,
+                    *log_query,
+                    query("instance", {"type": "string"}, "one instance of the Server only"),
+                ],
+                "responses": {
+                    "200": {"description": "log lines", "content": {"text/plain": {}}},
+                    **problem_responses(401, 403, 404, 422, 503),
                 },
             }
         },

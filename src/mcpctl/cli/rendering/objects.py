@@ -140,6 +140,19 @@ def _replicas(obj: JsonObject) -> str:
     return f"{ready}/{desired}" if isinstance(ready, int) else str(desired)
 
 
+def _instance_health(obj: JsonObject) -> str:
+    """The last probe: ok, failing (how many in a row), or not probed yet."""
+    probes = _get(obj, "status", "probes")
+    if not isinstance(probes, list) or not probes:
+        return "-"
+    failing = 0
+    for probe in reversed(probes):
+        if isinstance(probe, dict) and probe.get("ok"):
+            break
+        failing += 1
+    return "ok" if not failing else f"failing ({failing})"
+
+
 def _count(*path: str) -> Getter:
     return lambda obj: str(len(_get(obj, "spec", *path) or []))
 
@@ -212,11 +225,16 @@ COLUMNS: dict[str, tuple[list[tuple[str, Getter]], list[tuple[str, Getter]]]] = 
         [("PARAMETERS", _count("parameters")), ("DESCRIPTION", _col("description"))],
     ),
     "Server": (
-        [("SOURCE", server_source), ("TRANSPORT", _transport), ("REPLICAS", _replicas)],
+        [
+            ("SOURCE", server_source),
+            ("TRANSPORT", _transport),
+            ("READY", _replicas),
+            ("HEALTH", lambda o: _text(_get(o, "status", "health"), empty="-")),
+        ],
         [
             ("PORT", _col("containerPort")),
             ("ENV", _count("env")),
-            ("HEALTH", lambda o: _text(_get(o, "status", "health"))),
+            ("RUNTIME", lambda o: _text(_get(o, "status", "runtime"), empty="-")),
         ],
     ),
     "Project": (
@@ -244,8 +262,18 @@ COLUMNS: dict[str, tuple[list[tuple[str, Getter]], list[tuple[str, Getter]]]] = 
         [("RBAC-MODE", _col("rbacMode", empty="bindings")), ("DESCRIPTION", _col("description"))],
     ),
     "Instance": (
-        [("SERVER", _col("server")), ("RUNTIME", _col("runtime"))],
-        [("NODE", _col("node"))],
+        [
+            ("SERVER", _col("server")),
+            ("RUNTIME", _col("runtime")),
+            ("PHASE", lambda o: _text(_get(o, "status", "phase"), empty="-")),
+            ("READY", lambda o: "1/1" if _get(o, "status", "ready") else "0/1"),
+            ("RESTARTS", lambda o: str(_get(o, "status", "restarts") or 0)),
+            ("HEALTH", _instance_health),
+        ],
+        [
+            ("NODE", lambda o: _text(_get(o, "status", "node") or _get(o, "spec", "node"))),
+            ("ENDPOINT", lambda o: _text(_get(o, "status", "endpoint"), empty="stdio")),
+        ],
     ),
     "Event": (
         [("TYPE", _col("type", empty="Normal")), ("REASON", _col("reason")), ("OBJECT", _object)],
