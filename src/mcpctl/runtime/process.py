@@ -18,7 +18,8 @@ directory of its own under the state dir), `LANG` (mcpd's, else `C.UTF-8`),
 `TZ` if mcpd has one, then the launch's environment (secrets revealed here
 and nowhere else), then `PORT` for an HTTP server. Nothing else of mcpd's
 environment (which may hold `MCPCTL_SEALING_KEY` or a database URL with its
-password) reaches it. Its working directory is its home.
+password) reaches it. Its working directory is its home; a command is a
+program on that `PATH` or an absolute path.
 
 **What survives what.** The child runs through `setpriv --pdeathsig KILL`
 (util-linux; without it, a few lines of Python that do the same and check
@@ -125,6 +126,12 @@ def _free_port() -> int:
 def _find_executable(instance: str, command: str, path: str) -> str:
     """The file `command` names, on the child's PATH; InvalidInput naming both if none."""
     if "/" in command:
+        if not os.path.isabs(command):
+            # Relative to what? mcpd's directory is no place of the Server's.
+            raise InvalidInput(
+                f"instance {instance}: the command {command!r} is a relative path: "
+                "name an absolute path, or a program on PATH"
+            )
         if os.path.isfile(command) and os.access(command, os.X_OK):
             return command
         raise InvalidInput(
