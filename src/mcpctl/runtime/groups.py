@@ -115,6 +115,15 @@ def describe_status(info: os.waitid_result | None) -> tuple[int | None, str]:
     return None, f"ended (code {info.si_code}, status {info.si_status})"
 
 
+def describe_returncode(returncode: int | None) -> tuple[int | None, str]:
+    """`describe_status` for a status already reaped (`Popen.returncode`: -N for signal N)."""
+    if returncode is None:
+        return None, "exited (status unknown)"
+    if returncode < 0:
+        return 128 - returncode, f"killed by signal {-returncode}"
+    return returncode, f"exited with {returncode}"
+
+
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     # Never our own group, nor the groups 0 and 1 (killpg(0) is the caller's own group).
     if pgid <= 1 or pgid == os.getpgrp():

@@ -71,7 +71,7 @@ from mcpctl.runtime.base import (
     StdioPipe,
     TransportName,
 )
-from mcpctl.runtime.groups import describe_status, end_group, read_stat
+from mcpctl.runtime.groups import describe_returncode, describe_status, end_group, read_stat
 from mcpctl.runtime.logfiles import MIN_BYTES, LogFile
 from mcpctl.runtime.records import Record, RecordsFile, end_orphans, is_safe_name
 
@@ -306,6 +306,8 @@ class ProcessDriver:
         self._exits: asyncio.Queue[Exit | None] = asyncio.Queue()
         self._orphans_ended = False
         self._orphans_lock = asyncio.Lock()
+        #: instances between the check of their name and their start
+        self._starting: set[str] = set()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -317,7 +319,8 @@ class ProcessDriver:
     async def end_orphans(self, *, grace: float = EXIT_GRACE) -> list[str]:
         """End what a previous mcpd process on this node recorded and left running (its
         servers' children: the servers got the death signal), and clear its records and
-        its instances' directories. The instances that had processes left, by name."""
+        its instances' directories. The instances that had processes left, by name.
+        The first `start` calls it, if no one did before."""
         async with self._orphans_lock:
             ended = await end_orphans(
                 self._records.directory,
@@ -330,13 +333,37 @@ class ProcessDriver:
             return ended
 
     async def start(self, launch: Launch) -> Observed:
-        if self._closed:
-            raise RuntimeUnavailable("the process driver is closed (mcpd is stopping)")
         command = _check(launch)
         if not self._orphans_ended:
-            await self.end_orphans()
-        if launch.instance in self._instances:
+            async with self._orphans_lock:
+                pass  # another start may be ending them now: wait for it
+            if not self._orphans_ended:
+                await self.end_orphans()
+        if self._closed:
+            raise RuntimeUnavailable("the process driver is closed (mcpd is stopping)")
+        if launch.instance in self._instances or launch.instance in self._starting:
             raise Conflict(f"instance {launch.instance}: already started; stop it first")
+        self._starting.add(launch.instance)
+        try:
+            instance = await self._spawn(launch, command)
+        finally:
+            self._starting.discard(launch.instance)
+        self._instances[instance.name] = instance
+        self._write_records()
+        instance.watcher = asyncio.create_task(
+            self._watch(instance), name=f"process-driver {instance.name}"
+        )
+        log.info(
+            "instance %s (server %s, generation %d) started: pid %d",
+            instance.name,
+            instance.server,
+            instance.generation,
+            instance.pid,
+        )
+        return self._observed(instance)
+
+    async def _spawn(self, launch: Launch, command: tuple[str, ...]) -> _Instance:
+        """Start the process, in a fresh directory of its own, and take its pipes."""
         directory = self._instances_dir / launch.instance
         home = directory / "home"
         env = {
@@ -354,7 +381,9 @@ class ProcessDriver:
         executable = _find_executable(launch.instance, command[0], env["PATH"])
 
         await asyncio.to_thread(shutil.rmtree, directory, True)  # what a forgotten one left
-        home.mkdir(mode=0o700, parents=True)
+        self._instances_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700)
+        home.mkdir(mode=0o700)
         log_file = LogFile(
             directory, max_bytes=self.log_bytes, files=self.log_files, name=launch.instance
         )
@@ -378,27 +407,19 @@ class ProcessDriver:
                 f"instance {launch.instance}: cannot run {command[0]!r}: {e.strerror}"
             ) from None
         try:
-            instance = await self._hold(launch, popen, directory, log_file, port)
+            if self._closed:
+                raise RuntimeUnavailable("the process driver is closed (mcpd is stopping)")
+            return await self._hold(launch, popen, directory, log_file, port)
         except BaseException:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(popen.pid, signal.SIGKILL)
             popen.wait()
+            for pipe in (popen.stdin, popen.stdout, popen.stderr):
+                if pipe is not None:
+                    pipe.close()
             log_file.finish()
             await asyncio.to_thread(shutil.rmtree, directory, True)
             raise
-        self._instances[instance.name] = instance
-        self._write_records()
-        instance.watcher = asyncio.create_task(
-            self._watch(instance), name=f"process-driver {instance.name}"
-        )
-        log.info(
-            "instance %s (server %s, generation %d) started: pid %d",
-            instance.name,
-            instance.server,
-            instance.generation,
-            instance.pid,
-        )
-        return self._observed(instance)
 
     async def _hold(
         self,
@@ -415,32 +436,37 @@ class ProcessDriver:
         lost: list[asyncio.Event] = []
         pipe: _Pipe | None = None
         endpoint: Endpoint | None = None
-        assert popen.stdout is not None
-        if launch.transport == "stdio":
-            assert popen.stdin is not None
-            assert popen.stderr is not None
-            reader = asyncio.StreamReader(limit=STDOUT_LIMIT)
-            stdout = _Stdout(reader)
-            read_transport, _ = await loop.connect_read_pipe(lambda: stdout, popen.stdout)
-            transports.append(read_transport)
-            lost.append(stdout.lost)
-            write_transport, write_protocol = await loop.connect_write_pipe(
-                lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), popen.stdin
-            )
-            transports.append(write_transport)
-            writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
-            pipe = _Pipe(launch.instance, reader, writer)
-            log_source = popen.stderr
-        else:
-            suffix = "/sse" if launch.transport == "sse" else "/mcp"
-            endpoint = Endpoint(
-                launch.transport, f"http://127.0.0.1:{port}{suffix}", dict(launch.headers)
-            )
-            log_source = popen.stdout
-        log_pipe = _LogPipe(log_file)
-        log_transport, _ = await loop.connect_read_pipe(lambda: log_pipe, log_source)
-        transports.append(log_transport)
-        lost.append(log_pipe.lost)
+        try:
+            assert popen.stdout is not None
+            if launch.transport == "stdio":
+                assert popen.stdin is not None
+                assert popen.stderr is not None
+                reader = asyncio.StreamReader(limit=STDOUT_LIMIT)
+                stdout = _Stdout(reader)
+                read_transport, _ = await loop.connect_read_pipe(lambda: stdout, popen.stdout)
+                transports.append(read_transport)
+                lost.append(stdout.lost)
+                write_transport, write_protocol = await loop.connect_write_pipe(
+                    lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), popen.stdin
+                )
+                transports.append(write_transport)
+                writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
+                pipe = _Pipe(launch.instance, reader, writer)
+                log_source = popen.stderr
+            else:
+                suffix = "/sse" if launch.transport == "sse" else "/mcp"
+                endpoint = Endpoint(
+                    launch.transport, f"http://127.0.0.1:{port}{suffix}", dict(launch.headers)
+                )
+                log_source = popen.stdout
+            log_pipe = _LogPipe(log_file)
+            log_transport, _ = await loop.connect_read_pipe(lambda: log_pipe, log_source)
+            transports.append(log_transport)
+            lost.append(log_pipe.lost)
+        except BaseException:
+            for transport in transports:
+                transport.close()
+            raise
         return _Instance(
             server=launch.server,
             name=launch.instance,
@@ -459,7 +485,40 @@ class ProcessDriver:
         )
 
     async def _watch(self, instance: _Instance) -> None:
-        """Wait for the server's exit; report it, end its group, close its pipes."""
+        """Wait for the server's exit; report it, end its group, close its pipes.
+
+        Cancelled (the loop stops without `close`), or failing, it kills the group at
+        once: an instance does not outlive its watch."""
+        try:
+            await self._exited(instance)
+            self._report(instance, describe_status(self._status(instance)))
+            if instance.ending is None:
+                instance.ending = asyncio.create_task(self._end_group(instance, EXIT_GRACE))
+            await asyncio.shield(instance.ending)
+            instance.popen.wait()  # a zombie: at once
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(e.wait() for e in instance.lost)), DRAIN)
+        except BaseException as e:
+            if not isinstance(e, asyncio.CancelledError):
+                log.exception("instance %s: watching it failed: it is killed", instance.name)
+            if instance.popen.returncode is None:  # not reaped: its group id is still its
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(instance.pid, signal.SIGKILL)
+                instance.popen.wait()
+            if instance.running:
+                self._report(instance, describe_returncode(instance.popen.returncode))
+            if isinstance(e, asyncio.CancelledError):
+                raise
+        finally:
+            for transport in instance.transports:
+                transport.close()
+            instance.log_file.finish()
+            instance.done.set()
+            if self._instances.get(instance.name) is instance:
+                self._write_records()
+
+    async def _exited(self, instance: _Instance) -> None:
+        """Return when the server's process has exited (its pidfd is readable)."""
         loop = asyncio.get_running_loop()
         pidfd = os.pidfd_open(instance.pid)
         exited: asyncio.Future[None] = loop.create_future()
@@ -474,32 +533,23 @@ class ProcessDriver:
         finally:
             loop.remove_reader(pidfd)
             os.close(pidfd)
-        # Read the status without reaping: while the leader is a zombie, its pid (the
-        # group's id) cannot be reused, so signalling the group stays safe.
+
+    @staticmethod
+    def _status(instance: _Instance) -> os.waitid_result | None:
+        """How the server ended, read without reaping it: while the leader is a zombie,
+        its pid (the group's id) cannot be reused, so signalling the group stays safe."""
         try:
-            info = os.waitid(os.P_PID, instance.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+            return os.waitid(os.P_PID, instance.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
         except ChildProcessError:
-            info = None
-        code, reason = describe_status(info)
-        at = datetime.now(UTC)
+            return None
+
+    def _report(self, instance: _Instance, status: tuple[int | None, str]) -> None:
+        code, reason = status
         instance.running = False
         instance.exit_code = code
-        self._exits.put_nowait(Exit(instance.name, code, reason, at))
+        self._exits.put_nowait(Exit(instance.name, code, reason, datetime.now(UTC)))
         level = logging.INFO if instance.ending is not None else logging.WARNING
         log.log(level, "instance %s (server %s) %s", instance.name, instance.server, reason)
-        if instance.ending is None:
-            instance.ending = asyncio.create_task(self._end_group(instance, EXIT_GRACE))
-        await asyncio.shield(instance.ending)
-        instance.popen.wait()  # a zombie: at once
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in instance.lost)), DRAIN)
-        for transport in instance.transports:
-            transport.close()
-        await asyncio.sleep(0)  # the transports tell their protocols they are closed
-        instance.log_file.finish()
-        instance.done.set()
-        if instance.name in self._instances:
-            self._write_records()
 
     async def _end_group(self, instance: _Instance, grace: float) -> bool:
         return await end_group(instance.pid, grace, started_since=instance.start)

@@ -153,11 +153,11 @@ def test_an_http_server_gets_a_free_port_and_answers_at_its_endpoint(
             assert observed.endpoint.url.endswith("/mcp")
             assert observed.endpoint.headers == headers
             assert SECRET not in repr(observed)
-            port = observed.endpoint.url.split(":")[2].split("/")[0]
-            assert environ(pid)["PORT"] == port
             assert driver.stdio("srv-1") is None
 
             assert await http_call(observed.endpoint.url, "whoami") == f"testserver {pid}"
+            port = observed.endpoint.url.split(":")[2].split("/")[0]
+            assert environ(pid)["PORT"] == port
             # Its stdout goes to its log, with its stderr.
             assert await wait_for_log(driver, "srv-1", b"testserver testserver starting")
 
@@ -272,6 +272,13 @@ def test_the_server_gets_a_minimal_environment_and_its_secrets_are_shown_nowhere
             pid = int(observed.ref)
             started.add(pid)
             home = state / "instances" / "srv-1" / "home"
+            for private in (home, home.parent, home.parent.parent):
+                assert private.stat().st_mode & 0o777 == 0o700, private
+            pipe = driver.stdio("srv-1")
+            assert pipe is not None
+            mcp = McpOverStdio(pipe)
+            await mcp.initialize()
+            # The server runs (answers): its environment is the one it was given, all of it.
             assert environ(pid) == {
                 "PATH": os.environ["PATH"],
                 "HOME": str(home),
@@ -279,12 +286,6 @@ def test_the_server_gets_a_minimal_environment_and_its_secrets_are_shown_nowhere
                 "API_TOKEN": SECRET,
                 "PLAIN": "plain-value",
             }
-            assert home.is_dir()
-            assert home.stat().st_mode & 0o777 == 0o700
-            pipe = driver.stdio("srv-1")
-            assert pipe is not None
-            mcp = McpOverStdio(pipe)
-            await mcp.initialize()
             assert await mcp.call("has_env", {"name": "MCPCTL_SEALING_KEY"}) == "false"
             assert await mcp.call("has_env", {"name": "MCPD_DATABASE_URL"}) == "false"
             assert await mcp.call("env_sha256", {"name": "API_TOKEN"}) == sha256(SECRET)
