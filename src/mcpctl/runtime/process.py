@@ -73,15 +73,13 @@ from mcpctl.runtime.base import (
 )
 from mcpctl.runtime.groups import describe_returncode, describe_status, end_group, read_stat
 from mcpctl.runtime.logfiles import MIN_BYTES, LogFile
+from mcpctl.runtime.pipes import STDOUT_LIMIT, InstancePipe, LogProtocol, StdoutProtocol
 from mcpctl.runtime.records import Record, RecordsFile, end_orphans, is_safe_name
 
-__all__ = ["EXIT_GRACE", "STDOUT_LIMIT", "ProcessDriver"]
+__all__ = ["EXIT_GRACE", "ProcessDriver"]
 
 log = logging.getLogger(__name__)
 
-#: The longest line a stdio server may write to stdout (one JSON-RPC message: a tool's
-#: result may be megabytes). Also the most the driver buffers unread (twice this).
-STDOUT_LIMIT = 64 * 1024 * 1024
 #: How long what a server started may outlive it, after SIGTERM, before SIGKILL.
 EXIT_GRACE = 5.0
 #: How long the log and stdout of an ended instance are still read, once its group is
@@ -93,8 +91,9 @@ SETPRIV: str | None = shutil.which("setpriv") or (
     "/usr/bin/setpriv" if os.access("/usr/bin/setpriv", os.X_OK) else None
 )
 
-# What stands in for setpriv where it is missing: arm the death signal, then make sure
-# the parent (argv[1]) did not die before it was armed, then exec the command.
+# What stands in for setpriv where it is missing: arm the death signal (PR_SET_PDEATHSIG),
+# make sure the parent (argv[1]) did not die before it was armed, forbid new privileges
+# if asked (argv[2], PR_SET_NO_NEW_PRIVS), then exec the command.
 _DEATH_SIGNAL_SHIM = """
 import ctypes, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
@@ -102,14 +101,17 @@ if libc.prctl(1, 9, 0, 0, 0) != 0:
     sys.exit("cannot arm the death signal")
 if os.getppid() != int(sys.argv[1]):
     os._exit(137)
-os.execv(sys.argv[2], sys.argv[2:])
+if sys.argv[2] == "1" and libc.prctl(38, 1, 0, 0, 0) != 0:
+    sys.exit("cannot forbid new privileges")
+os.execv(sys.argv[3], sys.argv[3:])
 """
 
 
 def _launcher(no_new_privileges: bool) -> list[str]:
     """The argv prefix that arms the death signal (SIGKILL) before the command runs."""
     if SETPRIV is None:
-        return [sys.executable, "-I", "-S", "-c", _DEATH_SIGNAL_SHIM, str(os.getpid())]
+        flag = "1" if no_new_privileges else "0"
+        return [sys.executable, "-I", "-S", "-c", _DEATH_SIGNAL_SHIM, str(os.getpid()), flag]
     extra = ["--no-new-privs"] if no_new_privileges else []
     return [SETPRIV, "--pdeathsig", "KILL", *extra, "--"]
 
@@ -160,76 +162,6 @@ def _check(launch: Launch) -> tuple[str, ...]:
     return launch.command
 
 
-class _Stdout(asyncio.StreamReaderProtocol):
-    """The stdout reader's protocol, saying when the pipe is gone."""
-
-    def __init__(self, reader: asyncio.StreamReader) -> None:
-        super().__init__(reader)
-        self.lost = asyncio.Event()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
-        self.lost.set()
-
-
-class _LogPipe(asyncio.Protocol):
-    """stderr into the instance's `LogFile`."""
-
-    def __init__(self, log_file: LogFile) -> None:
-        self.log_file = log_file
-        self.lost = asyncio.Event()
-
-    def data_received(self, data: bytes) -> None:
-        self.log_file.feed(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost.set()
-
-
-class _Pipe:
-    """A stdio instance's `StdioPipe`: its stdin and stdout, held for its life."""
-
-    def __init__(
-        self, instance: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        self._instance = instance
-        self._reader = reader
-        self._writer = writer
-        self._lock = asyncio.Lock()
-
-    def __repr__(self) -> str:
-        return f"<StdioPipe of instance {self._instance}>"
-
-    async def read_line(self) -> bytes:
-        while True:
-            try:
-                line = await self._reader.readline()
-            except ValueError as e:
-                raise ValueError(
-                    f"instance {self._instance}: a line of its stdout is longer than "
-                    f"{STDOUT_LIMIT} bytes"
-                ) from e
-            if not line:
-                return b""
-            line = line.removesuffix(b"\n").removesuffix(b"\r")
-            if line:  # blank lines between messages are no message
-                return line
-
-    async def write(self, data: bytes) -> None:
-        async with self._lock:
-            if self._writer.is_closing():
-                raise ConnectionError(f"instance {self._instance}: its stdin is closed")
-            self._writer.write(data)
-            try:
-                await self._writer.drain()
-            except ConnectionError as e:
-                raise ConnectionError(f"instance {self._instance}: its stdin is closed") from e
-
-    @property
-    def closed(self) -> bool:
-        return self._reader.at_eof()
-
-
 @dataclass(eq=False)
 class _Instance:
     """One started instance, until it is forgotten."""
@@ -245,7 +177,7 @@ class _Instance:
     directory: Path
     log_file: LogFile
     endpoint: Endpoint | None
-    pipe: _Pipe | None
+    pipe: InstancePipe | None
     transports: list[asyncio.BaseTransport]
     lost: list[asyncio.Event]
     running: bool = True
@@ -434,7 +366,7 @@ class ProcessDriver:
         stat = read_stat(popen.pid)
         transports: list[asyncio.BaseTransport] = []
         lost: list[asyncio.Event] = []
-        pipe: _Pipe | None = None
+        pipe: InstancePipe | None = None
         endpoint: Endpoint | None = None
         try:
             assert popen.stdout is not None
@@ -442,7 +374,7 @@ class ProcessDriver:
                 assert popen.stdin is not None
                 assert popen.stderr is not None
                 reader = asyncio.StreamReader(limit=STDOUT_LIMIT)
-                stdout = _Stdout(reader)
+                stdout = StdoutProtocol(reader)
                 read_transport, _ = await loop.connect_read_pipe(lambda: stdout, popen.stdout)
                 transports.append(read_transport)
                 lost.append(stdout.lost)
@@ -451,7 +383,7 @@ class ProcessDriver:
                 )
                 transports.append(write_transport)
                 writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
-                pipe = _Pipe(launch.instance, reader, writer)
+                pipe = InstancePipe(launch.instance, reader, writer)
                 log_source = popen.stderr
             else:
                 suffix = "/sse" if launch.transport == "sse" else "/mcp"
@@ -459,7 +391,7 @@ class ProcessDriver:
                     launch.transport, f"http://127.0.0.1:{port}{suffix}", dict(launch.headers)
                 )
                 log_source = popen.stdout
-            log_pipe = _LogPipe(log_file)
+            log_pipe = LogProtocol(log_file)
             log_transport, _ = await loop.connect_read_pipe(lambda: log_pipe, log_source)
             transports.append(log_transport)
             lost.append(log_pipe.lost)

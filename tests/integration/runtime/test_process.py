@@ -278,6 +278,8 @@ def test_the_server_gets_a_minimal_environment_and_its_secrets_are_shown_nowhere
             assert pipe is not None
             mcp = McpOverStdio(pipe)
             await mcp.initialize()
+            # It may not gain privileges (Limits.no_new_privileges, on by default).
+            assert "NoNewPrivs:\t1" in Path(f"/proc/{pid}/status").read_text()
             # The server runs (answers): its environment is the one it was given, all of it.
             assert environ(pid) == {
                 "PATH": os.environ["PATH"],

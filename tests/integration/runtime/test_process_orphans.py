@@ -96,6 +96,7 @@ def test_a_kill_9_of_mcpd_kills_its_servers_and_the_next_driver_ends_their_child
     started.update((mcpd.pid, server, child))
     assert read_stat(server).pgrp == server  # type: ignore[union-attr]
     assert read_stat(child).pgrp == server  # type: ignore[union-attr]
+    assert "NoNewPrivs:\t1" in Path(f"/proc/{server}/status").read_text()
     [records] = list((state / "process-records").iterdir())
     assert records.stat().st_mode & 0o777 == 0o600
     content = json.loads(records.read_text())
