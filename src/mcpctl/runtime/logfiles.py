@@ -17,7 +17,8 @@ reader never sees half a line, and when it moves from one file to the next,
 the names it opens mean what the writer meant (`seq` numbers the files: file
 number `s` is `log.<seq - s>`). A follower reads its current file to its end
 and then waits for the writer's next line; one that falls behind by more than
-the files hold goes on from the oldest file left.
+the files hold goes on from the oldest file left. A `LogFile` opened where an earlier one wrote (a
+restarted instance's) goes on after its lines.
 """
 
 from __future__ import annotations
@@ -70,9 +71,11 @@ class LogFile:
         self.name = name
         self._text_bytes = min(MAX_LINE, max_bytes - STAMP_LEN - 2)
         self._fd: int | None = self._create()
-        self._size = 0
+        # A restarted instance's log goes on in the files its last run left.
+        self._size = os.fstat(self._fd).st_size
         #: the number of the file being written (`log`); file number s is `log.<seq - s>`
-        self.seq = 0
+        #: (it starts where the files a last run left are numbered from 0)
+        self.seq = files - 1
         self._partial = b""
         self._changed = asyncio.Event()
         self._failed = False

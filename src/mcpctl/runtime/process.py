@@ -37,7 +37,9 @@ not its channel), written by mcpd to `<state_dir>/instances/<instance>/log`
 (`runtime.logfiles`: bounded, rotated, a UTC stamp a line). The instance's
 directory (log and home) lives until the instance is forgotten: `stop` (which
 forgets), `close`, or, after mcpd was killed, the next driver's `end_orphans`.
-An exited instance keeps it until then, so its last words can be read.
+An exited instance keeps it until then, so its last words can be read; started
+again under its name (the reconciler's restart after a crash), it keeps its
+directory, and its log goes on after the last run's lines.
 
 Limits (`Launch.limits`) are the docker driver's; of them this driver applies
 `no_new_privileges` only (`setpriv --no-new-privs`).
@@ -273,11 +275,21 @@ class ProcessDriver:
                 await self.end_orphans()
         if self._closed:
             raise RuntimeUnavailable("the process driver is closed (mcpd is stopping)")
-        if launch.instance in self._instances or launch.instance in self._starting:
-            raise Conflict(f"instance {launch.instance}: already started; stop it first")
+        ended = self._instances.get(launch.instance)
+        if launch.instance in self._starting or (ended is not None and ended.running):
+            raise Conflict(f"instance {launch.instance}: already running; stop it first")
         self._starting.add(launch.instance)
         try:
-            instance = await self._spawn(launch, command)
+            if ended is not None:
+                # A restart (after a crash): the instance keeps its directory, its home
+                # and its log, which goes on after the last run's lines.
+                del self._instances[launch.instance]
+                await ended.done.wait()
+            instance = await self._spawn(launch, command, restart=ended is not None)
+        except BaseException:
+            if ended is not None:  # not restarted: still the ended one, with its log
+                self._instances[launch.instance] = ended
+            raise
         finally:
             self._starting.discard(launch.instance)
         self._instances[instance.name] = instance
@@ -294,8 +306,9 @@ class ProcessDriver:
         )
         return self._observed(instance)
 
-    async def _spawn(self, launch: Launch, command: tuple[str, ...]) -> _Instance:
-        """Start the process, in a fresh directory of its own, and take its pipes."""
+    async def _spawn(self, launch: Launch, command: tuple[str, ...], restart: bool) -> _Instance:
+        """Start the process, in a directory of its own (fresh, unless it restarts an ended
+        instance), and take its pipes."""
         directory = self._instances_dir / launch.instance
         home = directory / "home"
         env = {
@@ -312,10 +325,11 @@ class ProcessDriver:
             env["PORT"] = str(port)
         executable = _find_executable(launch.instance, command[0], env["PATH"])
 
-        await asyncio.to_thread(shutil.rmtree, directory, True)  # what a forgotten one left
+        if not restart:
+            await asyncio.to_thread(shutil.rmtree, directory, True)  # a forgotten one's
         self._instances_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        directory.mkdir(mode=0o700)
-        home.mkdir(mode=0o700)
+        directory.mkdir(mode=0o700, exist_ok=restart)
+        home.mkdir(mode=0o700, exist_ok=restart)
         log_file = LogFile(
             directory, max_bytes=self.log_bytes, files=self.log_files, name=launch.instance
         )
@@ -334,7 +348,8 @@ class ProcessDriver:
             )
         except OSError as e:
             log_file.finish()
-            await asyncio.to_thread(shutil.rmtree, directory, True)
+            if not restart:
+                await asyncio.to_thread(shutil.rmtree, directory, True)
             raise InvalidInput(
                 f"instance {launch.instance}: cannot run {command[0]!r}: {e.strerror}"
             ) from None
@@ -350,7 +365,8 @@ class ProcessDriver:
                 if pipe is not None:
                     pipe.close()
             log_file.finish()
-            await asyncio.to_thread(shutil.rmtree, directory, True)
+            if not restart:
+                await asyncio.to_thread(shutil.rmtree, directory, True)
             raise
 
     async def _hold(

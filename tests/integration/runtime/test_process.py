@@ -232,6 +232,52 @@ def test_the_crash_tool_ends_the_instance_with_its_code(state: Path, started: se
     asyncio.run(main())
 
 
+def test_an_ended_instance_started_again_keeps_its_log_and_home(
+    state: Path, started: set[int]
+) -> None:
+    async def main() -> None:
+        async with process_driver(state, log_bytes=4096, log_files=2) as driver:
+            exits = driver.exits()
+            first = await driver.start(launch(server_command()))
+            started.add(int(first.ref))
+            pipe = driver.stdio("srv-1")
+            assert pipe is not None
+            mcp = McpOverStdio(pipe)
+            await mcp.initialize()
+            with pytest.raises(EOFError):
+                await mcp.call("crash", {"code": 3})
+            assert (await next_exit(exits)).code == 3
+            home = state / "instances" / "srv-1" / "home"
+            (home / "cache").write_text("kept")
+            # Still running: a second start is refused; ended: it restarts (the reconciler's
+            # restart after a back-off), under the same name.
+            second = await driver.start(launch(server_command()))
+            started.add(int(second.ref))
+            assert second.ref != first.ref
+            with pytest.raises(Conflict):
+                await driver.start(launch(server_command()))
+            pipe = driver.stdio("srv-1")
+            assert pipe is not None
+            await McpOverStdio(pipe).initialize()
+            lines = await log_lines(driver, "srv-1")
+            starts = [line for line in lines if b"testserver testserver starting" in line]
+            assert len(starts) == 2
+            assert lines.index(b"testserver crashes with 3\n") < lines.index(starts[1])
+            assert (home / "cache").read_text() == "kept"
+            [listed] = await driver.list()
+            assert (listed.running, listed.ref) == (True, second.ref)
+            # A restart that cannot start leaves the ended instance as it was.
+            os.kill(int(second.ref), signal.SIGKILL)
+            await next_exit(exits)
+            with pytest.raises(InvalidInput):
+                await driver.start(launch(("no-such-server-xyz",)))
+            [listed] = await driver.list()
+            assert (listed.running, listed.ref, listed.exit_code) == (False, second.ref, 137)
+            assert await log_lines(driver, "srv-1") == lines
+
+    asyncio.run(main())
+
+
 def test_a_server_that_exits_at_once_is_an_exit_with_its_code(
     state: Path, started: set[int]
 ) -> None:
