@@ -38,7 +38,11 @@ from mcpctl.reconciler.leadership import LEASE_SECONDS, Election, Leadership, Li
 from mcpctl.reconciler.mirroring import GitMirror
 from mcpctl.reconciler.operations import GitOperations, ensure_replication_secret
 from mcpctl.reconciler.restoring import Restorer
+from mcpctl.reconciler.running import RestartPolicy, RuntimeReconciler
 from mcpctl.reconciler.supervisor import Supervisor
+from mcpctl.runtime.base import Driver
+from mcpctl.runtime.external import ExternalDriver
+from mcpctl.runtime.process import ProcessDriver
 from mcpctl.secrets import (
     KEY_ENV,
     KEY_FILE,
@@ -179,16 +183,27 @@ async def build_services(settings: Settings) -> Services:
         supervisor=supervisor,
     )
 
+    def runtime_wake(_notice: object = None) -> None:
+        if services.runtime is not None:
+            services.runtime.notify()
+
+    wake.append(runtime_wake)
+
     async def lead(parts: Supervisor) -> None:
         await _lead(settings, services, parts)
 
     services.election = election = Election(leadership, lead)
     if not single:
         assert follower is not None
+
+        def changed(_payload: str) -> None:  # another replica wrote
+            replica.notify()
+            runtime_wake()
+
         listener = Listener(
             settings.store.database_url,
             {
-                CHANGES: lambda _payload: replica.notify(),
+                CHANGES: changed,
                 MAIN: follower.main_moved,
                 LEASE: election.lease_moved,
                 ACCESS: lambda _payload: cache_of(sessions).changed(),
@@ -197,6 +212,7 @@ async def build_services(settings: Settings) -> Services:
 
         def reconnected() -> None:  # what was notified while not listening is looked at
             replica.notify()
+            runtime_wake()
             cache_of(sessions).changed()
             follower.main_moved()
             election.lease_moved()
@@ -292,6 +308,49 @@ async def _lead(settings: Settings, services: Services, parts: Supervisor) -> No
     await parts.start(services.git)
     if services.mirror is not None:
         await parts.start(services.mirror)
+    await _start_runtime(settings, services, parts)
+
+
+async def _start_runtime(settings: Settings, services: Services, parts: Supervisor) -> None:
+    """The runtime reconciler and its drivers, the last of the leader's parts (so stopped
+    first: the process instances end with it; containers go on, for the next leader)."""
+    leadership = services.leadership
+    assert leadership is not None
+    async with services.sessions() as session:
+        owner = await get_meta(session, REPO_ID) or "mcpd"
+    node = leadership.name
+    config = settings.runtime
+    drivers: dict[str, Driver] = {
+        "process": ProcessDriver(settings.state_dir, owner, node),
+        "external": ExternalDriver(owner, node),
+    }
+    runtime = RuntimeReconciler(
+        services.sessions,
+        drivers,
+        node=node,
+        owner=owner,
+        check=leadership.check,
+        fence=leadership.fence,
+        policy=RestartPolicy(config.backoff, config.backoff_max, config.backoff_reset),
+        resync=config.resync,
+        grace=config.grace,
+    )
+    await parts.start(runtime)
+    services.runtime = runtime
+    await parts.start(_Forget(services))
+
+
+@dataclass
+class _Forget:
+    """Stopped first of the leader's parts: the API asks this runtime for logs no more."""
+
+    services: Services
+
+    async def start(self) -> None:
+        return
+
+    async def stop(self) -> None:
+        self.services.runtime = None
 
 
 def _stamp(leadership: Leadership) -> str:

@@ -66,7 +66,8 @@ def _wanted(
 ) -> Wanted:
     spec: dict[str, Any] = row.spec
     shape: dict[str, Any] = dict(spec)
-    digest: list[Any] = [row.name, spec]
+    # what shapes an instance: not how many run (a scale is no rolling change)
+    digest: list[Any] = [row.name, {k: v for k, v in spec.items() if k != "replicas"}]
     template_name = spec.get("template")
     if template_name is not None:
         template = templates.get(template_name)
