@@ -239,10 +239,11 @@ def test_events_are_read_only_through_the_api(api: Api) -> None:
 def test_instances_are_made_by_mcpd_only(api: Api) -> None:
     """An Instance is the runtime's (a Server's running copy): neither created nor replaced
     through the API, nor applied; the answer says to change the Server."""
+    name = api.name("inst")
     body = {
         "apiVersion": "mcpctl/v1",
         "kind": "Instance",
-        "metadata": {"name": api.name("inst")},
+        "metadata": {"name": name},
         "spec": {"server": "x", "runtime": "process"},
     }
     before = api.snapshot("instances")
@@ -250,7 +251,7 @@ def test_instances_are_made_by_mcpd_only(api: Api) -> None:
     created = api.admin.post("/api/v1/instances", json=body)
     assert_problem(created, 405, "method-not-allowed")
     assert "change the Server" in created.json()["detail"]
-    replaced = api.admin.put(f"/api/v1/instances/{body['metadata']['name']}", json=body)
+    replaced = api.admin.put(f"/api/v1/instances/{name}", json=body)
     assert_problem(replaced, 405, "method-not-allowed")
     applied = api.admin.post("/api/v1/apply", json={"items": [body]})
     assert applied.status_code == 422, applied.text
