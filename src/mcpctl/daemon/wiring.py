@@ -321,7 +321,9 @@ async def _start_runtime(settings: Settings, services: Services, parts: Supervis
     node = leadership.name
     config = settings.runtime
     drivers: dict[str, Driver] = {
-        "process": ProcessDriver(settings.state_dir, owner, node),
+        # its records are this host's processes: named by the host, not the replica (whose
+        # default name holds the port, which a restart may change)
+        "process": ProcessDriver(settings.state_dir, owner, socket.gethostname()),
         "external": ExternalDriver(owner, node),
     }
     runtime = RuntimeReconciler(

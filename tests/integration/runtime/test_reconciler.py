@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.support.mcpd import WAIT_TIMEOUT, Mcpd, running_mcpd
-from tests.support.runtime import running, server_command, wait_gone
+from tests.support.runtime import WITH_CHILD, running, server_command, wait_gone
 
 pytestmark = [pytest.mark.integration]
 
@@ -270,3 +270,40 @@ def test_process_instances_end_with_mcpd_and_start_again_with_it(tmp_path: Path)
     with running_mcpd(state, args=BACKOFF) as second, second.client() as client:
         after = running_instances(client, "durable", 2)
         assert all(running(pid_of(second, i["metadata"]["name"])) for i in after)
+
+
+def test_after_a_kill_9_of_mcpd_its_orphans_end_and_its_servers_run_again(
+    tmp_path: Path,
+) -> None:
+    """mcpd killed (-9): its servers die with it (the death signal), what they started is
+    ended by the next mcpd before it starts them again, once each."""
+    state = tmp_path / "state"
+    with_child = {
+        "apiVersion": "mcpctl/v1",
+        "kind": "Server",
+        "metadata": {"name": "parent"},
+        "spec": {"command": [*WITH_CHILD, *server_command()], "replicas": 1},
+    }
+    with running_mcpd(state, args=BACKOFF) as first:
+        with first.client() as client:
+            apply(client, with_child)
+            (instance,) = running_instances(client, "parent", 1)
+        name = instance["metadata"]["name"]
+        child = until(lambda: _child_pid(first, name), "the server's child in its log")
+        server = pid_of(first, name)
+        os.kill(first.process.pid, signal.SIGKILL)
+        first.process.wait(timeout=WAIT_TIMEOUT)
+        wait_gone(server)  # the death signal
+        assert running(child)  # what it started lives on, for now
+    with running_mcpd(state, args=BACKOFF) as second, second.client() as client:
+        wait_gone(child)  # ended by the records of the killed mcpd
+        (again,) = running_instances(client, "parent", 1)
+        assert running(pid_of(second, again["metadata"]["name"]))
+
+
+def _child_pid(mcpd: Mcpd, instance: str) -> int | None:
+    with mcpd.client() as client:
+        answer = client.get(f"/api/v1/instances/{instance}/log")
+    if answer.status_code != 200 or "child " not in answer.text:
+        return None
+    return int(answer.text.split("child ", 1)[1].split()[0])
