@@ -17,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from mcpctl.runtime.base import Endpoint, StdioPipe
 from mcpctl.upstream.channel import Channel, ServerRequestHandler
 from mcpctl.upstream.errors import ChannelClosed
-from mcpctl.upstream.link import Link, Notification
+from mcpctl.upstream.link import Link, Notification, NotificationCallback
 from mcpctl.upstream.settings import ChannelSettings
 from mcpctl.upstream.sse import SseLink
 from mcpctl.upstream.stdio import StdioLink
@@ -52,10 +52,14 @@ async def open_channel(
     target: Target,
     settings: ChannelSettings | None = None,
     handlers: Mapping[str, ServerRequestHandler] | None = None,
+    subscribers: Sequence[NotificationCallback] = (),
 ) -> Channel:
-    """Open one channel to `instance` (the pool's way; callers outside it close it)."""
+    """Open one channel to `instance` (the pool's way; callers outside it close it).
+    `subscribers` hear from the start: a server may notify right after the handshake."""
     settings = settings or ChannelSettings()
     channel = Channel(instance, _link_for(instance, target, settings), settings, handlers)
+    for subscriber in subscribers:
+        channel.subscribe(subscriber)
     await channel.open()
     return channel
 
@@ -101,11 +105,11 @@ class ChannelPool:
         return await asyncio.shield(opening)
 
     async def _open(self, instance: str, target: Target) -> Channel:
-        channel = await open_channel(instance, target, self._settings, self._handlers)
+        publish: NotificationCallback = lambda note: self._publish(instance, note)  # noqa: E731
+        channel = await open_channel(instance, target, self._settings, self._handlers, [publish])
         if self._closed:
             await channel.close("the channel pool is closed")
             raise ChannelClosed(instance, "the channel pool is closed")
-        channel.subscribe(lambda note: self._publish(instance, note))
         self._channels[instance] = (channel, target)
         return channel
 

@@ -25,8 +25,8 @@ __all__ = [
     "restore_id",
 ]
 
-Json: TypeAlias = "bool | int | float | str | list[Json] | dict[str, Json] | None"
-JsonObject: TypeAlias = "dict[str, Json]"
+Json: TypeAlias = bool | int | float | str | list["Json"] | dict[str, "Json"] | None
+JsonObject: TypeAlias = dict[str, Json]
 
 _JSONRPC_FIRST = b'{"jsonrpc":"2.0",'
 
