@@ -134,8 +134,9 @@ async def read_events(
     retry: int | None = None
     async for line in response.aiter_lines():
         if not line:
-            if data:
-                yield Event(kind or "message", "\n".join(data), last_id, retry)
+            joined = "\n".join(data)
+            if joined:  # an event with empty data (a priming event, say) is not dispatched
+                yield Event(kind or "message", joined, last_id, retry)
             kind, data, size, retry = "", [], 0, None
             continue
         if line.startswith(":"):

@@ -5,7 +5,8 @@ for it ending with the answer).
 Legacy era: `initialize` gets the session (`Mcp-Session-Id`), every later message carries
 it and `Mcp-Protocol-Version`, a GET opens the stream of what the server sends outside
 any request, and closing the channel ends the session (DELETE). A 404 on a session means
-the server forgot it (it restarted): the channel is lost, and the pool opens a new one.
+the server forgot it (it restarted), and a broken connection may mean the server is gone:
+either way the channel is lost, and the pool opens a new one.
 
 Modern era: no session and no GET stream; every request carries `Mcp-Protocol-Version`,
 `Mcp-Method` and, for a tool, prompt or resource, `Mcp-Name`. The wire has no
@@ -113,6 +114,9 @@ class StreamableLink:
         except httpx.HTTPError as e:
             if isinstance(e, httpx.ConnectError):
                 self._lose(f"cannot connect to {self.where} ({describe_http_error(e)})")
+            elif isinstance(e, httpx.TransportError) and self._session is not None:
+                # A session whose connection broke may be gone with its server: start anew.
+                self._lose(f"a connection of its session broke ({describe_http_error(e)})")
             raise ChannelClosed(
                 self.instance, f"{call.method}: POST {self.where} failed ({describe_http_error(e)})"
             ) from None
@@ -260,6 +264,9 @@ class StreamableLink:
                             delay = event.retry / 1000
                         if event.event == "message" and event.data:
                             self._need_inbox().receive(event.data.encode(), None)
+            except httpx.ConnectError as e:
+                self._lose(f"cannot reconnect its event stream ({describe_http_error(e)})")
+                return
             except (httpx.HTTPError, ChannelError) as e:
                 failures += 1
                 log.debug(
