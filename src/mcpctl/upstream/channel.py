@@ -218,7 +218,8 @@ class Channel:
                 if agreement.era == "legacy":
                     step = "notifications/initialized"
                     await self._link.send(encode_notification("notifications/initialized", None))
-                self._link.opened()
+                step = "opening the stream of server messages"
+                await self._link.opened()
         except TimeoutError:
             await self.close(f"the opening timed out at {step}")
             raise UpstreamTimeout(self.instance, step, self._settings.open_timeout) from None

@@ -104,8 +104,10 @@ class Link(Protocol):
         legacy streamable HTTP, the session; its stream of server messages opens)."""
         ...
 
-    def opened(self) -> None:
-        """The handshake is complete (legacy streamable HTTP opens its GET stream)."""
+    async def opened(self) -> None:
+        """The handshake is complete: legacy streamable HTTP opens its GET stream, and
+        returns once the server answered it (what the server sends before then, outside
+        any request, is lost: its first `ping` would be)."""
         ...
 
     async def close(self) -> None:

@@ -130,7 +130,7 @@ class SseLink:
     def adopt(self, era: Era, version: str) -> None:
         """Nothing to do: the transport carries no version or session header."""
 
-    def opened(self) -> None:
+    async def opened(self) -> None:
         """Nothing to do: the event stream is open since `start`."""
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:

@@ -59,7 +59,7 @@ class StdioLink:
     def adopt(self, era: Era, version: str) -> None:
         """Nothing to do: over stdio every message carries what its era needs."""
 
-    def opened(self) -> None:
+    async def opened(self) -> None:
         """Nothing to do: the reader started with the link."""
 
     async def close(self) -> None:

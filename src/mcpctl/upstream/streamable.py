@@ -232,13 +232,22 @@ class StreamableLink:
         self._era = era
         self._version = version
 
-    def opened(self) -> None:
+    async def opened(self) -> None:
         if self._era == "legacy" and self._session is not None:
-            self._spawn(self._listen())
+            answered = asyncio.Event()
+            self._spawn(self._listen(answered))
+            await answered.wait()
 
-    async def _listen(self) -> None:
+    async def _listen(self, answered: asyncio.Event) -> None:
         """The legacy GET stream: what the server sends outside any request (list changes,
-        logs, its own requests), reconnected after a drop, given up after a few failures."""
+        logs, its own requests), reconnected after a drop, given up after a few failures.
+        `answered` is set once the first GET has its answer (or failed)."""
+        try:
+            await self._follow_stream(answered)
+        finally:
+            answered.set()
+
+    async def _follow_stream(self, answered: asyncio.Event) -> None:
         failures = 0
         delay = 1.0
         while failures < GET_STREAM_RETRIES and not self._closed:
@@ -246,6 +255,7 @@ class StreamableLink:
             headers["accept"] = "text/event-stream"
             try:
                 async with self._client.stream("GET", self.url, headers=headers) as response:
+                    answered.set()
                     if response.status_code == 404:
                         self._lose("its session ended (HTTP 404 on its event stream)")
                         return
@@ -272,6 +282,7 @@ class StreamableLink:
                 log.debug(
                     "instance %s: the event stream broke (%s)", self.instance, type(e).__name__
                 )
+            answered.set()
             await asyncio.sleep(delay)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
