@@ -9,14 +9,22 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from mcpctl.runtime.base import Secret
-from mcpctl.upstream import Channel, ChannelSettings, Json, JsonObject, NotificationCallback, ServerRequestHandler
+from mcpctl.upstream import (
+    Channel,
+    ChannelSettings,
+    Json,
+    JsonObject,
+    NotificationCallback,
+    ServerRequestHandler,
+)
 
 #: A hang guard for a condition polled in a test, not a time budget.
 WAIT = 120.0
 
 
-class OpenTestserver(Protocol):
-    """The `testserver` fixture: `async with testserver("stdio") as channel`."""
+class OpenChannel(Protocol):
+    """The `testserver` and `everything` fixtures: `async with testserver("stdio") as channel`
+    opens a channel to that server over that transport, closed at the end of the block."""
 
     def __call__(
         self,
@@ -26,7 +34,7 @@ class OpenTestserver(Protocol):
         handlers: Mapping[str, ServerRequestHandler] | None = None,
         headers: Mapping[str, str | Secret] | None = None,
         subscribers: tuple[NotificationCallback, ...] = (),
-        instance: str = "testserver-0",
+        instance: str = "server-0",
     ) -> AbstractAsyncContextManager[Channel]: ...
 
 
@@ -49,6 +57,8 @@ def text_of(result: JsonObject) -> str:
     return text
 
 
-async def call_tool(channel: Channel, name: str, **arguments: Json) -> str:
+async def call_tool(channel: Channel, tool: str, /, **arguments: Json) -> str:
     """Call a tool through `request` and give its text."""
-    return text_of(await channel.request("tools/call", {"name": name, "arguments": dict(arguments)}))
+    return text_of(
+        await channel.request("tools/call", {"name": tool, "arguments": dict(arguments)})
+    )

@@ -26,7 +26,7 @@ TESTSERVER = Path(__file__).parent / "servers" / "testserver.py"
 START_TIMEOUT = 120.0
 
 
-def testserver_command(*args: str) -> list[str]:
+def project_server_command(*args: str) -> list[str]:
     return [sys.executable, str(TESTSERVER), *args]
 
 
@@ -92,7 +92,7 @@ def http_testserver(
 ) -> contextlib.AbstractContextManager[HttpServer]:
     """The project's test server over `sse` (at /sse) or `streamable-http` (at /mcp)."""
     port = free_port()
-    command = testserver_command("--transport", transport, "--port", str(port), *args)
+    command = project_server_command("--transport", transport, "--port", str(port), *args)
     server = HttpServer(command, port, "/sse" if transport == "sse" else "/mcp", log=log)
     return _run(server)
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Coroutine
+from typing import Any
 
 import orjson
 import pytest
 
 from mcpctl.upstream import (
-    Channel,
     ChannelSettings,
     EraChoice,
     JsonObject,
@@ -20,7 +21,7 @@ from mcpctl.upstream import (
     Refusal,
     UpstreamError,
 )
-from tests.support.channels import OpenTestserver, call_tool, text_of, until
+from tests.support.channels import OpenChannel, call_tool, text_of, until
 
 pytestmark = pytest.mark.integration
 
@@ -28,14 +29,14 @@ TRANSPORTS = ["stdio", "streamable-http", "sse"]
 ERAS: list[EraChoice] = ["auto", "legacy"]
 
 
-def _run(coroutine: object) -> None:
-    asyncio.run(coroutine)  # type: ignore[arg-type]
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    asyncio.run(coroutine)
 
 
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_the_sdk_server_speaks_the_modern_era_unless_the_channel_starts_with_initialize(
-    testserver: OpenTestserver, transport: str, era: EraChoice
+    testserver: OpenChannel, transport: str, era: EraChoice
 ) -> None:
     async def scenario() -> None:
         async with testserver(transport, ChannelSettings(era=era)) as channel:
@@ -60,13 +61,17 @@ def test_the_sdk_server_speaks_the_modern_era_unless_the_channel_starts_with_ini
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_forwarded_requests_come_back_as_bytes_with_the_callers_own_ids(
-    testserver: OpenTestserver, transport: str, era: EraChoice
+    testserver: OpenChannel, transport: str, era: EraChoice
 ) -> None:
     async def scenario() -> None:
         async with testserver(transport, ChannelSettings(era=era)) as channel:
-            listed = orjson.loads(await channel.forward(b'{"jsonrpc":"2.0","id":"list-1","method":"tools/list"}'))
+            listed = orjson.loads(
+                await channel.forward(b'{"jsonrpc":"2.0","id":"list-1","method":"tools/list"}')
+            )
             assert listed["id"] == "list-1"
-            assert {"echo", "sleep", "progress"} <= {tool["name"] for tool in listed["result"]["tools"]}
+            assert {"echo", "sleep", "progress"} <= {
+                tool["name"] for tool in listed["result"]["tools"]
+            }
 
             call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
             call["params"] = {"name": "echo", "arguments": {"text": "héllo"}}
@@ -74,14 +79,16 @@ def test_forwarded_requests_come_back_as_bytes_with_the_callers_own_ids(
             assert echoed["id"] == 1
             assert text_of(echoed["result"]) == "héllo"
 
-            unknown = orjson.loads(await channel.forward(b'{"jsonrpc":"2.0","id":"u","method":"no/such"}'))
+            unknown = orjson.loads(
+                await channel.forward(b'{"jsonrpc":"2.0","id":"u","method":"no/such"}')
+            )
             assert unknown["id"] == "u"
             assert unknown["error"]["code"] == -32601
 
             with pytest.raises(UpstreamError) as refused:
                 await channel.request("no/such")
             assert refused.value.code == -32601
-            assert refused.value.instance == "testserver-0"
+            assert refused.value.instance == "server-0"
             assert await call_tool(channel, "add", a=2, b=3) == "5"
 
     _run(scenario())
@@ -90,11 +97,11 @@ def test_forwarded_requests_come_back_as_bytes_with_the_callers_own_ids(
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_progress_reaches_its_own_request_with_its_own_token_even_when_callers_share_one(
-    testserver: OpenTestserver, transport: str, era: EraChoice
+    testserver: OpenChannel, transport: str, era: EraChoice
 ) -> None:
     async def scenario() -> None:
         async with testserver(transport, ChannelSettings(era=era)) as channel:
-            heard: dict[str, list[JsonObject]] = {"a": [], "b": []}
+            heard: dict[str, list[Any]] = {"a": [], "b": []}
             stray: list[Notification] = []
             channel.subscribe(stray.append)
 
@@ -103,18 +110,27 @@ def test_progress_reaches_its_own_request_with_its_own_token_even_when_callers_s
                     "jsonrpc": "2.0",
                     "id": name,
                     "method": "tools/call",
-                    "params": {"name": "progress", "arguments": {"steps": steps}, "_meta": {"progressToken": "tok"}},
+                    "params": {
+                        "name": "progress",
+                        "arguments": {"steps": steps},
+                        "_meta": {"progressToken": "tok"},
+                    },
                 }
                 return await channel.forward(
-                    orjson.dumps(message), on_notification=lambda note: heard[name].append(orjson.loads(note.raw))
+                    orjson.dumps(message),
+                    on_notification=lambda note: heard[name].append(orjson.loads(note.raw)),
                 )
 
             answers = await asyncio.gather(caller("a", 3), caller("b", 5))
             assert [orjson.loads(answer)["id"] for answer in answers] == ["a", "b"]
             for name, steps in (("a", 3), ("b", 5)):
-                assert [note["method"] for note in heard[name]] == ["notifications/progress"] * steps
+                assert [note["method"] for note in heard[name]] == [
+                    "notifications/progress"
+                ] * steps
                 assert [note["params"]["progressToken"] for note in heard[name]] == ["tok"] * steps
-                assert [note["params"]["progress"] for note in heard[name]] == list(range(1, steps + 1))
+                assert [note["params"]["progress"] for note in heard[name]] == list(
+                    range(1, steps + 1)
+                )
             assert not [note for note in stray if note.method == "notifications/progress"]
 
     _run(scenario())
@@ -122,11 +138,13 @@ def test_progress_reaches_its_own_request_with_its_own_token_even_when_callers_s
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_legacy_servers_tool_list_change_reaches_the_subscribers(
-    testserver: OpenTestserver, transport: str
+    testserver: OpenChannel, transport: str
 ) -> None:
     async def scenario() -> None:
         heard: list[Notification] = []
-        async with testserver(transport, ChannelSettings(era="legacy"), subscribers=(heard.append,)) as channel:
+        async with testserver(
+            transport, ChannelSettings(era="legacy"), subscribers=(heard.append,)
+        ) as channel:
             assert await call_tool(channel, "tools_changed") == "told"
             await until(
                 lambda: any(note.method == "notifications/tools/list_changed" for note in heard),
@@ -138,12 +156,12 @@ def test_a_legacy_servers_tool_list_change_reaches_the_subscribers(
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_modern_servers_tool_list_change_comes_on_the_listen_stream_under_the_callers_id(
-    testserver: OpenTestserver, transport: str
+    testserver: OpenChannel, transport: str
 ) -> None:
     async def scenario() -> None:
         async with testserver(transport) as channel:
             assert channel.era == "modern"
-            frames: list[JsonObject] = []
+            frames: list[Any] = []
             listen = {
                 "jsonrpc": "2.0",
                 "id": "listen-1",
@@ -152,16 +170,26 @@ def test_a_modern_servers_tool_list_change_comes_on_the_listen_stream_under_the_
             }
             stream = asyncio.create_task(
                 channel.forward(
-                    orjson.dumps(listen), timeout=math.inf, on_notification=lambda n: frames.append(orjson.loads(n.raw))
+                    orjson.dumps(listen),
+                    timeout=math.inf,
+                    on_notification=lambda n: frames.append(orjson.loads(n.raw)),
                 )
             )
             await until(
-                lambda: any(f["method"] == "notifications/subscriptions/acknowledged" for f in frames), "the ack"
+                lambda: any(
+                    f["method"] == "notifications/subscriptions/acknowledged" for f in frames
+                ),
+                "the ack",
             )
             assert await call_tool(channel, "tools_changed") == "told"
-            await until(lambda: any(f["method"] == "notifications/tools/list_changed" for f in frames), "the event")
+            await until(
+                lambda: any(f["method"] == "notifications/tools/list_changed" for f in frames),
+                "the event",
+            )
             for frame in frames:
-                assert frame["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "listen-1"
+                assert (
+                    frame["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "listen-1"
+                )
             stream.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await stream
@@ -172,7 +200,9 @@ def test_a_modern_servers_tool_list_change_comes_on_the_listen_stream_under_the_
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_the_servers_own_requests_are_answered_refused_or_handled(testserver: OpenTestserver, transport: str) -> None:
+def test_the_servers_own_requests_are_answered_refused_or_handled(
+    testserver: OpenChannel, transport: str
+) -> None:
     async def roots(params: JsonObject | None) -> JsonObject:
         return {"roots": [{"uri": "file:///srv/a", "name": "a"}, {"uri": "file:///srv/b"}]}
 
@@ -183,7 +213,9 @@ def test_the_servers_own_requests_are_answered_refused_or_handled(testserver: Op
         legacy = ChannelSettings(era="legacy")
         async with testserver(transport, legacy) as channel:
             assert await call_tool(channel, "ping_client") == "pong"
-            assert await call_tool(channel, "list_roots") == "error -32600: List roots not supported"
+            assert (
+                await call_tool(channel, "list_roots") == "error -32600: List roots not supported"
+            )
         async with testserver(transport, legacy, handlers={"roots/list": roots}) as channel:
             assert await call_tool(channel, "list_roots") == "file:///srv/a file:///srv/b"
         async with testserver(transport, legacy, handlers={"roots/list": refuse}) as channel:
@@ -192,13 +224,18 @@ def test_the_servers_own_requests_are_answered_refused_or_handled(testserver: Op
     _run(scenario())
 
 
-def test_the_channel_refuses_to_forward_what_it_owns_or_what_is_no_request(testserver: OpenTestserver) -> None:
+def test_the_channel_refuses_to_forward_what_it_owns_or_what_is_no_request(
+    testserver: OpenChannel,
+) -> None:
     from mcpctl.upstream import InvalidMessage
 
     async def scenario() -> None:
         async with testserver("stdio") as channel:
             for message, why in [
-                (b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}', "initialize itself"),
+                (
+                    b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}',
+                    "initialize itself",
+                ),
                 (b"not json", "not JSON"),
                 (b'{"jsonrpc":"2.0","method":"tools/list"}', "has no id"),
                 (b'{"jsonrpc":"2.0","id":1.5,"method":"tools/list"}', "string or an integer"),
@@ -207,11 +244,9 @@ def test_the_channel_refuses_to_forward_what_it_owns_or_what_is_no_request(tests
                 with pytest.raises(InvalidMessage, match=why):
                     await channel.forward(message)
             with pytest.raises(InvalidMessage, match="cancelling its task"):
-                await channel.notify(b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}')
+                await channel.notify(
+                    b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}'
+                )
             assert await call_tool(channel, "echo", text="still fine") == "still fine"
 
     _run(scenario())
-
-
-def _channel_type_is_public(channel: Channel) -> None:
-    """(for mypy: the fixture's channel is the public type)"""
