@@ -38,6 +38,7 @@ from mcpctl.errors import McpctlError
 from mcpctl.upstream.errors import ChannelClosed, InvalidMessage, UpstreamError, UpstreamTimeout
 from mcpctl.upstream.link import Answer, Call, Link, Notification, NotificationCallback
 from mcpctl.upstream.negotiating import Agreement, negotiate
+from mcpctl.upstream.params import ParamMap, header_map, param_headers
 from mcpctl.upstream.protocol import (
     CLIENT_CAPABILITIES_KEY,
     CLIENT_INFO_KEY,
@@ -136,6 +137,8 @@ class Channel:
                 key, value = _CAPABILITY_OF[method]
                 self._client_capabilities[key] = value
         self._defaults: JsonObject = {}
+        #: Tools' `x-mcp-header` marks, learnt from `tools/list` (modern streamable HTTP).
+        self._marks: dict[str, ParamMap] = {}
         #: What the opening agreed (None until it did).
         self.agreement: Agreement | None = None
 
@@ -270,7 +273,9 @@ class Channel:
             method, caller_id=orjson.dumps(caller_id), on_notification=on_notification
         )
         raw, answer = await self._roundtrip(call, self._encode(request, call), timeout)
-        if method == "subscriptions/listen":
+        if method == "tools/list":
+            self._learn_marks(answer)
+        elif method == "subscriptions/listen":
             raw = self._restore_listen_id(answer, call) or raw
         assert call.caller_id is not None
         return restore_id(raw, answer, call.id, call.caller_id)
@@ -291,6 +296,8 @@ class Channel:
         if params is not None:
             message["params"] = params
         _, answer = await self._roundtrip(call, self._encode(message, call), timeout)
+        if method == "tools/list":
+            self._learn_marks(answer)
         error = answer.get("error")
         if isinstance(error, dict):
             code = error.get("code")
@@ -399,6 +406,9 @@ class Channel:
         if call is not None and (key := NAME_BEARING_METHODS.get(call.method)) is not None:
             name = params.get(key)
             call.name = name if isinstance(name, str) else None
+            marks = self._marks.get(call.name or "") if call.method == "tools/call" else None
+            if modern and marks:
+                call.headers = param_headers(marks, params.get("arguments"))
         meta = params.get("_meta")
         meta = dict(meta) if isinstance(meta, dict) else {}
         if call is not None and "progressToken" in meta:
@@ -457,6 +467,25 @@ class Channel:
                     {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}, None
                 ),
             )
+
+    def _learn_marks(self, answer: JsonObject) -> None:
+        """Which tools want arguments mirrored into `Mcp-Param-*` headers (`params`): only
+        a modern streamable HTTP server reads them."""
+        result = answer.get("result")
+        tools = result.get("tools") if isinstance(result, dict) else None
+        if (
+            self.era != "modern"
+            or self.transport != "streamable-http"
+            or not isinstance(tools, list)
+        ):
+            return
+        for tool in tools:
+            if isinstance(tool, dict) and isinstance(name := tool.get("name"), str):
+                marks = header_map(tool.get("inputSchema"))
+                if marks:
+                    self._marks[name] = marks
+                else:
+                    self._marks.pop(name, None)
 
     def _check_open(self) -> None:
         if self._closed is not None:

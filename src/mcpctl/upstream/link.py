@@ -48,6 +48,8 @@ class Call:
     version: str | None = None
     #: The target mirrored into `Mcp-Name` (modern HTTP): a tool's or prompt's name, a URI.
     name: str | None = None
+    #: A modern `tools/call`'s `Mcp-Param-*` headers (`params`), for streamable HTTP.
+    headers: dict[str, str] | None = None
     #: The caller's own id as JSON bytes (`forward`), put back into the answer.
     caller_id: bytes | None = None
     #: The caller's progress token, replaced upstream by this call's id (callers share a

@@ -101,8 +101,14 @@ class ChannelPool:
         if opening is None:
             opening = asyncio.create_task(self._open(instance, target))
             self._opening[instance] = opening
-            opening.add_done_callback(lambda _: self._opening.pop(instance, None))
+            opening.add_done_callback(lambda task: self._opened(instance, task))
         return await asyncio.shield(opening)
+
+    def _opened(self, instance: str, task: asyncio.Task[Channel]) -> None:
+        if self._opening.get(instance) is task:
+            del self._opening[instance]
+        if not task.cancelled():
+            task.exception()  # seen: its waiters (if any are left) raised it already
 
     async def _open(self, instance: str, target: Target) -> Channel:
         publish: NotificationCallback = lambda note: self._publish(instance, note)  # noqa: E731

@@ -106,6 +106,8 @@ class StreamableLink:
         if self._closed:
             raise ChannelClosed(self.instance, "the channel is closed")
         headers = self._request_headers(call.version, call.method, call.name)
+        if call.headers:
+            headers.update(call.headers)
         try:
             async with self._client.stream(
                 "POST", self.url, content=raw, headers=headers
@@ -271,7 +273,7 @@ class StreamableLink:
                         self.instance, response, self._settings.max_message_bytes
                     ):
                         if event.retry is not None:
-                            delay = event.retry / 1000
+                            delay = max(event.retry / 1000, 0.1)
                         if event.event == "message" and event.data:
                             self._need_inbox().receive(event.data.encode(), None)
             except httpx.ConnectError as e:

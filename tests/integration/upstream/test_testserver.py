@@ -224,6 +224,33 @@ def test_the_servers_own_requests_are_answered_refused_or_handled(
     _run(scenario())
 
 
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_marked_tool_arguments_are_mirrored_into_headers_once_the_tool_was_listed(
+    testserver: OpenChannel, transport: str, era: EraChoice
+) -> None:
+    async def scenario() -> None:
+        async with testserver(transport, ChannelSettings(era=era)) as channel:
+            if channel.era == "modern" and transport == "streamable-http":
+                # As with the SDK's client: a tool never listed gets no headers, and its server
+                # refuses the call.
+                with pytest.raises(UpstreamError) as refused:
+                    await call_tool(channel, "routed", region="eu-west")
+                assert refused.value.code == -32020
+                await channel.request("tools/list")
+                assert await call_tool(channel, "routed", region="eu-west") == "eu-west eu-west"
+                assert (
+                    await call_tool(channel, "routed", region="naïve")
+                    == "naïve =?base64?bmHDr3Zl?="
+                )
+            else:
+                # Only a modern HTTP server reads them.
+                await channel.request("tools/list")
+                assert await call_tool(channel, "routed", region="eu-west") == "eu-west -"
+
+    _run(scenario())
+
+
 def test_the_channel_refuses_to_forward_what_it_owns_or_what_is_no_request(
     testserver: OpenChannel,
 ) -> None:

@@ -14,7 +14,8 @@ channel's tests: `progress` (reports `steps` progress notifications, then
 answers), `header_sha256` (the hash of an HTTP request header the client sent),
 `tools_changed` (tells the client its tool list changed, in either era),
 `list_roots` and `ping_client` (the server asks the client, and says what it
-answered; legacy era only, the modern one has no server-to-client requests).
+answered; legacy era only, the modern one has no server-to-client requests),
+`routed` (an argument marked `x-mcp-header`, and the header it came with).
 Modes for the
 runtime's failure tests: `--exit-at-once` exits before serving (a crash loop),
 `--never-answer` reads requests and answers none (a probe times out). It writes a
@@ -29,6 +30,7 @@ import hashlib
 import os
 import sys
 import warnings
+from typing import Annotated
 
 
 def _never_answer() -> None:
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from mcp.server.mcpserver import Context, MCPServer
     from mcp.shared.exceptions import MCPError
+    from pydantic import Field
 
     # list_roots is deprecated by 2026-07-28 (SEP-2577); this server asks for it on purpose.
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -114,6 +117,14 @@ def main(argv: list[str] | None = None) -> None:
         """The SHA-256 of an HTTP request header's value ("" if absent or not over HTTP)."""
         value = (ctx.headers or {}).get(name.lower())
         return "" if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+    @server.tool()
+    def routed(
+        region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})], ctx: Context
+    ) -> str:
+        """The region argument, and the `Mcp-Param-Region` header it came with (modern HTTP
+        clients mirror it there; the SDK's server refuses a call whose two disagree)."""
+        return f"{region} {(ctx.headers or {}).get('mcp-param-region', '-')}"
 
     @server.tool()
     async def tools_changed(ctx: Context) -> str:
