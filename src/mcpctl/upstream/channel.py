@@ -192,7 +192,7 @@ class Channel:
     async def open(self) -> None:
         """Start the link and agree on the era, within `open_timeout`; a failed opening
         closes the channel and raises (`ChannelError`, `UpstreamTimeout` naming the step)."""
-        step = "connecting"
+        step = "the connection"
 
         async def ask(
             method: str, params: JsonObject, version: str | None, timeout: float | None
