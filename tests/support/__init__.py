@@ -1,1 +1,2 @@
-"""Test harness shipped with the tests: real PostgreSQL and real mcpd processes."""
+"""Test harness shipped with the tests: real PostgreSQL, real mcpd processes, and real
+MCP servers (the project's test server, PyPI's and npm's reference servers)."""

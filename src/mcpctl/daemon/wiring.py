@@ -37,6 +37,7 @@ from mcpctl.reconciler.importing import GitImporter
 from mcpctl.reconciler.leadership import LEASE_SECONDS, Election, Leadership, Listening
 from mcpctl.reconciler.mirroring import GitMirror
 from mcpctl.reconciler.operations import GitOperations, ensure_replication_secret
+from mcpctl.reconciler.probing import Prober
 from mcpctl.reconciler.restoring import Restorer
 from mcpctl.reconciler.running import RestartPolicy, RuntimeReconciler
 from mcpctl.reconciler.supervisor import Supervisor
@@ -76,6 +77,7 @@ from mcpctl.store.changes import (
 )
 from mcpctl.store.database import Engine, schema_revision
 from mcpctl.store.notifications import ACCESS, CHANGES, LEASE, MAIN, Listener
+from mcpctl.upstream import ChannelPool
 
 log = logging.getLogger("mcpd")
 
@@ -338,6 +340,7 @@ async def _start_runtime(settings: Settings, services: Services, parts: Supervis
         grace=config.grace,
     )
     await parts.start(runtime)
+    await parts.start(Prober(runtime, ChannelPool(runtime.target), runtime.health_of))
     services.runtime = runtime
     await parts.start(_Forget(services))
 

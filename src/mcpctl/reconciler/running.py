@@ -54,9 +54,10 @@ from mcpctl.objects.instances import (
     write_instance_status,
     write_server_status,
 )
-from mcpctl.reconciler.launching import Wanted, wanted_servers
+from mcpctl.reconciler.launching import DEFAULT_HEALTH, Wanted, wanted_servers
 from mcpctl.reconciler.supervisor import Backoff, LoopSpec
-from mcpctl.runtime.base import Driver, Exit, Observed, RuntimeUnavailable
+from mcpctl.runtime.base import Driver, Endpoint, Exit, Observed, RuntimeUnavailable, StdioPipe
+from mcpctl.schemas import HealthCheck
 from mcpctl.store import ObjectRow, Session, Sessions
 from mcpctl.store.objects import objects_of_kinds
 
@@ -122,6 +123,8 @@ class Tracked:
     backoff_until: float | None = None
     last_exit: dict[str, Any] | None = None
     endpoint: str | None = None
+    #: how the channel reaches it over HTTP (None: stdio, through its driver)
+    reach: Endpoint | None = None
     message: str = ""
     failures: int = 0
     probes: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=PROBES_KEPT))
@@ -193,6 +196,8 @@ class RuntimeReconciler:
         self._watchers: list[asyncio.Task[None]] = []
         self._unavailable: dict[str, str] = {}
         self._server_status: dict[str, dict[str, Any]] = {}
+        #: every Server as the last round saw it
+        self.wanted: dict[str, Wanted] = {}
         #: instances to replace (deleted by a user) and to restart (unhealthy), next round
         self._replace: set[str] = set()
         self._restart: set[str] = set()
@@ -268,6 +273,7 @@ class RuntimeReconciler:
             secrets_ = {r.name: r for r in await objects_of_kinds(session, ["Secret"])}
             stored = {r.name: r for r in await list_instances(session)}
         wanted = wanted_servers(servers, templates, secrets_, owner=self.owner)
+        self.wanted = wanted
         await self._check_drivers(wanted)
         observed = await self._observe()
         self._forget_deleted(stored)
@@ -363,6 +369,7 @@ class RuntimeReconciler:
         tracked.started_at = seen.started_at
         tracked.node = seen.node or tracked.node
         tracked.endpoint = seen.endpoint.url if seen.endpoint else None
+        tracked.reach = seen.endpoint
         tracked.dirty = True
         self._event(tracked, "Normal", "Adopted", f"running since {_stamp(seen.started_at)}")
 
@@ -402,14 +409,22 @@ class RuntimeReconciler:
                 await self._stop(t, forget=True)
             return
         if old:
-            # a rolling change: one new instance at a time, an old one stops once it is ready
-            settling = [t for t in current if not t.ready]
-            if not settling and len(current) < replicas and not blocked:
-                await self._create(want)
+            # a rolling change: an old instance stops once a new one is ready in its place,
+            # then one more new one starts; never more than one instance over `replicas`
             ready = [t for t in current if t.ready]
             excess = len(ready) + len(old) - replicas
-            for t in sorted(old, key=_stop_order)[: max(0, excess)]:
+            stopping = sorted(old, key=_stop_order)[: max(0, excess)]
+            for t in stopping:
                 await self._stop(t, forget=True)
+            left = len(old) - len(stopping)
+            settling = [t for t in current if not t.ready]
+            if (
+                not settling
+                and not blocked
+                and len(current) < replicas
+                and len(current) + left < replicas + 1
+            ):
+                await self._create(want)
             return
         if len(current) < replicas and not blocked:
             for _ in range(replicas - len(current)):
@@ -466,6 +481,7 @@ class RuntimeReconciler:
         tracked.started = time.monotonic()
         tracked.started_at = seen.started_at
         tracked.endpoint = seen.endpoint.url if seen.endpoint else None
+        tracked.reach = seen.endpoint
         tracked.message = ""
         self._event(
             tracked, "Normal", "Started", f"started by the {want.runtime} runtime on {self.node}"
@@ -488,6 +504,21 @@ class RuntimeReconciler:
                     await self._fence(session)
                     await delete_instance(session, tracked.name)
                 tracked.stored = False
+
+    def health_of(self, server: str) -> HealthCheck:
+        """The health check of a Server (its own, its Template's, or the default)."""
+        want = self.wanted.get(server)
+        return want.health if want is not None else DEFAULT_HEALTH
+
+    def target(self, instance: str) -> StdioPipe | Endpoint | None:
+        """How the channel reaches a running instance now (None: it does not run)."""
+        tracked = self.tracked.get(instance)
+        if tracked is None or tracked.started is None:
+            return None
+        if tracked.reach is not None:
+            return tracked.reach
+        driver = self.drivers.get(tracked.runtime)
+        return driver.stdio(instance) if driver is not None else None
 
     def logs(
         self,

@@ -307,3 +307,57 @@ def _child_pid(mcpd: Mcpd, instance: str) -> int | None:
     if answer.status_code != 200 or "child " not in answer.text:
         return None
     return int(answer.text.split("child ", 1)[1].split()[0])
+
+
+def test_a_server_that_never_answers_is_unhealthy_and_restarted(mcpd: Mcpd) -> None:
+    mute = manifest_of("mute", "--never-answer", replicas=1)
+    mute["spec"]["healthCheck"] = {
+        "intervalSeconds": 1,
+        "timeoutSeconds": 1,
+        "failureThreshold": 2,
+    }
+    with mcpd.client() as client:
+        apply(client, mute)
+        restarted = until(
+            lambda: (i := instances(client, "mute")) and i[0]["status"]["restarts"] >= 1 and i[0],
+            "the mute instance restarted",
+        )
+        assert not restarted["status"]["ready"]
+        name = restarted["metadata"]["name"]
+        reasons = [e["spec"]["reason"] for e in events(client, "Instance", name)]
+        assert "Unhealthy" in reasons
+        unhealthy = next(
+            e for e in events(client, "Instance", name) if e["spec"]["reason"] == "Unhealthy"
+        )
+        assert "no answer within 1 s" in unhealthy["spec"]["message"]
+        probes = until(
+            lambda: (i := instances(client, "mute")) and i[0]["status"].get("probes"),
+            "the probes in the status",
+        )
+        assert not any(p["ok"] for p in probes)
+        assert status(client, "mute")["readyReplicas"] == 0
+
+
+def test_a_health_check_calls_its_tool(mcpd: Mcpd) -> None:
+    checked = manifest_of("checked", replicas=1)
+    checked["spec"]["healthCheck"] = {
+        "tool": "echo",
+        "arguments": {"text": "alive"},
+        "intervalSeconds": 1,
+        "timeoutSeconds": 1,
+    }
+    with mcpd.client() as client:
+        apply(client, checked)
+        (instance,) = running_instances(client, "checked", 1)
+        # (the first probe may fail: it opens the channel, within its 1 s)
+        probes = until(
+            lambda: (
+                len(p := instances(client, "checked")[0]["status"].get("probes") or []) >= 2
+                and p[-1]["ok"]
+                and p[-2]["ok"]
+                and p
+            ),
+            "two probes that passed",
+        )
+        assert "echo answered" in probes[-1]["detail"]
+        assert instance["status"]["ready"]

@@ -9,19 +9,28 @@ image and as a child of mcpd alike):
 Tools: `echo` (its text back), `add`, `sleep` (seconds, then "slept"), `crash`
 (the process exits with a code at once), `whoami` (the server's name and pid),
 `has_env` (whether a variable is set, never its value: the tests of secrets
-resolved into the environment check its hash, `env_sha256`). Modes for the
+resolved into the environment check its hash, `env_sha256`). For the MCP
+channel's tests: `progress` (reports `steps` progress notifications, then
+answers), `header_sha256` (the hash of an HTTP request header the client sent),
+`tools_changed` (tells the client its tool list changed, in either era),
+`list_roots` and `ping_client` (the server asks the client, and says what it
+answered; legacy era only, the modern one has no server-to-client requests),
+`routed` (an argument marked `x-mcp-header`, and the header it came with).
+Modes for the
 runtime's failure tests: `--exit-at-once` exits before serving (a crash loop),
 `--never-answer` reads requests and answers none (a probe times out). It writes a
 line to stderr at start (its log) and binds 127.0.0.1 only.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the SDK reads the tools' annotations, and
+# `Context` is imported inside `main` (after `--exit-at-once`, which must not pay for it).
 import argparse
 import asyncio
 import hashlib
 import os
 import sys
+import warnings
+from typing import Annotated
 
 
 def _never_answer() -> None:
@@ -49,8 +58,12 @@ def main(argv: list[str] | None = None) -> None:
         _never_answer()
         return
 
-    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver import Context, MCPServer
+    from mcp.shared.exceptions import MCPError
+    from pydantic import Field
 
+    # list_roots is deprecated by 2026-07-28 (SEP-2577); this server asks for it on purpose.
+    warnings.simplefilter("ignore", DeprecationWarning)
     server = MCPServer(args.name, instructions="The mcpctl test server.")
 
     @server.tool()
@@ -91,6 +104,51 @@ def main(argv: list[str] | None = None) -> None:
         """The SHA-256 of an environment variable's value ("" if unset)."""
         value = os.environ.get(name)
         return "" if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+    @server.tool()
+    async def progress(steps: int, ctx: Context) -> str:
+        """Report `steps` progress notifications, then answer."""
+        for step in range(1, steps + 1):
+            await ctx.report_progress(step, steps, f"step {step}")
+        return f"{steps} steps"
+
+    @server.tool()
+    def header_sha256(name: str, ctx: Context) -> str:
+        """The SHA-256 of an HTTP request header's value ("" if absent or not over HTTP)."""
+        value = (ctx.headers or {}).get(name.lower())
+        return "" if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+    @server.tool()
+    def routed(
+        region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})], ctx: Context
+    ) -> str:
+        """The region argument, and the `Mcp-Param-Region` header it came with (modern HTTP
+        clients mirror it there; the SDK's server refuses a call whose two disagree)."""
+        return f"{region} {(ctx.headers or {}).get('mcp-param-region', '-')}"
+
+    @server.tool()
+    async def tools_changed(ctx: Context) -> str:
+        """Tell the client the tool list changed (a listen stream's event in the modern
+        era, a notification on the session in the legacy one)."""
+        await ctx.notify_tools_changed()
+        if ctx.protocol_version != "2026-07-28":
+            await ctx.session.send_tool_list_changed()
+        return "told"
+
+    @server.tool()
+    async def list_roots(ctx: Context) -> str:
+        """Ask the client for its roots; their URIs, or the error it answered."""
+        try:
+            roots = await ctx.session.list_roots()
+        except MCPError as e:
+            return f"error {e.code}: {e.error.message}"
+        return " ".join(str(root.uri) for root in roots.roots)
+
+    @server.tool()
+    async def ping_client(ctx: Context) -> str:
+        """Ping the client; "pong" if it answered."""
+        await ctx.session.send_ping()
+        return "pong"
 
     @server.prompt()
     def greet(who: str) -> str:
