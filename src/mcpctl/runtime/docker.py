@@ -42,14 +42,12 @@ import hashlib
 import logging
 import math
 import os
-import socket
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import urlsplit
 
 import docker  # type: ignore[import-untyped]  # the docker SDK ships no type information
 from docker import errors as docker_errors
@@ -69,10 +67,12 @@ from mcpctl.runtime.base import (
     Secret,
     StdioPipe,
 )
+from mcpctl.runtime.diagnosing import exit_reason, failure_cause, mask_secrets, probe_engine
 from mcpctl.runtime.multiplexing import (
     AttachedStdio,
     LineAssembler,
     parse_engine_time,
+    read_in_thread,
     split_timestamp,
 )
 
@@ -90,7 +90,7 @@ CHECK_TIMEOUT = 3.0
 CALL_TIMEOUT = 60.0
 #: The longest a missing image's pull may take before the start gives up.
 PULL_TIMEOUT = 300.0
-#: The oldest engine API the driver speaks (the ping's, before the engine is asked).
+#: The oldest engine API the driver speaks (asked before the engine's own is known).
 MIN_API_VERSION = "1.41"
 LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
 HTTP_PATHS: Mapping[str, str] = {"streamable-http": "/mcp", "sse": "/sse"}
@@ -113,7 +113,7 @@ class DockerDriver:
         pull_timeout: float = PULL_TIMEOUT,
     ) -> None:
         if not owner:
-            raise ValueError("a docker driver needs an owner: the containers are found by it")
+            raise ValueError("a docker driver needs an owner: its containers are found by it")
         self.owner = owner
         self.node = node
         self.base_url = base_url or os.environ.get("DOCKER_HOST") or DEFAULT_ENGINE
@@ -123,7 +123,8 @@ class DockerDriver:
         self._locks: dict[str, asyncio.Lock] = {}
         self._pipes: dict[str, AttachedStdio] = {}
         self._headers: dict[str, Mapping[str, str | Secret]] = {}
-        self._stopped: set[str] = set()
+        #: containers `stop` ends, so that their exits say so (the watch's thread reads it)
+        self._stopping: set[str] = set()
         self._watch: _ExitWatch | None = None
 
     def __repr__(self) -> str:
@@ -132,7 +133,7 @@ class DockerDriver:
     # --- the engine ---------------------------------------------------------------------
 
     def _unavailable(self, error: BaseException) -> RuntimeUnavailable:
-        return RuntimeUnavailable(f"no Docker engine at {self.base_url}: {_cause(error)}")
+        return RuntimeUnavailable(f"no Docker engine at {self.base_url}: {failure_cause(error)}")
 
     async def _engine(self) -> Any:
         """The SDK's client, made at first use (making it asks the engine its version)."""
@@ -140,7 +141,7 @@ class DockerDriver:
             if self._api is None:
 
                 def connect() -> Any:
-                    _reach(self.base_url, CHECK_TIMEOUT)
+                    probe_engine(self.base_url, CHECK_TIMEOUT)
                     return docker.APIClient(
                         base_url=self.base_url, version="auto", timeout=CALL_TIMEOUT
                     )
@@ -151,16 +152,19 @@ class DockerDriver:
                     raise self._unavailable(error) from None
             return self._api
 
-    async def _run(self, call: Callable[[Any], T]) -> T:
-        """`call(client)` in a worker thread; the engine out of reach is `RuntimeUnavailable`.
-
-        The engine's own refusals (`docker.errors.APIError`) go to the caller, who knows
-        what they mean."""
+    async def _run(self, call: Callable[[Any], T], *, refusals: bool = False) -> T:
+        """`call(client)` in a worker thread. The engine out of reach is
+        `RuntimeUnavailable`, and so is its refusal (an `APIError`) unless the caller
+        takes `refusals`, knowing what they mean."""
         api = await self._engine()
         try:
             return await asyncio.to_thread(call, api)
-        except docker_errors.APIError:
-            raise
+        except docker_errors.APIError as error:
+            if refusals:
+                raise
+            raise RuntimeUnavailable(
+                f"the Docker engine at {self.base_url} failed: {_explain(error)}"
+            ) from None
         except (docker_errors.DockerException, OSError) as error:
             raise self._unavailable(error) from None
 
@@ -168,7 +172,7 @@ class DockerDriver:
         """Ping the engine with a short timeout (`RuntimeUnavailable` naming it and why)."""
 
         def ping() -> None:
-            _reach(self.base_url, CHECK_TIMEOUT)
+            probe_engine(self.base_url, CHECK_TIMEOUT)
             client = docker.APIClient(
                 base_url=self.base_url, version=MIN_API_VERSION, timeout=CHECK_TIMEOUT
             )
@@ -210,47 +214,46 @@ class DockerDriver:
             try:
                 if launch.transport == "stdio":
                     pipe = await self._attach(launch.instance, cid)
-                await self._engine_step(launch, "start", lambda api: api.start(cid))
-                attrs = await self._engine_step(
+                await self._start_step(launch, "start", lambda api: api.start(cid))
+                attrs = await self._start_step(
                     launch, "inspect", lambda api: api.inspect_container(cid)
                 )
             except BaseException:
                 if pipe is not None:
                     await pipe.aclose()
-                with contextlib.suppress(RuntimeUnavailable, docker_errors.APIError):
+                with contextlib.suppress(RuntimeUnavailable):
                     await self._remove(cid)
                 raise
             if pipe is not None:
                 self._pipes[launch.instance] = pipe
             if launch.headers:
                 self._headers[launch.instance] = launch.headers
-            observed = self._observed(attrs)
             log.info(
                 "started instance %s of server %s in container %s",
                 launch.instance,
                 launch.server,
                 cid[:12],
             )
-            return observed
+            return self._observed(attrs)
 
-    async def _engine_step(self, launch: Launch, step: str, call: Callable[[Any], T]) -> T:
+    async def _start_step(self, launch: Launch, step: str, call: Callable[[Any], T]) -> T:
         """A step of a start: the engine's refusal of this launch is `InvalidInput`."""
         try:
-            return await self._run(call)
+            return await self._run(call, refusals=True)
         except docker_errors.APIError as error:
-            raise InvalidInput(
-                _scrub(
-                    f"instance {launch.instance}: the Docker engine refused to {step} "
-                    f"its container (image {launch.image}): {_explain(error)}",
-                    launch,
-                )
-            ) from None
+            message = (
+                f"instance {launch.instance}: the Docker engine refused to {step} its "
+                f"container (image {launch.image}): {_explain(error)}"
+            )
+            values = (*launch.env.values(), *launch.headers.values())
+            raise InvalidInput(mask_secrets(message, values)) from None
 
     async def _ensure_image(self, launch: Launch) -> None:
+        """Pull the image if the engine lacks it (Docker's own "missing" policy)."""
         image = launch.image
         assert image is not None  # _check_launch
         try:
-            await self._run(lambda api: api.inspect_image(image))
+            await self._run(lambda api: api.inspect_image(image), refusals=True)
             return
         except docker_errors.ImageNotFound:
             pass
@@ -261,19 +264,19 @@ class DockerDriver:
                 f"instance {launch.instance}: image {image!r} is not usable: {_explain(error)}"
             ) from None
         log.info("pulling image %s for instance %s", image, launch.instance)
-        deadline = self.pull_timeout
+        seconds = self.pull_timeout
 
         def pull(api: Any) -> str | None:
-            ends = time.monotonic() + deadline
+            deadline = time.monotonic() + seconds
             for progress in api.pull(image, stream=True, decode=True):
                 if "error" in progress:
                     return str(progress["error"])
-                if time.monotonic() > ends:
-                    return f"not pulled within {deadline:g} s"
+                if time.monotonic() > deadline:
+                    return f"not pulled within {seconds:g} s"
             return None
 
         try:
-            failure = await self._run(pull)
+            failure = await self._run(pull, refusals=True)
         except docker_errors.APIError as error:
             failure = _explain(error)
         if failure is not None:
@@ -312,11 +315,12 @@ class DockerDriver:
             )
             return str(created["Id"])
 
-        return await self._engine_step(launch, "create", create)
+        return await self._start_step(launch, "create", create)
 
     async def _attach(self, instance: str, cid: str) -> AttachedStdio:
         """The container's stdin and stdout as an asyncio pipe (before its start, so no
-        output is missed; or, adopting, from now on)."""
+        output is missed; or, adopting, from now on). The engine's refusal (the container
+        is gone) is the caller's."""
 
         def attach(api: Any) -> Any:
             io = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stream": 1})
@@ -330,7 +334,7 @@ class DockerDriver:
             raw.close()
             return sock
 
-        sock = await self._run(attach)
+        sock = await self._run(attach, refusals=True)
         try:
             reader, writer = await asyncio.open_connection(sock=sock)
         except OSError as error:
@@ -378,8 +382,14 @@ class DockerDriver:
         """A running container as this driver's (its instance's lock held): a stdio one
         is attached to, unless this driver holds its pipe already."""
         observed = self._observed(attrs)
-        if observed.endpoint is None and observed.instance not in self._pipes:
-            self._pipes[observed.instance] = await self._attach(observed.instance, attrs["Id"])
+        stdio = (attrs["Config"].get("Labels") or {}).get(TRANSPORT_LABEL) == "stdio"
+        if stdio and observed.instance not in self._pipes:
+            try:
+                pipe = await self._attach(observed.instance, attrs["Id"])
+            except docker_errors.APIError as error:
+                log.info("instance %s ended before its adoption: %s", observed.instance, error)
+                return observed
+            self._pipes[observed.instance] = pipe
             log.info(
                 "adopted stdio instance %s (container %s)", observed.instance, attrs["Id"][:12]
             )
@@ -391,15 +401,13 @@ class DockerDriver:
         instance = labels.get(INSTANCE_LABEL)
         if not instance or SERVER_LABEL not in labels:
             raise ValueError("it has no server or instance label")
-        generation = int(labels.get(GENERATION_LABEL, ""))
         running = bool(state.get("Running"))
         started = parse_engine_time(state.get("StartedAt", ""))
         started = started or parse_engine_time(attrs.get("Created", ""))
-        transport = labels.get(TRANSPORT_LABEL, "stdio")
         return Observed(
             server=labels[SERVER_LABEL],
             instance=instance,
-            generation=generation,
+            generation=int(labels.get(GENERATION_LABEL, "")),
             runtime="docker",
             ref=attrs["Id"],
             started_at=started or datetime.now(UTC),
@@ -407,10 +415,13 @@ class DockerDriver:
             owner=labels.get(OWNER_LABEL, ""),
             exit_code=None if running or state.get("Status") == "created" else state["ExitCode"],
             node=self.node,
-            endpoint=self._endpoint(instance, transport, attrs) if running else None,
+            endpoint=self._endpoint(instance, labels, attrs) if running else None,
         )
 
-    def _endpoint(self, instance: str, transport: str, attrs: dict[str, Any]) -> Endpoint | None:
+    def _endpoint(
+        self, instance: str, labels: Mapping[str, str], attrs: dict[str, Any]
+    ) -> Endpoint | None:
+        transport = labels.get(TRANSPORT_LABEL, "stdio")
         if transport not in HTTP_PATHS:
             return None
         for bindings in (attrs["NetworkSettings"].get("Ports") or {}).values():
@@ -437,9 +448,8 @@ class DockerDriver:
                 cid = attrs["Id"]
                 if attrs["State"].get("Running"):
                     if self._watch is not None:
-                        self._stopped.add(cid)
-                    with contextlib.suppress(docker_errors.NotFound):
-                        await self._stop_container(cid, grace)
+                        self._stopping.add(cid)
+                    await self._stop_container(cid, grace)
                 await self._remove(cid)
                 log.info("stopped instance %s (container %s)", instance, cid[:12])
             pipe = self._pipes.pop(instance, None)
@@ -449,11 +459,10 @@ class DockerDriver:
         self._locks.pop(instance, None)
 
     async def _stop_container(self, cid: str, grace: float) -> None:
-        await self._run(lambda api: api.stop(cid, timeout=math.ceil(grace)))
+        await self._run(lambda api: _gone_is_done(api.stop, cid, grace))
 
     async def _remove(self, cid: str) -> None:
-        with contextlib.suppress(docker_errors.NotFound):
-            await self._run(lambda api: api.remove_container(cid, force=True))
+        await self._run(lambda api: _gone_is_done(api.remove_container, cid, None))
 
     # --- exits ----------------------------------------------------------------------------
 
@@ -483,9 +492,9 @@ class DockerDriver:
             at = parse_engine_time(state.get("FinishedAt", "")) or at
         except docker_errors.NotFound:
             pass  # removed already (a stop removes at once): the event's code stands
-        stopped = cid in self._stopped
-        self._stopped.discard(cid)
-        return Exit(instance=instance, code=code, reason=_reason(code, oom, stopped), at=at)
+        stopped = cid in self._stopping
+        self._stopping.discard(cid)
+        return Exit(instance, code, exit_reason(code, oom=oom, stopped=stopped), at)
 
     # --- logs -----------------------------------------------------------------------------
 
@@ -541,11 +550,12 @@ class DockerDriver:
             "timestamps": True,
             "tail": tail if tail is not None else "all",
         }
+        floor: int | None = None
         if since is not None:
             options["since"] = max(since.timestamp(), 1e-6)
-        floor = None if since is None else _nanos(since)
+            floor = round(since.timestamp() * 1e6) * 1000
         try:
-            stream = await self._run(lambda api: api.logs(cid, **options))
+            stream = await self._run(lambda api: api.logs(cid, **options), refusals=True)
         except docker_errors.NotFound:
             raise NotFound(f"container {cid[:12]} is gone") from None
         except docker_errors.APIError as error:
@@ -553,7 +563,7 @@ class DockerDriver:
         lines = LineAssembler()
         stamp: int | None = None
         try:
-            async for payload in _from_thread(stream, f"docker-logs-{cid[:12]}"):
+            async for payload in read_in_thread(stream, f"docker-logs-{cid[:12]}"):
                 stamp, text = split_timestamp(payload)
                 if floor is not None and stamp is not None and stamp < floor:
                     continue
@@ -589,7 +599,7 @@ class _ExitWatch:
         self._driver = driver
         self._loop = loop
         self._queue: asyncio.Queue[Exit | None] = asyncio.Queue()
-        self._stopping = threading.Event()
+        self._closing = threading.Event()
         self._stream: Any = None
         self._since = time.time()
         self._last_nano = 0
@@ -599,45 +609,43 @@ class _ExitWatch:
         self._thread.start()
 
     async def iterate(self) -> AsyncIterator[Exit]:
-        while True:
-            item = await self._queue.get()
-            if item is None:
-                return
+        while (item := await self._queue.get()) is not None:
             yield item
 
     def _watch(self) -> None:
         driver = self._driver
-        filters = {
-            "label": [f"{OWNER_LABEL}={driver.owner}"],
-            "type": ["container"],
-            "event": ["die"],
-        }
+        filters = {"label": [f"{OWNER_LABEL}={driver.owner}"], "type": "container", "event": "die"}
         api: Any = None
-        while not self._stopping.is_set():
+        while not self._closing.is_set():
             try:
+                probe_engine(driver.base_url, CHECK_TIMEOUT)
                 if api is None:
                     api = docker.APIClient(base_url=driver.base_url, version=MIN_API_VERSION)
                 self._stream = api.events(since=self._since, filters=filters, decode=True)
-                if self._stopping.is_set():
+                if self._closing.is_set():
+                    self._stream.close()
                     break
                 for event in self._stream:
-                    nano = int(event.get("timeNano", 0))
-                    if nano <= self._last_nano:
-                        continue  # told already, before a reconnection
-                    self._last_nano = nano
-                    self._since = nano / 1e9
-                    exit_ = driver._exit_of(api, event)
-                    if exit_ is not None:
-                        self._loop.call_soon_threadsafe(self._queue.put_nowait, exit_)
+                    self._tell(api, event)
             except (docker_errors.DockerException, OSError) as error:
-                if not self._stopping.is_set():
-                    log.warning("watching %s: %s; again in a second", driver, _cause(error))
-            self._stopping.wait(1.0)
+                if not self._closing.is_set():
+                    log.warning("watching %s: %s; again in a second", driver, failure_cause(error))
+            self._closing.wait(1.0)
         if api is not None:
             api.close()
 
+    def _tell(self, api: Any, event: dict[str, Any]) -> None:
+        nano = int(event.get("timeNano", 0))
+        if nano <= self._last_nano:
+            return  # told already, before a reconnection
+        self._last_nano = nano
+        self._since = nano / 1e9
+        exit_ = self._driver._exit_of(api, event)
+        if exit_ is not None:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, exit_)
+
     async def close(self) -> None:
-        self._stopping.set()
+        self._closing.set()
         stream = self._stream
         if stream is not None:
             with contextlib.suppress(OSError, docker_errors.DockerException):
@@ -646,41 +654,18 @@ class _ExitWatch:
         self._queue.put_nowait(None)
 
 
-async def _from_thread(items: Iterator[bytes], name: str) -> AsyncIterator[bytes]:
-    """A blocking iterator read in a thread of its own, at most 64 items ahead of the
-    reader; the caller closes what feeds it, which ends the thread."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[bool, bytes | BaseException | None]] = asyncio.Queue(maxsize=64)
-    done = threading.Event()
-
-    def put(item: tuple[bool, bytes | BaseException | None]) -> None:
-        if not done.is_set():
-            asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
-
-    def pump() -> None:
-        try:
-            for item in items:
-                put((True, item))
-                if done.is_set():
-                    return
-            put((False, None))
-        except Exception as error:  # the reader raises it
-            put((False, error))
-
-    threading.Thread(target=pump, name=name, daemon=True).start()
+def _gone_is_done(call: Callable[..., Any], cid: str, grace: float | None) -> None:
+    """Stop or remove a container; one that is gone, or going, needs neither."""
     try:
-        while True:
-            more, value = await queue.get()
-            if not more:
-                if isinstance(value, BaseException):
-                    raise value
-                return
-            assert isinstance(value, bytes)
-            yield value
-    finally:
-        done.set()
-        while not queue.empty():  # a put waiting for room ends, and the pump with it
-            queue.get_nowait()
+        if grace is None:
+            call(cid, force=True)
+        else:
+            call(cid, timeout=math.ceil(grace))
+    except docker_errors.NotFound:
+        pass
+    except docker_errors.APIError as error:
+        if error.status_code != 409:  # "removal already in progress"
+            raise
 
 
 def _check_launch(launch: Launch, owner: str) -> None:
@@ -693,72 +678,6 @@ def _check_launch(launch: Launch, owner: str) -> None:
         raise InvalidInput(f"{where}: launched for owner {launch.owner!r}, not {owner!r}")
 
 
-def _reason(code: int | None, oom: bool, stopped: bool) -> str:
-    """Why a container ended, in words."""
-    if oom:
-        return "OOMKilled"
-    if stopped:
-        return "stopped by mcpd"
-    if code is None:
-        return "exited"
-    if code > 128:
-        return f"killed by signal {code - 128}"
-    return "exited" if code == 0 else f"exited with code {code}"
-
-
-def _reach(url: str, timeout: float) -> None:
-    """Connect to the engine's socket and let go at once (`OSError` if nothing listens).
-
-    The SDK leaks the socket of a connect that fails (its Unix connection never closes
-    it), so an absent engine is met here first, with a socket that is closed."""
-    scheme, _, rest = url.partition("://")
-    if scheme in ("unix", "http+unix"):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(rest)
-    elif scheme in ("tcp", "http", "https"):
-        where = urlsplit(f"tcp://{rest}")
-        with socket.create_connection((where.hostname or "127.0.0.1", where.port or 2375), timeout):
-            pass
-
-
-def _nanos(moment: datetime) -> int:
-    return round(moment.timestamp() * 1e6) * 1000
-
-
 def _explain(error: Any) -> str:
     """The engine's own words for a refusal."""
     return str(getattr(error, "explanation", None) or error).strip()
-
-
-def _cause(error: BaseException) -> str:
-    """The innermost reason of an engine error, in a few words (requests and urllib3 wrap
-    a refused connection three deep)."""
-    pending: list[BaseException] = [error]
-    seen: set[int] = set()
-    timed_out = False
-    while pending:
-        current = pending.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, TimeoutError) or type(current).__name__.endswith("Timeout"):
-            timed_out = True
-        if isinstance(current, OSError) and current.strerror:
-            return current.strerror
-        pending.extend(
-            inner
-            for inner in (*current.args, current.__cause__, current.__context__)
-            if isinstance(inner, BaseException)
-        )
-    if timed_out:
-        return "no answer in time"
-    return str(error)[:300]
-
-
-def _scrub(text: str, launch: Launch) -> str:
-    """`text` with every secret of `launch` masked: the engine may quote what it refused."""
-    for value in (*launch.env.values(), *launch.headers.values()):
-        if isinstance(value, Secret) and value.reveal():
-            text = text.replace(value.reveal(), "***")
-    return text

@@ -1,22 +1,31 @@
-"""Docker's multiplexed streams: a stdio instance's pipe over its attach socket, and log
-frames back into lines.
+"""Docker's streams into asyncio: a stdio instance's pipe over its attach socket, log
+frames back into lines, and a blocking stream of the SDK read from a thread.
 
 A container started without a TTY sends its output in frames: an 8-byte header (the
 stream, 1 for stdout and 2 for stderr, three zero bytes, the payload's length as a
 big-endian 32-bit number) and the payload. The docker driver (`runtime.docker`) hands
-this module the socket of `POST /containers/{id}/attach` as asyncio streams, and reads
-logs as frames too; nothing here speaks to the engine or imports the SDK.
+this module the socket of `POST /containers/{id}/attach` as asyncio streams, and the
+SDK's log stream of frames; nothing here speaks to the engine or imports the SDK.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import re
 import struct
+import threading
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["AttachedStdio", "LineAssembler", "parse_engine_time", "split_timestamp"]
+__all__ = [
+    "AttachedStdio",
+    "LineAssembler",
+    "parse_engine_time",
+    "read_in_thread",
+    "split_timestamp",
+]
 
 _HEADER = struct.Struct(">BxxxL")
 STDOUT = 1
@@ -180,3 +189,51 @@ def split_timestamp(payload: bytes) -> tuple[int | None, bytes]:
         return None, payload
     moment, nanos = parsed
     return int(moment.timestamp()) * 1_000_000_000 + nanos, text
+
+
+#: How far a stream read in a thread runs ahead of its reader.
+AHEAD = 64
+
+
+async def read_in_thread(items: Iterator[bytes], name: str) -> AsyncIterator[bytes]:
+    """A blocking iterator (the SDK's log stream) read in a thread of its own, at most
+    `AHEAD` items ahead of the reader: a followed log blocks for as long as the
+    container runs, which would hold one of the default executor's few workers.
+
+    The caller closes what feeds `items` when it stops reading; the thread then ends
+    at its next item or its next wait for room."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | Exception | None] = asyncio.Queue(maxsize=AHEAD)
+    done = threading.Event()
+
+    def put(item: bytes | Exception | None) -> None:
+        try:
+            future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+        except RuntimeError:
+            return  # the loop is closed: nobody reads any more
+        while not done.is_set():
+            try:
+                future.result(timeout=1.0)
+                return
+            except concurrent.futures.TimeoutError:
+                continue  # the reader is slow: wait for room, unless it stopped
+        future.cancel()
+
+    def pump() -> None:
+        try:
+            for item in items:
+                if done.is_set():
+                    return
+                put(item)
+            put(None)
+        except Exception as error:  # handed to the reader, which raises it
+            put(error)
+
+    threading.Thread(target=pump, name=name, daemon=True).start()
+    try:
+        while (value := await queue.get()) is not None:
+            if isinstance(value, Exception):
+                raise value
+            yield value
+    finally:
+        done.set()
