@@ -3,7 +3,7 @@
 The engine: the one at the local socket (one dockerd per host: two with different
 bridge settings break each other's `docker0`). If none answers and `dockerd` is
 installed and we are root, the session starts one and stops it at the end, unless
-another test session started using it meanwhile (they share a lock file). If none
+another test session started using it meanwhile (they share lock files). If none
 can run, the tests FAIL saying how to get one: CI must run them, never skip them.
 
 The image (`testserver_image`): no registry is reachable here, so it is made from
@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -48,13 +49,14 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from mcpctl.runtime.base import OWNER_LABEL
+from mcpctl.runtime.diagnosing import probe_engine
 
 log = logging.getLogger(__name__)
 
 ENGINE_URL = "unix:///var/run/docker.sock"
 CACHE_DIR = Path(os.environ.get("MCPCTL_TEST_CACHE", "/var/cache/mcpctl-tests"))
-#: Held shared by every test session using an engine, exclusive while one starts it.
-ENGINE_LOCK = Path("/run/mcpctl-tests-dockerd.lock")
+#: The lock files of the sessions sharing an engine (see `running_engine`).
+ENGINE_LOCKS = Path("/run/mcpctl-tests-dockerd")
 DOCKERD_LOG = Path("/var/log/mcpctl-tests-dockerd.log")
 
 SUITE = "bookworm"
@@ -86,6 +88,10 @@ HOW_TO_GET_ONE = (
 
 
 def engine_answers(url: str = ENGINE_URL) -> bool:
+    try:
+        probe_engine(url, 3)  # first: the SDK leaks the socket of a failed connect
+    except OSError:
+        return False
     client = docker.APIClient(base_url=url, version="1.41", timeout=3)
     try:
         client.ping()
@@ -96,50 +102,83 @@ def engine_answers(url: str = ENGINE_URL) -> bool:
         client.close()
 
 
-def _start_dockerd() -> subprocess.Popen[bytes]:
+def _start_dockerd() -> int:
+    """Start dockerd in the background, detached (a session may leave it running for
+    others: no child of ours should outlive us); its pid once it answers."""
     if shutil.which("dockerd") is None or os.geteuid() != 0:
         why = "dockerd is not installed" if shutil.which("dockerd") is None else "we are not root"
         pytest.fail(f"no Docker engine answers at {ENGINE_URL} and {why}: {HOW_TO_GET_ONE}")
     DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
-    with DOCKERD_LOG.open("ab") as output:
-        process = subprocess.Popen(
-            ["dockerd"], stdout=output, stderr=output, stdin=subprocess.DEVNULL
-        )
+    launched = subprocess.run(
+        ["sh", "-c", 'dockerd >>"$0" 2>&1 </dev/null & echo $!', str(DOCKERD_LOG)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    pid = int(launched.stdout)
     deadline = time.monotonic() + 120  # a hang guard: dockerd is ready in about a second
     while not engine_answers():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+        if not _alive(pid) or time.monotonic() > deadline:
+            _stop(pid)
             tail = DOCKERD_LOG.read_text(errors="replace").splitlines()[-15:]
             pytest.fail(f"dockerd did not start ({HOW_TO_GET_ONE}); its log:\n" + "\n".join(tail))
         time.sleep(0.2)
-    return process
+    return pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _stop(pid: int) -> None:
+    """SIGTERM, then SIGKILL if dockerd is still there after a minute (a hang guard)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
 
 
 @contextlib.contextmanager
 def running_engine() -> Iterator[Any]:
-    """A client of the local engine, started first if need be (see the module's doc)."""
-    ENGINE_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with ENGINE_LOCK.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        started = None if engine_answers() else _start_dockerd()
-        fcntl.flock(lock, fcntl.LOCK_SH)
+    """A client of the local engine, started first if need be (see the module's doc).
+
+    Two lock files: the sessions using an engine hold `users` shared; whoever looks for
+    an engine, starts one, or stops one holds `start`, so that no session finds an
+    engine another is stopping. A dockerd a session started has its pid written beside
+    them; the last session using it (the one that takes `users` alone) stops it."""
+    ENGINE_LOCKS.mkdir(parents=True, exist_ok=True)
+    started_pid = ENGINE_LOCKS / "dockerd.pid"
+    with (ENGINE_LOCKS / "start").open("a") as start, (ENGINE_LOCKS / "users").open("a") as users:
+        fcntl.flock(start, fcntl.LOCK_EX)
+        try:
+            if not engine_answers():
+                started_pid.write_text(str(_start_dockerd()))
+            fcntl.flock(users, fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(start, fcntl.LOCK_UN)
         client = docker.DockerClient(base_url=ENGINE_URL, version="auto", timeout=300)
         try:
             yield client
         finally:
             client.close()
-            if started is not None:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    log.warning("dockerd (pid %d) is left running for other sessions", started.pid)
-                else:
-                    started.terminate()
-                    try:
-                        started.wait(60)
-                    except subprocess.TimeoutExpired:
-                        started.kill()
-                        started.wait()
+            fcntl.flock(start, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # another session uses the engine: the last one stops it
+            else:
+                if started_pid.exists():
+                    _stop(int(started_pid.read_text()))
+                    started_pid.unlink()
 
 
 # --- the image -------------------------------------------------------------------------
