@@ -1,9 +1,9 @@
-"""Running MCP servers: the drivers behind one protocol (not built yet).
+"""Running MCP servers: the drivers behind one protocol (`base`).
 
-Its issue fills this package: a process driver (`command` servers as children
-of mcpd), a Docker driver (`image` servers, the only package importing the
-`docker` SDK) and external URLs, each able to start, stop, list, give logs
-and open the MCP channel of an instance. The loops that drive Servers to
-running instances live in `reconciler`, beside the git loops
-(docs/architecture.md, "Where the coming pieces land").
+The docker driver (`docker`: `image` servers as containers, the only module importing
+the `docker` SDK) is built; the process driver (`command` servers as children of
+mcpd) and external URLs are to come. Each starts, stops, lists, gives logs and hands
+out the way to an instance's MCP channel. The loops that drive Servers to running
+instances live in `reconciler`, beside the git loops (docs/architecture.md, "The
+runtime").
 """
