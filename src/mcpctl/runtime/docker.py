@@ -225,7 +225,7 @@ class DockerDriver:
                     await self._remove(cid)
                 raise
             if pipe is not None:
-                self._pipes[launch.instance] = pipe
+                await self._hold(launch.instance, pipe)
             if launch.headers:
                 self._headers[launch.instance] = launch.headers
             log.info(
@@ -372,7 +372,7 @@ class DockerDriver:
             except ValueError as error:
                 log.warning("container %s is not an instance: %s", attrs["Id"][:12], error)
                 continue
-            if found.running and found.instance not in self._pipes:
+            if found.running and self.stdio(found.instance) is None:
                 async with self._lock(found.instance):
                     found = await self._adopt(attrs)
             observed.append(found)
@@ -383,17 +383,24 @@ class DockerDriver:
         is attached to, unless this driver holds its pipe already."""
         observed = self._observed(attrs)
         stdio = (attrs["Config"].get("Labels") or {}).get(TRANSPORT_LABEL) == "stdio"
-        if stdio and observed.instance not in self._pipes:
+        if stdio and self.stdio(observed.instance) is None:
             try:
                 pipe = await self._attach(observed.instance, attrs["Id"])
             except docker_errors.APIError as error:
                 log.info("instance %s ended before its adoption: %s", observed.instance, error)
                 return observed
-            self._pipes[observed.instance] = pipe
+            await self._hold(observed.instance, pipe)
             log.info(
                 "adopted stdio instance %s (container %s)", observed.instance, attrs["Id"][:12]
             )
         return observed
+
+    async def _hold(self, instance: str, pipe: AttachedStdio) -> None:
+        """Keep `pipe` as the instance's, letting go of one left from an exited container."""
+        old = self._pipes.pop(instance, None)
+        if old is not None:
+            await old.aclose()
+        self._pipes[instance] = pipe
 
     def _observed(self, attrs: dict[str, Any]) -> Observed:
         labels: dict[str, str] = attrs["Config"].get("Labels") or {}

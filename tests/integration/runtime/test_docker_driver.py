@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import socket
 import tempfile
 import uuid
@@ -280,9 +281,43 @@ def test_http_server_is_published_on_loopback_only(harness: Harness) -> None:
     run(body)
 
 
+def test_sse_server_is_reached_at_its_sse_path(harness: Harness) -> None:
+    launch = harness.launch(args="--transport sse --host 0.0.0.0 --port 8000", transport="sse")
+
+    async def body() -> None:
+        import httpx
+
+        async with driving(harness) as driver:
+            endpoint = (await driver.start(launch)).endpoint
+            assert endpoint is not None
+            assert endpoint.transport == "sse"
+            assert endpoint.url.startswith("http://127.0.0.1:")
+            assert endpoint.url.endswith("/sse")
+            url = endpoint.url
+
+            async def first_event() -> bytes:
+                async with httpx.AsyncClient() as client:
+                    while True:
+                        try:
+                            async with client.stream("GET", url) as answer:
+                                assert answer.headers["content-type"].startswith(
+                                    "text/event-stream"
+                                )
+                                async for chunk in answer.aiter_bytes():
+                                    return chunk
+                        except httpx.TransportError:
+                            await asyncio.sleep(0.2)  # not listening yet
+
+            assert b"event: endpoint" in await guarded(first_event())
+            await driver.stop(launch.instance, grace=5)
+
+    run(body)
+
+
 def test_labels_name_the_instance_and_secrets_reach_only_the_environment(
-    harness: Harness,
+    harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     secret = "env-secret-" + uuid.uuid4().hex
     header = "header-secret-" + uuid.uuid4().hex
     launch = harness.launch(
@@ -317,6 +352,9 @@ def test_labels_name_the_instance_and_secrets_reach_only_the_environment(
             assert digest == hashlib.sha256(secret.encode()).hexdigest()
             assert secret.encode() not in await log_text(driver, launch.instance)
             await driver.stop(launch.instance, grace=5)
+        assert launch.instance in caplog.text  # the driver's log names the instance...
+        assert secret not in caplog.text  # ...never a secret
+        assert header not in caplog.text
 
     run(body)
 
@@ -383,6 +421,11 @@ def test_crash_is_an_exit_with_its_code(harness: Harness) -> None:
             assert (seen.running, seen.exit_code) == (False, 3)
             logged = await log_text(driver, launch.instance)
             assert b"testserver crashes with 3" in logged
+
+            again = await driver.start(launch)  # the exited container is replaced
+            assert again.ref != seen.ref
+            assert [c.id for c in harness.containers(launch.instance)] == [again.ref]
+            await initialize(pipe_of(driver, launch.instance), ident=4)
             await driver.stop(launch.instance)
             assert harness.containers(launch.instance) == []
 
