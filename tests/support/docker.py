@@ -2,9 +2,9 @@
 
 The engine: the one at the local socket (one dockerd per host: two with different
 bridge settings break each other's `docker0`). If none answers and `dockerd` is
-installed and we are root, the session starts one and stops it at the end, unless
-another test session started using it meanwhile (they share lock files). If none
-can run, the tests FAIL saying how to get one: CI must run them, never skip them.
+installed and we are root, the session starts one, and the last session using it
+(concurrent sessions share it through lock files) stops it at its end. If none can
+run, the tests FAIL saying how to get one: CI must run them, never skip them.
 
 The image (`testserver_image`): no registry is reachable here, so it is made from
 parts that are: a Debian bookworm root made by `debootstrap --variant=minbase` with
@@ -26,7 +26,6 @@ import fcntl
 import hashlib
 import io
 import json
-import logging
 import os
 import shutil
 import signal
@@ -50,8 +49,6 @@ from packaging.utils import canonicalize_name
 
 from mcpctl.runtime.base import OWNER_LABEL
 from mcpctl.runtime.diagnosing import probe_engine
-
-log = logging.getLogger(__name__)
 
 ENGINE_URL = "unix:///var/run/docker.sock"
 CACHE_DIR = Path(os.environ.get("MCPCTL_TEST_CACHE", "/var/cache/mcpctl-tests"))
@@ -252,13 +249,17 @@ def _debootstrap() -> str:
         return found
     if os.geteuid() != 0:
         pytest.fail("the test image needs debootstrap: `apt-get install -y debootstrap` as root")
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "debootstrap"],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        timeout=600,
-    )
+
+    def apt_get(*args: str, check: bool = True) -> int:
+        environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        done = subprocess.run(
+            ["apt-get", *args], capture_output=True, check=check, env=environment, timeout=600
+        )
+        return done.returncode
+
+    if apt_get("install", "-y", "-qq", "debootstrap", check=False) != 0:
+        apt_get("update", "-qq")  # a fresh machine may have no package lists yet
+        apt_get("install", "-y", "-qq", "debootstrap")
     return shutil.which("debootstrap") or "/usr/sbin/debootstrap"
 
 

@@ -623,6 +623,7 @@ class _ExitWatch:
         driver = self._driver
         filters = {"label": [f"{OWNER_LABEL}={driver.owner}"], "type": "container", "event": "die"}
         api: Any = None
+        failing = False
         while not self._closing.is_set():
             try:
                 probe_engine(driver.base_url, CHECK_TIMEOUT)
@@ -632,11 +633,19 @@ class _ExitWatch:
                 if self._closing.is_set():
                     self._stream.close()
                     break
+                if failing:
+                    log.info("watching the exits of %s again", driver)
+                    failing = False
                 for event in self._stream:
                     self._tell(api, event)
             except (docker_errors.DockerException, OSError) as error:
-                if not self._closing.is_set():
-                    log.warning("watching %s: %s; again in a second", driver, failure_cause(error))
+                if not failing and not self._closing.is_set():
+                    log.warning(
+                        "cannot watch the exits of %s: %s; trying every second",
+                        driver,
+                        failure_cause(error),
+                    )
+                    failing = True
             self._closing.wait(1.0)
         if api is not None:
             api.close()
