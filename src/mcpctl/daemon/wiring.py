@@ -42,6 +42,7 @@ from mcpctl.reconciler.restoring import Restorer
 from mcpctl.reconciler.running import RestartPolicy, RuntimeReconciler
 from mcpctl.reconciler.supervisor import Supervisor
 from mcpctl.runtime.base import Driver
+from mcpctl.runtime.docker import DockerDriver
 from mcpctl.runtime.external import ExternalDriver
 from mcpctl.runtime.process import ProcessDriver
 from mcpctl.secrets import (
@@ -327,6 +328,8 @@ async def _start_runtime(settings: Settings, services: Services, parts: Supervis
         # default name holds the port, which a restart may change)
         "process": ProcessDriver(settings.state_dir, owner, socket.gethostname()),
         "external": ExternalDriver(owner, node),
+        # containers are owned by the cluster: the next leader on the same engine adopts them
+        "docker": DockerDriver(owner, node, base_url=config.docker_host),
     }
     runtime = RuntimeReconciler(
         services.sessions,

@@ -283,6 +283,26 @@ def _literal_problem(param: TemplateParameter, value: str) -> str | None:
     return None
 
 
+def check_container_fields(
+    manifest: Manifest, server: Server, catalog: Catalog
+) -> Iterator[ManifestIssue]:
+    """A Server's container-only fields (`resources`, `noNewPrivileges`) need a template
+    that runs an image; a Server of its own is checked by its schema."""
+    if server.spec.template is None:
+        return
+    template = catalog.templates.get(server.spec.template)
+    if template is None or template.spec.image is not None:
+        return
+    runs = "runs a command" if template.spec.command is not None else "is an externalUrl"
+    for alias, field in (("resources", "resources"), ("noNewPrivileges", "no_new_privileges")):
+        if field in server.spec.model_fields_set:
+            yield manifest.issue(
+                f"{alias} applies only to image servers: template {template.name!r} {runs}",
+                "container-field",
+                ("spec", alias),
+            )
+
+
 def check_template_parameters(
     manifest: Manifest, server: Server, catalog: Catalog
 ) -> Iterator[ManifestIssue]:

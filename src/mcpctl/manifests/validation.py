@@ -13,6 +13,7 @@ from mcpctl.manifests.loading import Manifest
 from mcpctl.manifests.ordering import find_cycles
 from mcpctl.manifests.references import (
     Catalog,
+    check_container_fields,
     check_default_backend,
     check_duplicates,
     check_references,
@@ -32,6 +33,7 @@ def check_set(
         issues.extend(check_references(manifest, catalog))
         if isinstance(manifest.resource, Server):
             issues.extend(check_template_parameters(manifest, manifest.resource, catalog))
+            issues.extend(check_container_fields(manifest, manifest.resource, catalog))
     issues.extend(find_cycles(manifests, catalog))
     return issues
 

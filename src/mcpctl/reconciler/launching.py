@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 
 from mcpctl.runtime.base import Launch, Limits, RuntimeName, Secret, TransportName
-from mcpctl.schemas import HealthCheck
+from mcpctl.schemas import HealthCheck, ServerResources
+from mcpctl.schemas.quantities import memory_bytes
 from mcpctl.store import ObjectRow
 
 #: The health check of a Server that states none.
@@ -189,38 +190,15 @@ def _secret_value(
 
 
 def _limits(shape: dict[str, Any]) -> Limits:
+    """The Server's limits, read as `runtime.limits` reads them (its defaults: 512Mi, one
+    CPU, no new privileges); a template's own `resources` apply when the Server has none."""
     resources = shape.get("resources") or {}
-    memory = resources.get("memory")
-    cpus = resources.get("cpus")
+    defaults = ServerResources()
     return Limits(
-        memory_bytes=_quantity(memory) if isinstance(memory, str) else None,
-        cpus=float(cpus) if cpus is not None else None,
+        memory_bytes=memory_bytes(resources.get("memory") or defaults.memory),
+        cpus=float(resources["cpus"]) if resources.get("cpus") is not None else defaults.cpus,
         no_new_privileges=bool(shape.get("noNewPrivileges", True)),
     )
-
-
-_UNITS = {
-    "": 1,
-    "k": 1000,
-    "M": 1000**2,
-    "G": 1000**3,
-    "Ki": 1024,
-    "Mi": 1024**2,
-    "Gi": 1024**3,
-}
-
-
-def _quantity(text: str) -> int | None:
-    for unit in sorted(_UNITS, key=len, reverse=True):
-        if unit and text.endswith(unit):
-            number = text[: -len(unit)]
-            break
-    else:
-        unit, number = "", text
-    try:
-        return int(float(number) * _UNITS[unit])
-    except ValueError:
-        return None
 
 
 def _digest(parts: list[Any]) -> str:

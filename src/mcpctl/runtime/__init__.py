@@ -9,8 +9,8 @@ reads back what runs (`Observed`) and every exit (`Exit`); the MCP channel
   records that let the next mcpd end what a killed one left (`records`), and
   bounded rotated logs (`logfiles`);
 - `ExternalDriver` (`external`): `externalUrl` servers, reached, not run;
-- the Docker driver (`docker`): `image` servers, the only module importing the
-  `docker` SDK.
+- `DockerDriver` (`docker`): `image` servers as containers, the only module
+  importing the `docker` SDK (imported by who needs it: `mcpctl.runtime.docker`).
 
 See docs/architecture.md, "The runtime (`runtime`)".
 """

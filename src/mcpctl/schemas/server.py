@@ -23,6 +23,7 @@ from mcpctl.schemas._base import (
     ShortText,
     Url,
 )
+from mcpctl.schemas.quantities import MemoryQuantity
 
 Transport = Literal["stdio", "sse", "streamable-http"]
 HTTP_TRANSPORTS = frozenset({"sse", "streamable-http"})
@@ -117,6 +118,25 @@ class HealthCheck(Model):
         if self.arguments and self.tool is None:
             raise ValueError("arguments need a tool")
         return self
+
+
+#: What an `image` server's instance may use when its Server does not say (see `ServerResources`).
+DEFAULT_MEMORY = "512Mi"
+DEFAULT_CPUS = 1.0
+
+
+class ServerResources(Model):
+    """What one instance of an `image` server may use: the container's limits.
+
+    Unset, an instance gets 512Mi of memory and one CPU: enough for the MCP servers
+    published as images, small enough that a runaway one does not take the host with
+    it. The kernel ends an instance that goes past its memory (its exit says
+    `OOMKilled`); CPU past the limit is throttled, not ended."""
+
+    memory: MemoryQuantity = DEFAULT_MEMORY
+    """Memory, Kubernetes-style: 256Mi, 1Gi, 500M (at least 6Mi; 512Mi when unset)."""
+    cpus: Annotated[float, Field(ge=0.01, le=1024)] = DEFAULT_CPUS
+    """CPUs, fractions allowed: 0.5 is half of one CPU (1.0 when unset)."""
 
 
 class TemplateParameter(Model):
@@ -251,6 +271,11 @@ class ServerSpec(Model):
     """HTTP headers sent to the server (e.g. an Authorization header from a Secret)."""
     health_check: HealthCheck | None = None
     """How health is probed; the default probe is `tools/list`."""
+    resources: ServerResources | None = None
+    """The container's memory and CPU limits, for `image` servers (unset: 512Mi and 1 CPU)."""
+    no_new_privileges: bool = True
+    """For `image` servers: the container's processes may not gain privileges (setuid
+    binaries, file capabilities) beyond those they start with (true when unset)."""
 
     @model_validator(mode="after")
     def _check_source(self) -> ServerSpec:
@@ -283,11 +308,32 @@ class ServerSpec(Model):
                 )
         if self.external_url is not None and "replicas" in self.model_fields_set:
             problems.append("replicas does not apply to an externalUrl server")
+        problems.extend(self._container_problems())
         problems.extend(_duplicates("env", [e.name for e in self.env]))
         problems.extend(_duplicates("headers", [h.name.lower() for h in self.headers]))
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _container_problems(self) -> list[str]:
+        """The container-only fields on a server that runs no container.
+
+        A template may run an image: `manifests.check_set` looks at the template."""
+        if self.command is None and self.external_url is None:
+            return []
+        given = [
+            alias
+            for alias, field in (
+                ("resources", "resources"),
+                ("noNewPrivileges", "no_new_privileges"),
+            )
+            if field in self.model_fields_set
+        ]
+        if not given:
+            return []
+        runs = "runs a command" if self.command is not None else "is reached at an externalUrl"
+        verb = "applies" if len(given) == 1 else "apply"
+        return [f"{' and '.join(given)} {verb} only to image servers (this one {runs})"]
 
     def inferred_transport(self) -> Transport | None:
         """The transport, inferred for a command or image without a port (None with a template)."""
@@ -318,10 +364,13 @@ def _duplicates(field: str, names: list[str]) -> list[str]:
 
 
 __all__ = [
+    "DEFAULT_CPUS",
+    "DEFAULT_MEMORY",
     "EnvVar",
     "HeaderVar",
     "HealthCheck",
     "Server",
+    "ServerResources",
     "ServerSpec",
     "Template",
     "TemplateParameter",

@@ -1,4 +1,5 @@
-"""Fixtures of the runtime's tests: a state dir, and the processes a test started.
+"""Fixtures of the runtime's tests: a state dir, the processes a test started, and a
+real Docker engine with the offline test image and an owner label (`tests/support/docker.py`).
 
 `started` is the set of pids a test started (servers and their children): after
 the test, none of them may still run. Those left are killed, and the test fails.
@@ -40,3 +41,8 @@ def subreaper() -> Iterator[None]:
         yield
     finally:
         libc.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+from tests.support.docker import docker_engine as docker_engine  # noqa: E402
+from tests.support.docker import docker_owner as docker_owner  # noqa: E402
+from tests.support.docker import testserver_image as testserver_image  # noqa: E402

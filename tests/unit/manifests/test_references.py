@@ -587,3 +587,29 @@ def test_secret_refers_to_its_backend_only_when_named(load_clean: LoadClean) -> 
     unnamed, named = load_clean(secret("a", "k") + secret("b", "k", backend="local"))
     assert list(iter_references(unnamed.resource)) == []
     assert [r.target for r in iter_references(named.resource)] == [("SecretBackend", None, "local")]
+
+
+# --- container-only fields through a template -----------------------------------------
+
+
+def test_resources_through_an_image_template_are_accepted(load_clean: LoadClean) -> None:
+    text = obj("Template", "boxed", {"image": "example/server:1"}) + obj(
+        "Server", "s", {"template": "boxed", "resources": {"memory": "1Gi"}}
+    )
+    assert check(load_clean, text) == []
+
+
+def test_resources_through_a_command_template_are_reported(load_clean: LoadClean) -> None:
+    text = obj(
+        "Server",
+        "clock",
+        {"template": "time", "resources": {"cpus": 0.5}, "noNewPrivileges": False},
+    )
+    issues = check(load_clean, text)
+    assert codes_and_fields(issues) == [
+        ("container-field", "Server/clock", "spec.resources"),
+        ("container-field", "Server/clock", "spec.noNewPrivileges"),
+    ]
+    assert issues[0].message == (
+        "resources applies only to image servers: template 'time' runs a command"
+    )
