@@ -114,7 +114,8 @@ def test_a_launch_names_only_declared_parameters_and_each_required_one(name: str
         script = spec.command[2]
         assert script.startswith("exec "), "the shell gives way to the server (signals)"
         used = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", script))
-        assert used and used <= declared, used - declared
+        assert used
+        assert used <= declared, used - declared
     else:
         assert spec.command is None or "$" not in " ".join(spec.command)
 
