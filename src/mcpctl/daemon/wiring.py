@@ -38,6 +38,7 @@ from mcpctl.reconciler.leadership import LEASE_SECONDS, Election, Leadership, Li
 from mcpctl.reconciler.mirroring import GitMirror
 from mcpctl.reconciler.operations import GitOperations, ensure_replication_secret
 from mcpctl.reconciler.restoring import Restorer
+from mcpctl.reconciler.seeding import seed_templates
 from mcpctl.reconciler.supervisor import Supervisor
 from mcpctl.secrets import (
     KEY_ENV,
@@ -277,7 +278,8 @@ async def _check_key(services: Services) -> None:
 async def _lead(settings: Settings, services: Services, parts: Supervisor) -> None:
     """Start what the leader runs, in order, under `parts` (stopped in reverse when this
     replica stops leading): a takeover's catch-up of the state repo, a disaster
-    recovery, the first start's bootstrap, the exporter, the git endpoint, the mirror."""
+    recovery, the first start's bootstrap, the built-in catalogue's seeding, the
+    exporter, the git endpoint, the mirror."""
     replica, leadership = services.replica, services.leadership
     assert leadership is not None
     assert services.git is not None
@@ -288,6 +290,9 @@ async def _lead(settings: Settings, services: Services, parts: Supervisor) -> No
     if not leadership.single:
         await _check_key(services)
     await bootstrap(settings, services)
+    # the built-in catalogue, as shipped: one write if anything differs, which the
+    # exporter's start commits
+    await seed_templates(services.objects, leadership.fence)
     await parts.start(replica, starting=functools.partial(replica.start, full=not recovered))
     await parts.start(services.git)
     if services.mirror is not None:
