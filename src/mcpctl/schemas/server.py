@@ -121,7 +121,7 @@ class HealthCheck(Model):
         return self
 
 
-ParameterValue = Annotated[str, StringConstraints(max_length=32768)]
+_ParameterValue = Annotated[str, StringConstraints(max_length=32768)]
 
 _INTEGER_TEXT = re.compile(r"^[-+]?[0-9]+$")
 _URL_TEXT = re.compile(r"^https?://\S+$")
@@ -146,14 +146,20 @@ class TemplateParameter(Model):
     """A Server using the template must set it (unless it has a default)."""
     secret: bool = False
     """The value is a credential: Servers must give it with valueFrom.secretRef."""
-    default: ParameterValue | None = None
+    default: _ParameterValue | None = None
     """The value when a Server does not set it."""
-    enum: Annotated[list[ParameterValue], Field(min_length=1, max_length=256)] | None = None
+    enum: Annotated[list[_ParameterValue], Field(min_length=1, max_length=256)] | None = None
     """The only values allowed, each of the declared type."""
 
     def refusal(self, value: str) -> str | None:
         """What a literal `value` must be to fill this parameter (None: it may), as words
         that follow "must be": `an integer`, `one of chrome, firefox`."""
+        wrong = self._type_refusal(value)
+        if wrong is None and self.enum is not None and value not in self.enum:
+            return "one of " + ", ".join(self.enum)
+        return wrong
+
+    def _type_refusal(self, value: str) -> str | None:
         if self.type == "integer" and not _INTEGER_TEXT.match(value):
             return "an integer"
         if self.type == "number":
@@ -166,8 +172,6 @@ class TemplateParameter(Model):
             return "true or false"
         if self.type == "url" and not _URL_TEXT.match(value):
             return "an http(s) URL"
-        if self.enum is not None and value not in self.enum:
-            return "one of " + ", ".join(self.enum)
         return None
 
     @model_validator(mode="after")
@@ -186,9 +190,9 @@ class TemplateParameter(Model):
         if self.enum is not None and not self.secret:
             problems.extend(_duplicates("enum", self.enum))
             for value in self.enum:
-                wrong = self.model_copy(update={"enum": None}).refusal(value)
+                wrong = self._type_refusal(value)
                 if wrong is not None:
-                    problems.append(f"enum value {value!r} must be {wrong} (type {self.type})")
+                    problems.append(f"enum value {value!r} must be {wrong}")
         if self.default is not None and not self.secret:
             wrong = self.refusal(self.default)
             if wrong is not None:

@@ -52,9 +52,7 @@ def test_an_enum_closes_the_values() -> None:
 
 
 def test_an_enum_value_must_be_of_the_type() -> None:
-    assert refused(type="integer", enum=["1", "two"]) == (
-        "enum value 'two' must be an integer (type integer)"
-    )
+    assert refused(type="integer", enum=["1", "two"]) == ("enum value 'two' must be an integer")
 
 
 def test_an_enum_lists_each_value_once() -> None:
