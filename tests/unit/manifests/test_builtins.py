@@ -96,6 +96,12 @@ def test_a_built_in_template_describes_itself_and_its_parameters(name: str) -> N
 
 
 @pytest.mark.parametrize("name", sorted(PROMISED))
+def test_a_built_in_template_states_its_transport(name: str) -> None:
+    """Every upstream in the catalogue speaks MCP over stdio as launched: said, not inferred."""
+    assert builtin_templates()[name].spec.transport == "stdio"
+
+
+@pytest.mark.parametrize("name", sorted(PROMISED))
 def test_credentials_are_secret_parameters_filled_from_a_secret(name: str) -> None:
     for param in builtin_templates()[name].spec.parameters:
         assert bool(CREDENTIAL.search(param.name)) == param.secret, param.name
