@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from mcpctl.manifests.builtins import builtin_templates
 from mcpctl.secrets.sealing import KEY_FILE, generate_key_file
 from tests.support.cluster import Cluster, Commit, Lease, Replica, history, running_cluster
 from tests.support.gitrepo import Clone
@@ -394,10 +395,12 @@ def test_three_replicas_starting_at_once_on_an_empty_database_elect_one_leader(
         assert [u["metadata"]["name"] for u in users] == ["admin"]
         created = [a for a in audited if a["spec"]["verb"] == "create"]
         assert len(created) == 1, created  # bootstrapped once
-        # main: the repo's first commit, then the bootstrap's one write, exported once
+        # main: the repo's first commit, then the bootstrap's one write and the built-in
+        # templates' one write (their last changes), each exported once
         before = changes(cluster, leader)
         first = history(leader)
-        assert [c.changes for c in first] == [[], [before]], first
+        seeded = before - len(builtin_templates())
+        assert [c.changes for c in first] == [[], [seeded], [before]], first
 
         names = cluster.writing(60).join()
         head = cluster.quiet()

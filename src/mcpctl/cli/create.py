@@ -36,7 +36,7 @@ def create() -> None:
     Examples:
       mcpctl create secret ai --from-literal KEY=sk-ant-...
       mcpctl create llm haiku --type anthropic --model claude-haiku-4-5 --api-key-ref ai/KEY
-      mcpctl create server time -- uvx mcp-server-time
+      mcpctl create server time --from-template time
       mcpctl create project demo --servers time --gated
       mcpctl create rbac ops --subject group:ops --binding edit:servers --operation logs
       mcpctl create token serviceaccount/ci --expires 30d
@@ -179,9 +179,12 @@ def create_secret(
 @click.argument("name")
 @click.argument("command", nargs=-1, metavar="[-- COMMAND [ARG...]]")
 @click.option(
+    "--from-template",
     "--template",
+    "template",
+    metavar="TEMPLATE",
     shell_complete=names_of("templates"),
-    help="A Template to start from (built-in or declared).",
+    help="A Template to start from (`mcpctl get templates`); --env fills its parameters.",
 )
 @click.option("--image", help="A container image to run.")
 @click.option("--url", help="An MCP server to reach at this URL (sse or streamable-http).")
@@ -189,13 +192,19 @@ def create_secret(
 @click.option("--port", type=int, help="The port an sse/streamable-http server listens on.")
 @click.option("--replicas", type=int, help="How many instances to run (default 1).")
 @click.option(
-    "--env", multiple=True, metavar="NAME=VALUE", help="An environment variable (repeatable)."
+    "--env",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="An environment variable, or a template's parameter (repeatable).",
 )
 @click.option(
+    "--env-from-secret",
     "--env-secret",
+    "env_secret",
     multiple=True,
     metavar="NAME=SECRET/KEY",
-    help="An environment variable from a Secret (repeatable).",
+    help="An environment variable from a key of a Secret: how secret parameters are given "
+    "(repeatable).",
 )
 @click.option(
     "--header",
@@ -229,10 +238,15 @@ def create_server(
 ) -> None:
     """Create a Server from a template, an image, a command (after --) or a URL.
 
+    mcpd checks a template's parameters: each required one given, each secret one
+    from a Secret (--env-from-secret), each value of its type.
+
     \b
     Examples:
-      mcpctl create server github --template github --env-secret GITHUB_TOKEN=github/TOKEN
-      mcpctl create server time -- uvx mcp-server-time
+      mcpctl create server time --from-template time
+      mcpctl create server github --from-template github \\
+          --env-from-secret GITHUB_PERSONAL_ACCESS_TOKEN=github/token --replicas 2
+      mcpctl create server uvx-time -- uvx mcp-server-time
       mcpctl create server docs --url https://mcp.example.com/mcp --transport streamable-http
     """
     spec: dict[str, Any] = {}
@@ -240,24 +254,36 @@ def create_server(
     set_given(spec, containerPort=port, replicas=replicas)
     if command:
         spec["command"] = list(command)
-    values = _values(env, env_secret, "--env", "--env-secret")
+    values = _values(env, env_secret, "--env", "--env-from-secret")
     if values:
         spec["env"] = values
     headers = _values(header, header_secret, "--header", "--header-secret")
     if headers:
         spec["headers"] = headers
     flags = {
-        "spec.template": "--template",
+        "spec.template": "--from-template",
         "spec.image": "--image",
         "spec.externalUrl": "--url",
         "spec.command": "COMMAND",
         "spec.transport": "--transport",
         "spec.containerPort": "--port",
         "spec.replicas": "--replicas",
-        "spec.env": "--env/--env-secret",
+        "spec.env": "--env/--env-from-secret",
         "spec.headers": "--header/--header-secret",
+        # entry by entry: the --env ones come first (`_values`)
+        **{f"spec.env[{i}]": "--env" for i in range(len(env))},
+        **{f"spec.env[{len(env) + i}]": "--env-from-secret" for i in range(len(env_secret))},
     }
-    send_object("Server", name, spec, labels=labels, flags=flags, fmt=fmt, dry_run=dry_run)
+    send_object(
+        "Server",
+        name,
+        spec,
+        labels=labels,
+        flags=flags,
+        fmt=fmt,
+        dry_run=dry_run,
+        terms={"valueFrom.secretRef": "--env-from-secret"},
+    )
 
 
 def _values(

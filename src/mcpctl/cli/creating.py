@@ -12,8 +12,10 @@ manifests) and httpx inside the functions that need them, so that
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,8 +64,12 @@ def send_object(
     project: str | None = None,
     extra_body: Mapping[str, Any] | None = None,
     confirm_on_stderr: bool = False,
+    terms: Mapping[str, str] | None = None,
 ) -> dict[str, Any] | None:
-    """Validate the manifest, then print it (dry run) or create it; the API's answer."""
+    """Validate the manifest, then print it (dry run) or create it; the API's answer.
+
+    `terms` turns the manifest's words in an issue's message into the command's
+    (`valueFrom.secretRef` -> `--env-from-secret`)."""
     from mcpctl.cli.rendering.objects import render, render_answer
     from mcpctl.cli.resources import collection_path, short_ref
     from mcpctl.manifests import validate_object
@@ -84,9 +90,13 @@ def send_object(
         fields = [
             info.alias or field for field, info in getattr(spec_model, "model_fields", {}).items()
         ]
-        data = manifest if kind != "Secret" else None  # never echo a secret value
         for issue in issues:
-            click.echo(f"error: {explain(issue, all_flags, fields, data)}", err=True)
+            data = None if _holds_secret(kind, issue.field) else manifest
+            message = issue.message
+            for word, term in (terms or {}).items():
+                message = message.replace(word, term)
+            shown = replace(issue, message=message)
+            click.echo(f"error: {explain(shown, all_flags, fields, data)}", err=True)
         return ValidationFailed(f"cannot create {kind} {name!r}: {what}")
 
     if isinstance(checked, list):
@@ -115,6 +125,16 @@ def send_object(
     else:
         click.echo(f"{ref} created", err=confirm_on_stderr)
     return answer if isinstance(answer, dict) else None
+
+
+#: Env and header values may be credentials (a token given with --env instead of
+#: --env-from-secret is still a token), as every value of a Secret is.
+_SECRET_FIELD = re.compile(r"^spec\.(env|headers)\[\d+\]\.value$")
+
+
+def _holds_secret(kind: str, field: str | None) -> bool:
+    """Whether the value at `field` must not be quoted back in an error."""
+    return kind == "Secret" or bool(field and _SECRET_FIELD.match(field))
 
 
 def binding_flags(bindings: tuple[str, ...], operations: tuple[str, ...]) -> dict[str, str]:

@@ -40,6 +40,7 @@ from mcpctl.reconciler.operations import GitOperations, ensure_replication_secre
 from mcpctl.reconciler.probing import Prober
 from mcpctl.reconciler.restoring import Restorer
 from mcpctl.reconciler.running import RestartPolicy, RuntimeReconciler
+from mcpctl.reconciler.seeding import seed_templates
 from mcpctl.reconciler.supervisor import Supervisor
 from mcpctl.runtime.base import Driver
 from mcpctl.runtime.docker import DockerDriver
@@ -296,7 +297,8 @@ async def _check_key(services: Services) -> None:
 async def _lead(settings: Settings, services: Services, parts: Supervisor) -> None:
     """Start what the leader runs, in order, under `parts` (stopped in reverse when this
     replica stops leading): a takeover's catch-up of the state repo, a disaster
-    recovery, the first start's bootstrap, the exporter, the git endpoint, the mirror."""
+    recovery, the first start's bootstrap, the built-in catalogue's seeding, the
+    exporter, the git endpoint, the mirror."""
     replica, leadership = services.replica, services.leadership
     assert leadership is not None
     assert services.git is not None
@@ -307,6 +309,9 @@ async def _lead(settings: Settings, services: Services, parts: Supervisor) -> No
     if not leadership.single:
         await _check_key(services)
     await bootstrap(settings, services)
+    # the built-in catalogue, as shipped: one write if anything differs, which the
+    # exporter's start commits
+    await seed_templates(services.objects, leadership.fence)
     await parts.start(replica, starting=functools.partial(replica.start, full=not recovered))
     await parts.start(services.git)
     if services.mirror is not None:

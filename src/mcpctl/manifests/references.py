@@ -10,8 +10,6 @@ satisfy references but are not themselves checked.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -37,7 +35,6 @@ from mcpctl.schemas import (
     Server,
     ServerSpec,
     Template,
-    TemplateParameter,
     TemplateSpec,
 )
 
@@ -263,26 +260,6 @@ def check_references(manifest: Manifest, catalog: Catalog) -> Iterator[ManifestI
                 )
 
 
-_INT_TEXT = re.compile(r"^[-+]?[0-9]+$")
-_URL_TEXT = re.compile(r"^https?://\S+$")
-
-
-def _literal_problem(param: TemplateParameter, value: str) -> str | None:
-    if param.type == "integer" and not _INT_TEXT.match(value):
-        return "an integer"
-    if param.type == "number":
-        try:
-            if not math.isfinite(float(value)):
-                return "a finite number"
-        except ValueError:
-            return "a number"
-    if param.type == "boolean" and value not in ("true", "false"):
-        return "true or false"
-    if param.type == "url" and not _URL_TEXT.match(value):
-        return "an http(s) URL"
-    return None
-
-
 def check_container_fields(
     manifest: Manifest, server: Server, catalog: Catalog
 ) -> Iterator[ManifestIssue]:
@@ -306,37 +283,46 @@ def check_container_fields(
 def check_template_parameters(
     manifest: Manifest, server: Server, catalog: Catalog
 ) -> Iterator[ManifestIssue]:
+    """The Server's env against its template's parameters: each required one set (or
+    defaulted), each secret one from a Secret, each literal of the declared type (and
+    among the enum). Env entries that are no parameter are the process's own
+    environment: a template declares what it needs, not all a server may get. Values
+    are never quoted: a credential given by mistake as a literal stays out of errors."""
     if server.spec.template is None:
         return
     template = catalog.templates.get(server.spec.template)
     if template is None:
-        return
+        return  # the reference check says so
+    who = f"Server {server.name!r}"
     env = {e.name: (i, e) for i, e in enumerate(server.spec.env)}
     for param in template.spec.parameters:
         found = env.get(param.name)
         if found is None:
             if param.required and param.default is None:
+                source = " from a Secret (valueFrom.secretRef)" if param.secret else ""
                 yield manifest.issue(
-                    f"template {template.name!r} requires env {param.name!r}"
-                    + (" (from a Secret: valueFrom.secretRef)" if param.secret else ""),
+                    f"{who} uses template {template.name!r}, which requires parameter "
+                    f"{param.name}: add env {param.name}{source}",
                     "template-parameter",
                     ("spec", "env"),
                 )
             continue
         i, entry = found
-        if param.secret and entry.value is not None:
+        if entry.value is None:
+            continue  # from a Secret: read only when the server starts
+        if param.secret:
             yield manifest.issue(
-                f"env {param.name!r} is a secret parameter of template {template.name!r}: "
-                "give it with valueFrom.secretRef, not an inline value",
+                f"{who}: env {param.name} is a secret parameter of template "
+                f"{template.name!r}: give it from a Secret (valueFrom.secretRef), not as a value",
                 "template-parameter",
                 ("spec", "env", i, "value"),
             )
-        elif entry.value is not None:
-            expected = _literal_problem(param, entry.value)
-            if expected is not None:
-                yield manifest.issue(
-                    f"env {param.name!r} must be {expected} (template {template.name!r} "
-                    f"declares it {param.type})",
-                    "template-parameter",
-                    ("spec", "env", i, "value"),
-                )
+            continue
+        expected = param.refusal(entry.value)
+        if expected is not None:
+            yield manifest.issue(
+                f"{who}: env {param.name} must be {expected}: it fills parameter "
+                f"{param.name} of template {template.name!r}",
+                "template-parameter",
+                ("spec", "env", i, "value"),
+            )

@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from mcpctl.manifests import to_plain
+from mcpctl.manifests.builtins import builtin_templates
 from mcpctl.runtime.base import Launch, Limits, RuntimeName, Secret, TransportName
 from mcpctl.schemas import HealthCheck, ServerResources
 from mcpctl.schemas.quantities import memory_bytes
@@ -72,10 +74,11 @@ def _wanted(
     template_name = spec.get("template")
     if template_name is not None:
         template = templates.get(template_name)
-        if template is None:
+        template_spec = template.spec if template is not None else _shipped(template_name)
+        if template_spec is None:
             return _broken(row, f"spec.template: Template {template_name!r} not found")
-        digest.append(template.spec)
-        shape = _apply_template(template.spec, spec)
+        digest.append(template_spec)
+        shape = _apply_template(template_spec, spec)
     runtime: RuntimeName = (
         "docker" if shape.get("image") else ("external" if shape.get("externalUrl") else "process")
     )
@@ -126,6 +129,15 @@ def _wanted(
         health=health or DEFAULT_HEALTH,
         labels=dict(row.labels or {}),
     )
+
+
+def _shipped(name: str) -> dict[str, Any] | None:
+    """A built-in Template's spec as shipped (before the leader's start seeds it)."""
+    template = builtin_templates().get(name)
+    if template is None:
+        return None
+    spec: dict[str, Any] = to_plain(template)["spec"]
+    return spec
 
 
 def _broken(row: ObjectRow, problem: str) -> Wanted:

@@ -9,6 +9,8 @@ has, plus typed parameters that the Servers using it fill in through `env`.
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, JsonValue, StringConstraints, model_validator
@@ -139,8 +141,22 @@ class ServerResources(Model):
     """CPUs, fractions allowed: 0.5 is half of one CPU (1.0 when unset)."""
 
 
+_ParameterValue = Annotated[str, StringConstraints(max_length=32768)]
+
+_INTEGER_TEXT = re.compile(r"^[-+]?[0-9]+$")
+_URL_TEXT = re.compile(r"^https?://\S+$")
+
+
 class TemplateParameter(Model):
-    """A typed input of a Template, filled in by a Server's env entry of the same name."""
+    """A typed input of a Template, filled in by a Server's env entry of the same name.
+
+    Environment values are text, so the type says what the text must look like:
+    `integer` (`-3`), `number` (`1.5`, `1e3`, finite), `boolean` (`true` or `false`),
+    `url` (http or https), or any `string`; `enum` closes the list of values.
+    The default and every enum value must be of the type themselves. A secret
+    parameter has neither: its value comes from a Secret, which no check reads,
+    and a default would be a credential in plain text.
+    """
 
     name: EnvName
     type: Literal["string", "integer", "number", "boolean", "url"] = "string"
@@ -150,8 +166,60 @@ class TemplateParameter(Model):
     """A Server using the template must set it (unless it has a default)."""
     secret: bool = False
     """The value is a credential: Servers must give it with valueFrom.secretRef."""
-    default: Annotated[str, StringConstraints(max_length=32768)] | None = None
+    default: _ParameterValue | None = None
     """The value when a Server does not set it."""
+    enum: Annotated[list[_ParameterValue], Field(min_length=1, max_length=256)] | None = None
+    """The only values allowed, each of the declared type."""
+
+    def refusal(self, value: str) -> str | None:
+        """What a literal `value` must be to fill this parameter (None: it may), as words
+        that follow "must be": `an integer`, `one of chrome, firefox`."""
+        wrong = self._type_refusal(value)
+        if wrong is None and self.enum is not None and value not in self.enum:
+            return "one of " + ", ".join(self.enum)
+        return wrong
+
+    def _type_refusal(self, value: str) -> str | None:
+        if self.type == "integer" and not _INTEGER_TEXT.match(value):
+            return "an integer"
+        if self.type == "number":
+            try:
+                if not math.isfinite(float(value)):
+                    return "a finite number"
+            except ValueError:
+                return "a number"
+        if self.type == "boolean" and value not in ("true", "false"):
+            return "true or false"
+        if self.type == "url" and not _URL_TEXT.match(value):
+            return "an http(s) URL"
+        return None
+
+    @model_validator(mode="after")
+    def _check_values(self) -> TemplateParameter:
+        problems: list[str] = []
+        if self.secret and self.default is not None:
+            problems.append(
+                "a secret parameter has no default (it would be a credential in plain text): "
+                "Servers give it from a Secret"
+            )
+        if self.secret and self.enum is not None:
+            problems.append(
+                "a secret parameter has no enum: its value comes from a Secret, which no "
+                "check reads"
+            )
+        if self.enum is not None and not self.secret:
+            problems.extend(_duplicates("enum", self.enum))
+            for value in self.enum:
+                wrong = self._type_refusal(value)
+                if wrong is not None:
+                    problems.append(f"enum value {value!r} must be {wrong}")
+        if self.default is not None and not self.secret:
+            wrong = self.refusal(self.default)
+            if wrong is not None:
+                problems.append(f"default {self.default!r} must be {wrong}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 def _source_problems(
@@ -232,6 +300,13 @@ class TemplateSpec(Model):
         problems.extend(_duplicates("env", [e.name for e in self.env]))
         problems.extend(_duplicates("headers", [h.name.lower() for h in self.headers]))
         problems.extend(_duplicates("parameters", [p.name for p in self.parameters]))
+        fixed = {e.name for e in self.env}
+        problems.extend(
+            f"{p.name} is both a fixed env entry and a parameter: keep one (a parameter "
+            "may have a default)"
+            for p in self.parameters
+            if p.name in fixed
+        )
         if problems:
             raise ValueError("; ".join(problems))
         return self

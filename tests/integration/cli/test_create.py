@@ -272,7 +272,7 @@ def test_create_dry_run_sends_nothing(cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("args", "flag", "what"),
     [
-        (["server", "{x}", "--template", "{x}-nope"], "--template", "Template/{x}-nope"),
+        (["server", "{x}", "--from-template", "{x}-nope"], "--from-template", "Template/{x}-nope"),
         (["project", "{x}", "--servers", "{x}-nope"], "--servers", "Server/{x}-nope"),
         (
             ["llm", "{x}", "--type", "openai", "--model", "m", "--api-key-ref", "{x}-nope/KEY"],

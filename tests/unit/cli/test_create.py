@@ -87,6 +87,57 @@ def test_create_server_from_a_command_after_double_dash(run: Run) -> None:
     }
 
 
+def test_create_server_from_a_template_builds_the_manifest(run: Run) -> None:
+    manifest = built(
+        run,
+        "server",
+        "gh",
+        "--from-template",
+        "github",
+        "--env",
+        "GITHUB_READ_ONLY=true",
+        "--env-from-secret",
+        "GITHUB_PERSONAL_ACCESS_TOKEN=github/token",
+        "--replicas",
+        "2",
+    )
+
+    assert manifest["spec"] == {
+        "template": "github",
+        "replicas": 2,
+        "env": [
+            {"name": "GITHUB_READ_ONLY", "value": "true"},
+            {
+                "name": "GITHUB_PERSONAL_ACCESS_TOKEN",
+                "valueFrom": {"secretRef": {"name": "github", "key": "token"}},
+            },
+        ],
+    }
+
+
+def test_the_older_template_and_env_secret_flags_still_work(run: Run) -> None:
+    old = built(run, "server", "gh", "--template", "github", "--env-secret", "T=gh/token")
+    new = built(run, "server", "gh", "--from-template", "github", "--env-from-secret", "T=gh/token")
+    assert old == new
+
+
+def test_an_env_value_is_never_echoed_in_an_error(run: Run) -> None:
+    """A token given with --env by mistake is still a token: the error names the flag."""
+    token = "ghp_" + "x" * 32768
+    named = run("create", "server", "s", "--from-template", "t", "--env", f"bad name={token}")
+    long = run("create", "server", "s", "--from-template", "t", "--env", f"TOKEN={token}")
+
+    assert named.stderr.splitlines()[0] == (
+        "error: --env: 'bad name': String should match pattern '^[A-Za-z_][A-Za-z0-9_]*$'"
+    )
+    assert long.stderr.splitlines()[0] == (
+        "error: --env: String should have at most 32768 characters"
+    )
+    for result in (named, long):
+        assert result.exit_code == 1
+        assert "ghp_" not in result.output
+
+
 def test_create_project_prompt_user_group_and_serviceaccount(run: Run) -> None:
     project = built(run, "project", "demo", "--servers", "a,b", "--servers", "c", "--gated")
     prompt = built(run, "prompt", "intro", "-p", "demo", "--content", "hi", "--priority", "8")
@@ -191,6 +242,8 @@ def test_bad_values_name_the_flag_and_send_nothing(run: Run, args: list[str], li
     [
         (["llm", "x", "--type", "openai", "--model", "m", "--api-key-ref", "nokey"], "SECRET/KEY"),
         (["llm", "x", "--type", "openai", "--model", "m", "--extra", "k"], "KEY=VALUE"),
+        (["server", "x", "--from-template", "time", "--env", "TZ"], "KEY=VALUE"),
+        (["server", "x", "--from-template", "t", "--env-from-secret", "T=gh"], "SECRET/KEY"),
         (["rbac", "r", "--subject", "robot:x", "--binding", "view:*"], "KIND:NAME"),
         (["rbac", "r", "--subject", "user:x", "--binding", "view"], "ROLE:RESOURCE"),
         (["mcptoken", "t", "--expires", "tomorrow"], "a duration (30d, 12h, 2w)"),

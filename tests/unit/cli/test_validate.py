@@ -466,3 +466,37 @@ class TestColour:
     @pytest.mark.parametrize("fmt", ["json", "junit", "github"])
     def test_machine_formats_are_never_coloured(self, run: Run, invalid_set: str, fmt: str) -> None:
         assert "\x1b[" not in run("validate", "--color", "-o", fmt, invalid_set).output
+
+
+def test_a_server_using_a_built_in_template_is_checked_offline(run: Run, write: Write) -> None:
+    """The catalogue ships in the package: validate knows its parameters without mcpd."""
+    write(
+        "servers.yaml",
+        """
+        apiVersion: mcpctl/v1
+        kind: Server
+        metadata:
+          name: db
+        spec:
+          template: postgres
+          env:
+          - name: DATABASE_URI
+            value: postgresql://app:hunter2@db/app
+          - name: POSTGRES_ACCESS_MODE
+            value: admin
+        """,
+    )
+
+    result = run("validate", "servers.yaml")
+
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "servers.yaml:9:5: error: Server 'db': env DATABASE_URI is a secret parameter of "
+        "template 'postgres': give it from a Secret (valueFrom.secretRef), not as a value "
+        "(document 1, Server/db, field spec.env[0].value) [template-parameter]",
+        "servers.yaml:11:5: error: Server 'db': env POSTGRES_ACCESS_MODE must be one of "
+        "restricted, unrestricted: it fills parameter POSTGRES_ACCESS_MODE of template "
+        "'postgres' (document 1, Server/db, field spec.env[1].value) [template-parameter]",
+        "1 object in 1 file: 2 issues",
+    ]
+    assert "hunter2" not in result.output

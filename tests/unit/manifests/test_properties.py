@@ -300,19 +300,39 @@ def templates(draw: st.DrawFn) -> Data:
     spec = draw(sources(template=False))
     spec["description"] = draw(texts())
     if "externalUrl" not in spec:
+        fixed = {e["name"] for e in spec.get("env", [])}
         parameters = []
-        for name in draw(st.lists(env_names, max_size=3, unique=True)):
+        for name in draw(
+            st.lists(env_names.filter(lambda n: n not in fixed), max_size=3, unique=True)
+        ):
+            type_ = draw(st.sampled_from(list(PARAMETER_VALUES)))
+            secret = draw(st.booleans())
             parameter: Data = {
                 "name": name,
-                "type": draw(st.sampled_from(["string", "integer", "number", "boolean", "url"])),
+                "type": type_,
                 "required": draw(st.booleans()),
-                "secret": draw(st.booleans()),
+                "secret": secret,
             }
             optional(parameter, "description", draw(st.none() | texts()))
-            optional(parameter, "default", draw(st.none() | texts()))
+            if not secret:  # a secret parameter has neither a default nor an enum
+                values = PARAMETER_VALUES[type_]
+                enum = draw(st.none() | st.lists(values, min_size=1, max_size=4, unique=True))
+                optional(parameter, "enum", enum)
+                choices = st.sampled_from(enum) if enum else values
+                optional(parameter, "default", draw(st.none() | choices))
             parameters.append(parameter)
         spec["parameters"] = parameters
     return envelope("Template", draw(metadata()), spec)
+
+
+#: Literal values of each parameter type (what a default or an enum value may be).
+PARAMETER_VALUES: dict[str, st.SearchStrategy[str]] = {
+    "string": texts(),
+    "integer": st.integers(-(10**12), 10**12).map(str),
+    "number": st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    "boolean": st.sampled_from(["true", "false"]),
+    "url": urls,
+}
 
 
 @st.composite

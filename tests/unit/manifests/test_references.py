@@ -559,6 +559,103 @@ def test_missing_template_reports_only_the_reference(load_clean: LoadClean) -> N
     assert [i.code for i in issues] == ["reference"]
 
 
+def test_enum_parameter_refuses_a_value_outside_it(load_clean: LoadClean) -> None:
+    text = template([{"name": "MODE", "enum": ["ro", "rw"]}]) + tpl_server(
+        [{"name": "MODE", "value": "root"}]
+    )
+    assert codes_and_fields(check(load_clean, text)) == [
+        ("template-parameter", "Server/s", "spec.env[0].value")
+    ]
+
+
+def test_env_entries_that_are_no_parameter_are_the_process_s_own(load_clean: LoadClean) -> None:
+    text = template([{"name": "HOST", "required": True}]) + tpl_server(
+        [{"name": "HOST", "value": "h"}, {"name": "LOG_LEVEL", "value": "debug"}]
+    )
+    assert check(load_clean, text) == []
+
+
+# --- template parameters: the messages, as `mcpctl validate` prints them ----------------
+
+TEMPLATE_FILE = """\
+apiVersion: mcpctl/v1
+kind: Template
+metadata:
+  name: db
+spec:
+  command: [db-mcp]
+  parameters:
+  - name: DB_TOKEN
+    required: true
+    secret: true
+  - name: DB_PORT
+    type: integer
+  - name: DB_MODE
+    enum: [ro, rw]
+---
+"""
+
+
+def issues_of(server_yaml: str) -> list[str]:
+    """Each issue of a Server (in servers.yaml) using the template `db`, as printed."""
+    result = load_text(TEMPLATE_FILE, "templates.yaml")
+    served = load_text(server_yaml, "servers.yaml")
+    assert result.issues == served.issues == []
+    return [str(i) for i in check_set([*result.manifests, *served.manifests])]
+
+
+SERVER_HEAD = """\
+apiVersion: mcpctl/v1
+kind: Server
+metadata:
+  name: orders
+spec:
+  template: db
+"""
+
+
+def test_a_missing_required_parameter_names_server_template_and_parameter() -> None:
+    assert issues_of(SERVER_HEAD + "  replicas: 2\n") == [
+        "servers.yaml:5:1: Server 'orders' uses template 'db', which requires parameter "
+        "DB_TOKEN: add env DB_TOKEN from a Secret (valueFrom.secretRef) "
+        "(document 1, Server/orders, field spec.env)"
+    ]
+
+
+def test_a_secret_parameter_given_as_a_value_is_refused_without_showing_it() -> None:
+    issues = issues_of(
+        SERVER_HEAD + "  env:\n  - name: DB_TOKEN\n    value: hunter2-in-plain-text\n"
+    )
+    assert issues == [
+        "servers.yaml:9:5: Server 'orders': env DB_TOKEN is a secret parameter of template "
+        "'db': give it from a Secret (valueFrom.secretRef), not as a value "
+        "(document 1, Server/orders, field spec.env[0].value)"
+    ]
+    assert "hunter2" not in issues[0]
+
+
+def test_a_literal_of_the_wrong_type_names_what_it_must_be() -> None:
+    env = (
+        "  env:\n"
+        "  - name: DB_TOKEN\n    valueFrom: {secretRef: {name: db, key: token}}\n"
+        "  - name: DB_PORT\n    value: five\n"
+        "  - name: DB_MODE\n    value: admin\n"
+    )
+    secret = "---\napiVersion: mcpctl/v1\nkind: Secret\nmetadata: {name: db}\n"
+    secret += "spec: {data: {token: t}}\n"
+    assert issues_of(SERVER_HEAD + env + secret) == [
+        "servers.yaml:11:5: Server 'orders': env DB_PORT must be an integer: it fills "
+        "parameter DB_PORT of template 'db' (document 1, Server/orders, field spec.env[1].value)",
+        "servers.yaml:13:5: Server 'orders': env DB_MODE must be one of ro, rw: it fills "
+        "parameter DB_MODE of template 'db' (document 1, Server/orders, field spec.env[2].value)",
+    ]
+
+
+def test_a_template_declared_in_the_set_wins_over_the_built_in_one(load_clean: LoadClean) -> None:
+    mine = obj("Template", "github", {"command": ["my-github-mcp"]})
+    assert check(load_clean, mine + obj("Server", "gh", {"template": "github"})) == []
+
+
 # --- iter_references ------------------------------------------------------------------
 
 

@@ -208,8 +208,12 @@ def _object(obj: JsonObject) -> str:
 
 
 def _message(obj: JsonObject) -> str:
-    text = str(_spec("message")(obj) or "")
-    return text if len(text) <= 80 else text[:77] + "..."
+    return _shortened(str(_spec("message")(obj) or ""), 80)
+
+
+def _shortened(text: str, width: int = 60) -> str:
+    """`text` cut to `width` characters, ending with `...` when cut (a table's cell)."""
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 #: Per kind: the columns between NAME and AGE, and those `-o wide` adds after AGE.
@@ -221,8 +225,12 @@ COLUMNS: dict[str, tuple[list[tuple[str, Getter]], list[tuple[str, Getter]]]] = 
         [("URL", _col("url")), ("API-KEY", _ref("apiKeyRef"))],
     ),
     "Template": (
-        [("SOURCE", server_source), ("TRANSPORT", _transport)],
-        [("PARAMETERS", _count("parameters")), ("DESCRIPTION", _col("description"))],
+        [
+            ("SOURCE", lambda o: _shortened(server_source(o))),
+            ("TRANSPORT", _transport),
+            ("PARAMETERS", _count("parameters")),
+        ],
+        [("DESCRIPTION", _col("description"))],
     ),
     "Server": (
         [
