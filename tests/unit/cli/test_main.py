@@ -62,6 +62,7 @@ EVERY_COMMAND = [
     ["config", "delete-context"],
     ["config", "view"],
     ["completion"],
+    ["logs"],
 ]
 
 
