@@ -68,12 +68,15 @@ def up(args: list[str]) -> int:
 
     Starts `mcpd` (SQLite and state in $MCPCTL_HOME or ~/.mcpctl, on
     127.0.0.1:7420, extra arguments passed on), waits until it is ready,
-    validates and applies `examples/`, then serves until Ctrl-C.
+    validates and applies `examples/`, then serves until Ctrl-C. The example servers
+    that run offline (PyPI's mcp-server-time) are installed into `.venv`, whose `bin`
+    leads mcpd's PATH: mcpd runs them as its child processes.
     """
-    ensure_venv()
+    ensure_venv("examples")
     if subprocess.run([_tool("mcpctl"), "validate", "examples/"], cwd=ROOT).returncode != 0:
         return 1
-    server = subprocess.Popen([_tool("mcpd"), *args], cwd=ROOT)
+    env = {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
+    server = subprocess.Popen([_tool("mcpd"), *args], cwd=ROOT, env=env)
     try:
         if not _wait_ready(server, args):
             return 1
