@@ -2,9 +2,10 @@
 it answers.
 
 The Server's `healthCheck` says how: a tool called with its arguments (a failure
-is an error answer or a result with `isError`), or by default a liveness probe,
-`tools/list` (in either protocol era; the channel finds out which one the server
-speaks, and its opening is the first probe of a new instance). Every
+is an error answer or a result with `isError`), or by default a liveness probe:
+`server/discover` for a server of the 2026-07-28 era, `tools/list` for the
+initialize-handshake ones (the channel finds out which one the server speaks, and
+its opening is the first probe of a new instance). Every
 `intervalSeconds` once ready, and every `READY_POLL` seconds until the first
 success; each probe gets `timeoutSeconds`. A success makes the instance ready;
 `failureThreshold` failures in a row make it Unhealthy and the runtime
@@ -137,8 +138,9 @@ class Prober:
                     if result.get("isError"):
                         return False, f"{health.tool} answered with an error"
                     return True, f"{health.tool} answered"
-                await channel.request("tools/list", {}, timeout=timeout)
-                return True, f"tools/list answered ({channel.era or 'unknown'} era)"
+                method = "server/discover" if channel.era == "modern" else "tools/list"
+                await channel.request(method, {}, timeout=timeout)
+                return True, f"{method} answered"
         except TimeoutError:
             return False, f"no answer within {timeout:g} s"
         except UpstreamError as e:

@@ -196,6 +196,8 @@ class RuntimeReconciler:
         self._watchers: list[asyncio.Task[None]] = []
         self._unavailable: dict[str, str] = {}
         self._server_status: dict[str, dict[str, Any]] = {}
+        #: why each Server could not run, as its last event said
+        self._blocked: dict[str, tuple[str, str]] = {}
         #: every Server as the last round saw it
         self.wanted: dict[str, Wanted] = {}
         #: instances to replace (deleted by a user) and to restart (unhealthy), next round
@@ -280,6 +282,8 @@ class RuntimeReconciler:
         await self._adopt_or_end(observed, stored)
         for want in wanted.values():
             await self._reconcile(want, observed)
+        for gone in [name for name in self._blocked if name not in wanted]:
+            del self._blocked[gone]
         for tracked in list(self.tracked.values()):
             if tracked.server not in wanted and tracked.phase != TERMINATING:
                 self._event(tracked, "Normal", "Stopping", "its Server was deleted")
@@ -404,6 +408,7 @@ class RuntimeReconciler:
         old = [t for t in mine if t.revision != want.revision]
         replicas = want.replicas
         blocked = want.launch is None or want.runtime in self._unavailable
+        self._say_why_blocked(want)
         if replicas == 0:
             for t in mine:
                 await self._stop(t, forget=True)
@@ -432,6 +437,25 @@ class RuntimeReconciler:
         elif len(current) > replicas:
             for t in sorted(current, key=_stop_order)[: len(current) - replicas]:
                 await self._stop(t, forget=True)
+
+    def _say_why_blocked(self, want: Wanted) -> None:
+        """An event on the Server when it cannot run (its spec does not resolve, its
+        runtime is unavailable), once per cause, and one when it can again."""
+        if want.problem is not None:
+            cause = ("InvalidSpec", want.problem)
+        elif want.runtime in self._unavailable and want.replicas:
+            cause = ("RuntimeUnavailable", self._unavailable[want.runtime])
+        else:
+            cause = None
+        said = self._blocked.get(want.server)
+        if cause == said:
+            return
+        if cause is not None:
+            self._server_event(want.server, "Warning", cause[0], f"not started: {cause[1]}")
+            self._blocked[want.server] = cause
+        else:
+            del self._blocked[want.server]
+            self._server_event(want.server, "Normal", "Runnable", "it can run again")
 
     async def _create(self, want: Wanted) -> None:
         name = self._new_name(want.server)
@@ -607,6 +631,9 @@ class RuntimeReconciler:
             name = f"{server[:57]}-{suffix}"
             if name not in self.tracked:
                 return name
+
+    def _server_event(self, server: str, type_: str, reason: str, message: str) -> None:
+        self._events.append(_Event(type_, reason, message, "Server", server))
 
     def _event(self, tracked: Tracked, type_: str, reason: str, message: str) -> None:
         self._events.append(_Event(type_, reason, message, KIND, tracked.name))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -361,3 +363,92 @@ def test_a_health_check_calls_its_tool(mcpd: Mcpd) -> None:
         )
         assert "echo answered" in probes[-1]["detail"]
         assert instance["status"]["ready"]
+
+
+def test_a_server_whose_runtime_is_unavailable_says_so_and_the_others_run(
+    tmp_path: Path,
+) -> None:
+    nowhere = f"unix://{tmp_path / 'no-docker.sock'}"
+    image = {
+        "apiVersion": "mcpctl/v1",
+        "kind": "Server",
+        "metadata": {"name": "boxed"},
+        "spec": {"image": "mcpctl-testserver:any"},
+    }
+    args = [*BACKOFF, "--docker-host", nowhere]
+    with running_mcpd(tmp_path / "state", args=args) as mcpd, mcpd.client() as client:
+        apply(client, image, manifest_of("loose", replicas=1))
+        running_instances(client, "loose", 1)
+        said = until(
+            lambda: [
+                e
+                for e in events(client, "Server", "boxed")
+                if e["spec"]["reason"] == "RuntimeUnavailable"
+            ],
+            "a RuntimeUnavailable event",
+        )
+        assert "no Docker engine" in said[0]["spec"]["message"]
+        state = status(client, "boxed")
+        assert state["health"] == "Unavailable"
+        runnable = {c["type"]: c for c in state["conditions"]}["Runnable"]
+        assert (runnable["status"], runnable["reason"]) == ("False", "RuntimeUnavailable")
+        assert instances(client, "boxed") == []
+
+
+def test_logs_through_the_cli_need_run_logs(mcpd: Mcpd, tmp_path: Path) -> None:
+    with mcpd.client() as client:
+        apply(client, manifest_of("chatty", replicas=2))
+        names = [i["metadata"]["name"] for i in running_instances(client, "chatty", 2)]
+        for name in names:
+            pid_of(mcpd, name)  # each has written its first line
+    env = {**os.environ, "MCPCTL_SERVER": mcpd.url, "MCPCTL_TOKEN": mcpd.admin_token}
+    env["MCPCTL_HOME"] = str(tmp_path / "home")
+    mcpctl = str(Path(sys.executable).parent / "mcpctl")
+    merged = subprocess.run(
+        [mcpctl, "logs", "chatty"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert merged.returncode == 0, merged.stderr
+    for name in names:
+        assert f"[{name}] testserver testserver starting" in merged.stdout
+    one = subprocess.run(
+        [mcpctl, "logs", f"instance/{names[0]}", "--tail", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert one.returncode == 0, one.stderr
+    assert len(one.stdout.splitlines()) == 1
+    assert "[" not in one.stdout.split()[0]
+
+    # a user who may view servers but not run logs is refused, and says what is missing
+    with mcpd.client() as client:
+        viewer = "viewer"
+        apply(
+            client,
+            {
+                "apiVersion": "mcpctl/v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": viewer},
+                "spec": {"description": "reads servers"},
+            },
+            {
+                "apiVersion": "mcpctl/v1",
+                "kind": "Rbac",
+                "metadata": {"name": "viewer-servers"},
+                "spec": {
+                    "subjects": [{"kind": "ServiceAccount", "name": viewer}],
+                    "bindings": [{"role": "view", "resource": "servers"}],
+                },
+            },
+        )
+        token = client.post(f"/api/v1/serviceaccounts/{viewer}/tokens", json={}).json()["token"]
+    refused = subprocess.run(
+        [mcpctl, "logs", "chatty"],
+        capture_output=True,
+        text=True,
+        env={**env, "MCPCTL_TOKEN": token},
+        timeout=120,
+    )
+    assert refused.returncode != 0
+    assert "run logs" in refused.stderr
