@@ -21,7 +21,7 @@ from typing import Any
 
 from mcpctl.access import SYSTEM
 from mcpctl.objects.status import write_status
-from mcpctl.store import ObjectRow, Session
+from mcpctl.store import ObjectRow, Session, lock_change_log
 from mcpctl.store.changes import last_change
 from mcpctl.store.objects import find_object, objects_of_kinds
 from mcpctl.store.rows import render
@@ -56,6 +56,9 @@ async def create_instance(
     now: datetime,
 ) -> ObjectRow:
     """Store a new Instance (its name is unique: the caller made it so)."""
+    # the object table's writers hold the change log while they insert (they read the
+    # newest ids back: `store.objects.insert_objects`): so does this insert
+    await lock_change_log(session)
     row = ObjectRow(
         kind=KIND,
         project="",
@@ -72,7 +75,7 @@ async def create_instance(
         updated_by=SYSTEM.actor,
     )
     render(row)
-    session.add(row)  # one row: the ORM reads its id back (no change-log lock is held)
+    session.add(row)
     await session.flush()
     return row
 
