@@ -14,7 +14,7 @@ It sits beside `objects`, below `reconciler` and `proxy`, above `runtime` (whose
 `protocol`, checked against the SDK by the tests), so importing it stays cheap.
 """
 
-from mcpctl.upstream.channel import Channel, Refusal, ServerRequestHandler
+from mcpctl.upstream.channel import Channel
 from mcpctl.upstream.errors import (
     ChannelClosed,
     ChannelError,
@@ -27,6 +27,7 @@ from mcpctl.upstream.link import Notification, NotificationCallback
 from mcpctl.upstream.negotiating import Agreement
 from mcpctl.upstream.pool import ChannelPool, Resolve, Target, open_channel
 from mcpctl.upstream.protocol import Era
+from mcpctl.upstream.serving import Refusal, ServerRequestHandler
 from mcpctl.upstream.settings import ChannelSettings, EraChoice
 from mcpctl.upstream.wire import Json, JsonObject
 

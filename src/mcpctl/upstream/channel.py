@@ -7,8 +7,7 @@ its caller with the caller's id put back (`wire.restore_id`), parsed once by orj
 never rebuilt as a model. What else the server sends is sorted by its envelope alone:
 notifications go to the request they belong to (its progress token, its listen stream,
 the HTTP response that carried them) or to the channel's subscribers; requests from the
-server are answered (`ping`), handed to a registered handler, or refused with a JSON-RPC
-error.
+server go to `serving` (answered, handled, or refused with a JSON-RPC error).
 
 The channel speaks the era the server speaks (`negotiating`): on a modern channel every
 request gets the envelope (`_meta` with the protocol version, the client's info and
@@ -29,12 +28,11 @@ import contextlib
 import itertools
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import orjson
 
-from mcpctl.errors import McpctlError
 from mcpctl.upstream.errors import ChannelClosed, InvalidMessage, UpstreamError, UpstreamTimeout
 from mcpctl.upstream.link import Answer, Call, Link, Notification, NotificationCallback
 from mcpctl.upstream.negotiating import Agreement, negotiate
@@ -44,60 +42,30 @@ from mcpctl.upstream.protocol import (
     CLIENT_INFO_KEY,
     CONNECTION_CLOSED,
     INTERNAL_ERROR,
-    INVALID_REQUEST,
     LOG_LEVEL_KEY,
-    METHOD_NOT_FOUND,
     MODERN_META_KEYS,
     NAME_BEARING_METHODS,
     PROTOCOL_VERSION_KEY,
     SUBSCRIPTION_ID_KEY,
     Era,
 )
+from mcpctl.upstream.serving import ServerRequestHandler, ServerRequests
 from mcpctl.upstream.settings import ChannelSettings
 from mcpctl.upstream.wire import (
-    Json,
     JsonObject,
     encode_error,
     encode_notification,
     encode_request,
-    encode_result,
     restore_id,
 )
 
-__all__ = ["Channel", "Refusal", "ServerRequestHandler"]
+__all__ = ["Channel"]
 
 log = logging.getLogger(__name__)
 
-#: A handler of one kind of request from the server (`sampling/createMessage`,
-#: `elicitation/create`, `roots/list`, ...): its params in, its result out. Raising
-#: `Refusal` answers with that error; anything else with an internal error (logged).
-ServerRequestHandler = Callable[[JsonObject | None], Awaitable[JsonObject]]
 
-#: What registering a handler declares to the server (client capabilities).
-_CAPABILITY_OF: Final[Mapping[str, tuple[str, JsonObject]]] = {
-    "sampling/createMessage": ("sampling", {}),
-    "elicitation/create": ("elicitation", {"form": {}}),
-    "roots/list": ("roots", {}),
-}
-#: The client features a server may ask for; without a handler the channel says it lacks
-#: them (the SDK client's words and code), any other method is not found.
-_FEATURES: Final = {
-    "sampling/createMessage": "Sampling",
-    "elicitation/create": "Elicitation",
-    "roots/list": "List roots",
-}
 #: What the channel does itself and a caller may not forward.
 _OWNED: Final = frozenset({"initialize", "notifications/initialized"})
-
-
-class Refusal(McpctlError):
-    """Raised by a `ServerRequestHandler` to answer the server with this JSON-RPC error."""
-
-    def __init__(self, code: int, message: str, data: Json = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
 
 
 def _retrieve(future: asyncio.Future[Answer]) -> None:
@@ -119,23 +87,18 @@ class Channel:
         self.instance = instance
         self._link = link
         self._settings = settings
-        self._handlers = dict(handlers or {})
+        self._server_requests = ServerRequests(instance, handlers or {}, self._answer)
         self._calls: dict[int, Call] = {}
         self._ids = itertools.count(1)
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._subscribers: list[NotificationCallback] = []
-        self._serving: dict[int | str, asyncio.Task[None]] = {}
         self._closed: str | None = None
         self._teardown_task: asyncio.Task[None] | None = None
         self._client_info: JsonObject = {
             "name": settings.client_name,
             "version": settings.client_version,
         }
-        self._client_capabilities: JsonObject = {}
-        for method in self._handlers:
-            if method in _CAPABILITY_OF:
-                key, value = _CAPABILITY_OF[method]
-                self._client_capabilities[key] = value
+        self._client_capabilities = self._server_requests.capabilities()
         self._defaults: JsonObject = {}
         #: Tools' `x-mcp-header` marks, learnt from `tools/list` (modern streamable HTTP).
         self._marks: dict[str, ParamMap] = {}
@@ -549,7 +512,7 @@ class Channel:
                 "instance %s sent a message whose method is not a string; ignored", self.instance
             )
         elif "id" in message:
-            self._serve(message, method)
+            self._server_requests.serve(message, method)
         else:
             self._notice(raw, message, method, bound)
 
@@ -606,53 +569,8 @@ class Channel:
                     call.id, CONNECTION_CLOSED, f"the server cancelled {call.method}"
                 )
                 self._take(answer, orjson.loads(answer), call)
-        elif (
-            isinstance(request_id, int | str)
-            and (task := self._serving.get(request_id)) is not None
-        ):
-            task.cancel()
-
-    def _serve(self, message: JsonObject, method: str) -> None:
-        request_id = message["id"]
-        if method == "ping":
-            self._answer(encode_result(request_id, {}))
-            return
-        handler = self._handlers.get(method)
-        if handler is None or not isinstance(request_id, int | str) or isinstance(request_id, bool):
-            if method in _FEATURES:
-                self._answer(
-                    encode_error(request_id, INVALID_REQUEST, f"{_FEATURES[method]} not supported")
-                )
-            else:
-                self._answer(encode_error(request_id, METHOD_NOT_FOUND, "Method not found", method))
-            return
-        params = message.get("params")
-        task = asyncio.create_task(
-            self._run_handler(
-                handler, request_id, method, params if isinstance(params, dict) else None
-            )
-        )
-        self._serving[request_id] = task
-        task.add_done_callback(lambda _: self._serving.pop(request_id, None))
-
-    async def _run_handler(
-        self,
-        handler: ServerRequestHandler,
-        request_id: int | str,
-        method: str,
-        params: JsonObject | None,
-    ) -> None:
-        try:
-            result = await handler(params)
-        except Refusal as refusal:
-            self._answer(encode_error(request_id, refusal.code, refusal.message, refusal.data))
-        except Exception:  # an edge: the handler's failure is answered, the channel goes on
-            log.exception("instance %s: the handler of %s failed", self.instance, method)
-            self._answer(
-                encode_error(request_id, INTERNAL_ERROR, f"the client's {method} handler failed")
-            )
         else:
-            self._answer(encode_result(request_id, result))
+            self._server_requests.cancel(request_id)
 
     def _answer(self, raw: bytes) -> None:
         if self._closed is None:
@@ -692,8 +610,5 @@ class Channel:
         return self._teardown_task
 
     async def _stop(self) -> None:
-        serving = list(self._serving.values())
-        for task in serving:
-            task.cancel()
-        await asyncio.gather(*serving, return_exceptions=True)
+        await self._server_requests.stop()
         await self._link.close()

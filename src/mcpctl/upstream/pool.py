@@ -20,9 +20,10 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 
 from mcpctl.runtime.base import Endpoint, StdioPipe
-from mcpctl.upstream.channel import Channel, ServerRequestHandler
+from mcpctl.upstream.channel import Channel
 from mcpctl.upstream.errors import ChannelClosed
 from mcpctl.upstream.link import Link, Notification, NotificationCallback
+from mcpctl.upstream.serving import ServerRequestHandler
 from mcpctl.upstream.settings import ChannelSettings
 from mcpctl.upstream.sse import SseLink
 from mcpctl.upstream.stdio import StdioLink
