@@ -63,6 +63,7 @@ def test_get_prints_each_output_format(cli_db: Cli) -> None:
     assert [item["metadata"]["name"] for item in listed["items"]] == [a, b]
     # the status is the runtime's, and moves on (these servers cannot start here)
     fetched = cli_db.fetch("servers", a)
+    assert fetched is not None
     assert {k: v for k, v in listed["items"][0].items() if k != "status"} == {
         k: v for k, v in fetched.items() if k != "status"
     }
