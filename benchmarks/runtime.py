@@ -57,6 +57,7 @@ cannot run or left a process behind (2).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -501,10 +502,8 @@ def run_all(work: Path, count: int, idle: float, kills: int) -> tuple[list[Figur
     left = [pid for pid in sorted(seen) if alive(pid)]
     left += [pid for pid in processes_under(state) if pid not in left]
     for pid in left:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     if left:
         raise BenchmarkError(f"server processes left after mcpd stopped (killed now): {left}")
     summary = "; ".join(f"{f.name} {f.shown} {f.verdict}" for f in figures)
