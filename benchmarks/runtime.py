@@ -95,6 +95,8 @@ READY_TIMEOUT = 600.0
 RESTART_TIMEOUT = 120.0
 
 READY_POLL = 0.25
+#: how long a server may outlive mcpd before it counts as left behind
+LEFTOVER_GRACE = 10.0
 LOG_POLL = 0.05
 #: requests of the burst that prices one readiness poll
 POLL_COST_REQUESTS = 40
@@ -497,33 +499,46 @@ def scan_log(text: str, stopping_at: int) -> tuple[int, int]:
     return before, after
 
 
-def run_all(work: Path, count: int, idle: float, kills: int) -> tuple[list[Figure], str]:
-    figures: list[Figure] = []
-    state = work / "state"
-    seen: set[int] = set()
-    args = ["--restart-backoff", BACKOFF, "--stop-grace", "5"]
-    with running_mcpd(state, args=args) as mcpd:
-        stopping_at = 0
-        try:
-            with mcpd.client() as client:
-                run = Run(mcpd, client, count, seen)
-                print(f"\n== start {count} instances (load average {load()}) ==", flush=True)
-                bench_start(run, figures)
-                print(f"\n== idle {idle:g} s (load average {load()}) ==", flush=True)
-                bench_idle(run, figures, idle)
-                print(f"\n== restarts (load average {load()}) ==", flush=True)
-                bench_restarts(run, figures, kills)
-        finally:
-            stopping_at = len(mcpd.logged())
-    # mcpd has stopped (SIGTERM to it; its servers die with it)
-    errors, stop_errors = scan_log(mcpd.logged(), stopping_at)
-    left = [pid for pid in sorted(seen) if alive(pid)]
-    left += [pid for pid in processes_under(state) if pid not in left]
+def end_leftovers(state: Path, seen: set[int]) -> None:
+    """Fail if a server of mcpd's outlived it (each killed): the pids seen, and whatever
+    runs in a directory of its state dir. Its servers get a moment to go (the death
+    signal the kernel sends them when mcpd ends is delivered as they next run)."""
+    deadline = time.monotonic() + LEFTOVER_GRACE
+    while True:
+        left = [pid for pid in sorted(seen) if alive(pid)]
+        left += [pid for pid in processes_under(state) if pid not in left]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     for pid in left:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     if left:
         raise BenchmarkError(f"server processes left after mcpd stopped (killed now): {left}")
+
+
+def run_all(work: Path, count: int, idle: float, kills: int) -> tuple[list[Figure], str]:
+    figures: list[Figure] = []
+    state = work / "state"
+    seen: set[int] = set()
+    args = ["--restart-backoff", BACKOFF, "--stop-grace", "5"]
+    try:
+        with running_mcpd(state, args=args) as mcpd:
+            stopping_at = 0
+            try:
+                with mcpd.client() as client:
+                    run = Run(mcpd, client, count, seen)
+                    print(f"\n== start {count} instances (load average {load()}) ==", flush=True)
+                    bench_start(run, figures)
+                    print(f"\n== idle {idle:g} s (load average {load()}) ==", flush=True)
+                    bench_idle(run, figures, idle)
+                    print(f"\n== restarts (load average {load()}) ==", flush=True)
+                    bench_restarts(run, figures, kills)
+            finally:
+                stopping_at = len(mcpd.logged())
+    finally:  # mcpd has stopped (SIGTERM); its servers end with it, even after a failure
+        end_leftovers(state, seen)
+    errors, stop_errors = scan_log(mcpd.logged(), stopping_at)
     summary = "; ".join(f"{f.name} {f.shown} {f.verdict}" for f in figures)
     summary += (
         f"; mcpd log errors {errors} (while stopping {stop_errors}); "
