@@ -327,7 +327,7 @@ def bench_start(run: Run, figures: list[Figure]) -> None:
     #: mcpd's CPU when its log first showed every instance started (the launches' share)
     launched: tuple[float, float] | None = None
     #: when the Server's readyReplicas first said all, and how many Instances said ready then
-    counted: tuple[float, int] | None = None
+    counted: tuple[float, int, float] | None = None
     found: list[Doc] = []
 
     def all_ready() -> bool:
@@ -338,7 +338,7 @@ def bench_start(run: Run, figures: list[Figure]) -> None:
         found = instances(client)
         ready = sum(1 for i in found if i["status"].get("ready"))
         if counted is None and int(server_status(client).get("readyReplicas") or 0) >= count:
-            counted = (time.monotonic() - began, ready)
+            counted = (time.monotonic() - began, ready, cpu_of(run.pid) - cpu_before)
         return len(found) == count and ready == count
 
     until(all_ready, f"{count} ready instances", READY_TIMEOUT, READY_POLL)
@@ -353,7 +353,7 @@ def bench_start(run: Run, figures: list[Figure]) -> None:
         instances(client)
         server_status(client)
     per_poll = (cpu_of(run.pid) - cpu_polls) / POLL_COST_REQUESTS
-    counted_at, counted_ready = counted or (took, count)
+    counted_at, counted_ready, counted_cpu = counted or (took, count, cpu_used)
     net = max(0.0, cpu_used - polls * per_poll)
     launched_at, launch_cpu = launched or (took, cpu_used)
 
@@ -385,7 +385,8 @@ def bench_start(run: Run, figures: list[Figure]) -> None:
             f"{ms(per_poll)} each: {ms(net / count)} per start without them; "
             f"{ms(launch_cpu / count)} per start until the last start was logged "
             f"(creating and launching, first probes), {ms((cpu_used - launch_cpu) / count)} "
-            f"after it (probes to ready, status writes)",
+            f"after it (probes to ready, status writes); {ms(counted_cpu / count)} per start "
+            f"until readyReplicas said {count}",
         ),
     )
     emit(
