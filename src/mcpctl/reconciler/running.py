@@ -72,6 +72,9 @@ BACKOFF = "CrashLoopBackOff"
 TERMINATING = "Terminating"
 #: How many probe results an Instance's status keeps (`describe instance`).
 PROBES_KEPT = 5
+#: A ready instance's passing probes are written to its status at most this often
+#: (seconds): any change (a failure, readiness) is written at once.
+PROBES_REFRESH = 300.0
 _SUFFIX = string.ascii_lowercase + string.digits
 
 __all__ = [
@@ -127,11 +130,26 @@ class Tracked:
     reach: Endpoint | None = None
     message: str = ""
     failures: int = 0
+    #: monotonic time the probes were last marked for a write
+    probes_written: float = 0.0
     probes: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=PROBES_KEPT))
-    #: its status changed since it was last written
-    dirty: bool = True
+    #: how many times its status changed (`dirty`): a write clears what it wrote only
+    changes: int = 1
+    written: int = 0
     #: the Instance object is stored
     stored: bool = False
+
+    @property
+    def dirty(self) -> bool:
+        """Its status changed since it was last written."""
+        return self.changes != self.written
+
+    @dirty.setter
+    def dirty(self, value: bool) -> None:
+        if value:
+            self.changes += 1
+        else:
+            self.written = self.changes
 
     def status(self) -> dict[str, Any]:
         status: dict[str, Any] = {
@@ -205,9 +223,6 @@ class RuntimeReconciler:
         self._restart: set[str] = set()
         #: whether probes decide readiness (`reconciler.probing`); else a start is ready
         self.probing = False
-        #: monotonic times of deaths seen, by instance (the benchmark's restart latency)
-        self.died_at: dict[str, float] = {}
-        self.restarted_at: dict[str, float] = {}
         self.spec = LoopSpec(
             "runtime",
             "running the Servers' instances",
@@ -242,7 +257,7 @@ class RuntimeReconciler:
                 restarts=int(status.get("restarts", 0)),
                 last_exit=status.get("lastExit"),
                 stored=True,
-                dirty=False,
+                written=1,
             )
 
     async def stop(self) -> None:
@@ -500,8 +515,6 @@ class RuntimeReconciler:
             self._event(tracked, "Warning", "FailedStart", str(e))
             self._crashed(tracked, None, f"failed to start: {e}")
             return
-        if tracked.name in self.died_at:
-            self.restarted_at[tracked.name] = time.monotonic()
         tracked.started = time.monotonic()
         tracked.started_at = seen.started_at
         tracked.endpoint = seen.endpoint.url if seen.endpoint else None
@@ -572,7 +585,6 @@ class RuntimeReconciler:
             return  # stopped on purpose, or already known to have ended
         if tracked.started_at is not None and ended.at < tracked.started_at:
             return  # the end of an earlier start of it
-        self.died_at[tracked.name] = time.monotonic()
         self._crashed(tracked, ended.code, ended.reason)
         self.notify()
 
@@ -603,7 +615,12 @@ class RuntimeReconciler:
         if tracked is None or tracked.phase not in (STARTING, RUNNING, UNHEALTHY):
             return
         tracked.probes.append({"at": _stamp(datetime.now(UTC)), "ok": ok, "detail": detail})
-        tracked.dirty = True
+        now = time.monotonic()
+        if not ok or not tracked.ready or now - tracked.probes_written >= PROBES_REFRESH:
+            # a passing probe of a ready instance changes nothing worth a write, but the
+            # stored probes are kept fresh enough for `describe instance`
+            tracked.dirty = True
+            tracked.probes_written = now
         if ok:
             tracked.failures = 0
             if not tracked.ready:
@@ -651,10 +668,12 @@ class RuntimeReconciler:
         if not changed and not dirty and not self._events:
             return
         events, self._events = self._events, []
+        written = {tracked.name: tracked.status() for tracked in dirty}
+        versions = {tracked.name: tracked.changes for tracked in dirty}
         async with self.sessions() as session, session.begin():
             await self._fence(session)
             for tracked in dirty:
-                await write_instance_status(session, tracked.name, tracked.status())
+                await write_instance_status(session, tracked.name, written[tracked.name])
             for name, status in changed.items():
                 await write_server_status(session, name, status)
             for e in events:
@@ -668,7 +687,8 @@ class RuntimeReconciler:
                     source=f"mcpd/{self.node}",
                 )
         for tracked in dirty:
-            tracked.dirty = False
+            # what changed meanwhile (a probe answered) is written at the next round
+            tracked.written = versions[tracked.name]
         self._server_status.update(changed)
 
     def _status_of(self, want: Wanted) -> dict[str, Any]:

@@ -351,16 +351,13 @@ def test_a_health_check_calls_its_tool(mcpd: Mcpd) -> None:
     with mcpd.client() as client:
         apply(client, checked)
         (instance,) = running_instances(client, "checked", 1)
-        # (the first probe may fail: it opens the channel, within its 1 s)
+        # (the first probe may fail: it opens the channel, within its 1 s; the passing
+        # probes of a ready instance are written only every few minutes)
         probes = until(
-            lambda: (
-                len(p := instances(client, "checked")[0]["status"].get("probes") or []) >= 2
-                and p[-1]["ok"]
-                and p[-2]["ok"]
-                and p
-            ),
-            "two probes that passed",
+            lambda: (p := instances(client, "checked")[0]["status"].get("probes")) and p,
+            "the probes in the status",
         )
+        assert probes[-1]["ok"]
         assert "echo answered" in probes[-1]["detail"]
         assert instance["status"]["ready"]
 
