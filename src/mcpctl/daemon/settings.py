@@ -92,6 +92,10 @@ class ClusterSettings:
         return f"http://{host}:{http.port}"
 
 
+#: The runtimes mcpd knows (`runtime`).
+RUNTIMES = ("process", "docker", "external")
+
+
 @dataclass(frozen=True)
 class RuntimeSettings:
     """How the leader runs the Servers' instances (`reconciler.running`)."""
@@ -107,6 +111,10 @@ class RuntimeSettings:
     grace: float = 10.0
     #: the Docker engine (default: the SDK's, from DOCKER_HOST or the local socket)
     docker_host: str | None = None
+    #: the runtimes this mcpd may run Servers with (none: it runs no server at all, and
+    #: Servers are records only): a `command` server runs as mcpd's own user on its host,
+    #: so an operator who does not want that leaves `process` out
+    runtimes: frozenset[str] = frozenset(RUNTIMES)
 
 
 @dataclass(frozen=True)
@@ -259,6 +267,15 @@ def parse_command(argv: list[str] | None = None) -> Settings | AdminResetSetting
         help="seconds an instance has to stop after SIGTERM, before SIGKILL (default 10)",
     )
     parser.add_argument(
+        "--runtimes",
+        type=_runtimes,
+        default=frozenset(RUNTIMES),
+        metavar="LIST",
+        help="the runtimes Servers may run with, comma-separated: process (a command runs "
+        "as mcpd's user on this host), docker, external; 'none' runs no server "
+        "(default: all three)",
+    )
+    parser.add_argument(
         "--docker-host",
         default=None,
         metavar="URL",
@@ -298,7 +315,22 @@ def _runtime(args: argparse.Namespace) -> RuntimeSettings:
         backoff_reset=reset,
         grace=max(args.stop_grace, 0.0),
         docker_host=args.docker_host,
+        runtimes=args.runtimes,
     )
+
+
+def _runtimes(text: str) -> frozenset[str]:
+    """`process,docker,external` (any of them) or `none`, for argparse."""
+    names = {part.strip() for part in text.split(",") if part.strip()}
+    if names == {"none"}:
+        return frozenset()
+    unknown = sorted(names - set(RUNTIMES))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown runtime {', '.join(unknown) or repr(text)}: give some of "
+            f"{', '.join(RUNTIMES)}, or none"
+        )
+    return frozenset(names)
 
 
 def _backoff(text: str) -> tuple[float, float, float]:

@@ -324,18 +324,23 @@ async def _start_runtime(settings: Settings, services: Services, parts: Supervis
     first: the process instances end with it; containers go on, for the next leader)."""
     leadership = services.leadership
     assert leadership is not None
+    config = settings.runtime
+    if not config.runtimes:
+        log.info("this mcpd runs no server (--runtimes none): Servers are records only")
+        return
     async with services.sessions() as session:
         owner = await get_meta(session, REPO_ID) or "mcpd"
     node = leadership.name
-    config = settings.runtime
-    drivers: dict[str, Driver] = {
+    drivers: dict[str, Driver] = {}
+    if "process" in config.runtimes:
         # its records are this host's processes: named by the host, not the replica (whose
         # default name holds the port, which a restart may change)
-        "process": ProcessDriver(settings.state_dir, owner, socket.gethostname()),
-        "external": ExternalDriver(owner, node),
+        drivers["process"] = ProcessDriver(settings.state_dir, owner, socket.gethostname())
+    if "external" in config.runtimes:
+        drivers["external"] = ExternalDriver(owner, node)
+    if "docker" in config.runtimes:
         # containers are owned by the cluster: the next leader on the same engine adopts them
-        "docker": DockerDriver(owner, node, base_url=config.docker_host),
-    }
+        drivers["docker"] = DockerDriver(owner, node, base_url=config.docker_host)
     runtime = RuntimeReconciler(
         services.sessions,
         drivers,

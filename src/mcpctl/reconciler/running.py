@@ -312,7 +312,9 @@ class RuntimeReconciler:
         for name in used:
             driver = self.drivers.get(name)
             if driver is None:
-                self._unavailable[name] = f"the {name} runtime is not configured on this mcpd"
+                self._unavailable[name] = (
+                    f"the {name} runtime is off on this mcpd (its --runtimes leave it out)"
+                )
                 continue
             try:
                 await driver.check()

@@ -449,3 +449,21 @@ def test_logs_through_the_cli_need_run_logs(mcpd: Mcpd, tmp_path: Path) -> None:
     )
     assert refused.returncode != 0
     assert "run logs" in refused.stderr
+
+
+def test_a_runtime_left_out_of_runtimes_runs_nothing_and_says_so(tmp_path: Path) -> None:
+    """`--runtimes docker,external`: no command runs on mcpd's host; the Server says why."""
+    args = [*BACKOFF, "--runtimes", "docker,external"]
+    with running_mcpd(tmp_path / "state", args=args) as mcpd, mcpd.client() as client:
+        apply(client, manifest_of("forbidden", replicas=1))
+        said = until(
+            lambda: [
+                e
+                for e in events(client, "Server", "forbidden")
+                if e["spec"]["reason"] == "RuntimeUnavailable"
+            ],
+            "a RuntimeUnavailable event",
+        )
+        assert "the process runtime is off on this mcpd" in said[0]["spec"]["message"]
+        assert instances(client, "forbidden") == []
+        assert status(client, "forbidden")["health"] == "Unavailable"

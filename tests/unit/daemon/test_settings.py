@@ -159,3 +159,35 @@ def test_admin_reset_needs_a_user(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_no_subcommand_serves() -> None:
     assert isinstance(parse_command(["--port", "7500"]), Settings)
+
+
+def test_the_runtime_group_has_the_kubernetes_back_off_and_every_runtime_by_default() -> None:
+    runtime = parse_settings([]).runtime
+    assert (runtime.backoff, runtime.backoff_max, runtime.backoff_reset) == (10.0, 300.0, 600.0)
+    assert runtime.runtimes == {"process", "docker", "external"}
+    chosen = parse_settings(
+        ["--restart-backoff", "0.5,4,60", "--runtimes", "docker, external", "--stop-grace", "2"]
+    ).runtime
+    assert (chosen.backoff, chosen.backoff_max, chosen.backoff_reset) == (0.5, 4.0, 60.0)
+    assert chosen.runtimes == {"docker", "external"}
+    assert chosen.grace == 2.0
+    assert parse_settings(["--runtimes", "none"]).runtime.runtimes == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--runtimes", "process,kubernetes", "unknown runtime kubernetes"),
+        ("--runtimes", ",", "unknown runtime"),
+        ("--restart-backoff", "10,300", "expected FIRST,MAX,RESET"),
+        ("--restart-backoff", "30,10,600", "0 < FIRST <= MAX"),
+    ],
+)
+def test_a_bad_runtime_flag_is_refused_naming_it(
+    flag: str, value: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        parse_settings([flag, value])
+    error = capsys.readouterr().err
+    assert flag in error
+    assert says in error
