@@ -42,7 +42,7 @@ def containers_left(since: datetime) -> list[str]:
     import docker  # type: ignore[import-untyped]  # the SDK ships no type information
 
     from mcpctl.runtime.base import OWNER_LABEL
-    from tests.support.docker import ENGINE_URL, engine_answers
+    from tests.support.dockerengine import ENGINE_URL, engine_answers
 
     if not engine_answers():
         return []

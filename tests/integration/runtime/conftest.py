@@ -1,5 +1,6 @@
 """Fixtures of the runtime's tests: a state dir, the processes a test started, and a
-real Docker engine with the offline test image and an owner label (`tests/support/docker.py`).
+real Docker engine with the offline test image and an owner label (`tests/support/dockerengine.py`: not `docker.py`, which would hide the SDK from
+the scripts run from that folder).
 
 `started` is the set of pids a test started (servers and their children): after
 the test, none of them may still run. Those left are killed, and the test fails.
@@ -43,6 +44,6 @@ def subreaper() -> Iterator[None]:
         libc.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
-from tests.support.docker import docker_engine as docker_engine  # noqa: E402
-from tests.support.docker import docker_owner as docker_owner  # noqa: E402
-from tests.support.docker import testserver_image as testserver_image  # noqa: E402
+from tests.support.dockerengine import docker_engine as docker_engine  # noqa: E402
+from tests.support.dockerengine import docker_owner as docker_owner  # noqa: E402
+from tests.support.dockerengine import testserver_image as testserver_image  # noqa: E402
