@@ -1,6 +1,7 @@
 """Fixtures of the runtime's tests: a state dir, the processes a test started, and a
-real Docker engine with the offline test image and an owner label (`tests/support/dockerengine.py`: not `docker.py`, which would hide the SDK from
-the scripts run from that folder).
+real Docker engine with the offline test image and an owner label
+(`tests/support/dockerengine.py`: not `docker.py`, which would hide the SDK from the
+scripts run from that folder).
 
 `started` is the set of pids a test started (servers and their children): after
 the test, none of them may still run. Those left are killed, and the test fails.
