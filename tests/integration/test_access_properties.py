@@ -453,7 +453,8 @@ def starter(
 
     def start() -> AbstractContextManager[Mcpd]:
         state = tmp_path_factory.mktemp("access") / "state"
-        return running_mcpd(state, new_database(), command=command)
+        # random Servers are records only: the access rules are what is tested
+        return running_mcpd(state, new_database(), command=command, args=["--runtimes", "none"])
 
     return start
 

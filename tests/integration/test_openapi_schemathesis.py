@@ -153,7 +153,10 @@ def mcpd(database_url: str, tmp_path: Path) -> Iterator[Mcpd]:
         init = ["git", "init", "--quiet", "--bare", "--initial-branch", "main", str(remote)]
         subprocess.run(init, check=True, timeout=60)
         args = ["--git-remote", str(remote), "--git-sync-interval", "300"]
-    with running_mcpd(tmp_path / "state", database_url, args=args) as server:
+    # fuzzed Servers are records only: no command a fuzzer wrote is run
+    with running_mcpd(
+        tmp_path / "state", database_url, args=[*args, "--runtimes", "none"]
+    ) as server:
         yield server
 
 
