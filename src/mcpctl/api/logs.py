@@ -59,10 +59,10 @@ async def _authorized(request: Request, services: Services, server: str) -> None
 async def instance_log(request: Request, services: Services) -> Response:
     name = request.path_params["name"]
     runtime = _runtime(services)
-    tracked = runtime.tracked.get(name)
+    tracked = runtime.tracked.get(name) if runtime is not None else None
     await _authorized(request, services, tracked.server if tracked else name)
-    if tracked is None:
-        raise NotFound(f"instance {name!r} not found (or not run by this mcpd)")
+    if tracked is None or runtime is None:
+        raise NotFound(f"instance {name!r} not found (or not run by this mcpd){_none(services)}")
     query = request.query_params
     lines = runtime.logs(
         name,
@@ -78,6 +78,8 @@ async def server_log(request: Request, services: Services) -> Response:
     await _authorized(request, services, server)
     runtime = _runtime(services)
     query = request.query_params
+    if runtime is None:
+        raise NotFound(f"Server {server!r} has no instances{_none(services)}")
     names = sorted(t.name for t in runtime.tracked.values() if t.server == server)
     picked = query.get("instance")
     if picked is not None:
@@ -92,11 +94,18 @@ async def server_log(request: Request, services: Services) -> Response:
     return _stream(_merged(streams, prefix=len(names) > 1))
 
 
-def _runtime(services: Services) -> RuntimeReconciler:
+def _runtime(services: Services) -> RuntimeReconciler | None:
+    """The runtime of this replica, which leads (None: it runs no servers, `--runtimes
+    none`); 503 while it is deposed or not started yet (the client retries)."""
     runtime = services.runtime
-    if runtime is None:
-        raise BackendUnavailable("the runtime is not running on this replica (it leads no more)")
+    leadership = services.leadership
+    if runtime is None and (leadership is None or not leadership.in_office()):
+        raise BackendUnavailable("this replica does not lead (any more): retry")
     return runtime
+
+
+def _none(services: Services) -> str:
+    return "" if services.runtime is not None else ": this mcpd runs no servers (--runtimes)"
 
 
 async def _merged(
