@@ -87,7 +87,13 @@ class Prober:
 
     async def due(self) -> None:
         now = time.monotonic()
-        waits = [self._next.get(t.name, now) - now for t in self._candidates()]
+        # An instance being probed is due again only once its probe has ended (which
+        # wakes this loop): counting it would spin the loop for as long as the probe runs.
+        waits = [
+            self._next.get(t.name, now) - now
+            for t in self._candidates()
+            if t.name not in self._probing
+        ]
         timeout = max(0.0, min(waits)) if waits else self.ready_poll
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)

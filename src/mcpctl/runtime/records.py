@@ -37,7 +37,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -91,7 +91,7 @@ class RecordsFile:
 
     def write(self, records: Iterable[Record]) -> None:
         """Replace the file's content with `records` (atomically), or remove it if none."""
-        entries = [asdict(r) for r in records]
+        entries = [dict(vars(r)) for r in records]
         if not entries:
             self.remove()
             return
