@@ -15,7 +15,8 @@ The caller holds the transaction, fenced by the leader's term
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,23 +24,20 @@ from mcpctl.access import SYSTEM
 from mcpctl.objects.status import write_status
 from mcpctl.store import ObjectRow, Session, lock_change_log
 from mcpctl.store.changes import last_change
-from mcpctl.store.objects import find_object, objects_of_kinds
+from mcpctl.store.objects import find_object, objects_named, objects_of_kinds
 from mcpctl.store.rows import render
 
 KIND = "Instance"
 
 __all__ = [
     "KIND",
-    "create_instance",
+    "NewInstance",
+    "create_instances",
     "delete_instance",
     "list_instances",
-    "write_instance_status",
+    "write_instance_statuses",
     "write_server_status",
 ]
-
-
-async def _version(session: Session) -> int:
-    return await last_change(session)
 
 
 async def list_instances(session: Session) -> Sequence[ObjectRow]:
@@ -47,47 +45,61 @@ async def list_instances(session: Session) -> Sequence[ObjectRow]:
     return await objects_of_kinds(session, [KIND])
 
 
-async def create_instance(
-    session: Session,
-    name: str,
-    spec: dict[str, Any],
-    labels: dict[str, str],
-    status: dict[str, Any],
-    now: datetime,
-) -> ObjectRow:
-    """Store a new Instance (its name is unique: the caller made it so)."""
+@dataclass(frozen=True)
+class NewInstance:
+    """An Instance to store: its name (unique: the caller made it so), spec, labels and
+    first status."""
+
+    name: str
+    spec: dict[str, Any]
+    labels: dict[str, str]
+    status: dict[str, Any]
+
+
+async def create_instances(
+    session: Session, instances: Sequence[NewInstance], now: datetime
+) -> None:
+    """Store new Instances, in one insert."""
+    if not instances:
+        return
     # the object table's writers hold the change log while they insert (they read the
-    # newest ids back: `store.objects.insert_objects`): so does this insert
+    # newest ids back: `store.objects.insert_objects`): so do these inserts
     await lock_change_log(session)
-    row = ObjectRow(
-        kind=KIND,
-        project="",
-        name=name,
-        spec=spec,
-        labels=labels,
-        annotations={},
-        status=status,
-        resource_version=await _version(session),
-        generation=1,
-        created_at=now,
-        updated_at=now,
-        created_by=SYSTEM.actor,
-        updated_by=SYSTEM.actor,
-    )
-    render(row)
-    session.add(row)
+    version = await last_change(session)
+    for new in instances:
+        row = ObjectRow(
+            kind=KIND,
+            project="",
+            name=new.name,
+            spec=new.spec,
+            labels=new.labels,
+            annotations={},
+            status=new.status,
+            resource_version=version,
+            generation=1,
+            created_at=now,
+            updated_at=now,
+            created_by=SYSTEM.actor,
+            updated_by=SYSTEM.actor,
+        )
+        render(row)
+        session.add(row)
     await session.flush()
-    return row
 
 
-async def write_instance_status(session: Session, name: str, status: dict[str, Any]) -> bool:
-    """Set an Instance's status (False: it is gone)."""
-    row = await find_object(session, KIND, None, name)
-    if row is None:
-        return False
-    row.status = status
-    render(row)
-    return True
+async def write_instance_statuses(
+    session: Session, statuses: Mapping[str, dict[str, Any]]
+) -> set[str]:
+    """Set the status of each Instance named (one read of them all); the names of those
+    that are gone."""
+    if not statuses:
+        return set()
+    found = set()
+    for row in await objects_named(session, KIND, statuses):
+        row.status = statuses[row.name]
+        render(row)
+        found.add(row.name)
+    return set(statuses) - found
 
 
 async def delete_instance(session: Session, name: str) -> bool:

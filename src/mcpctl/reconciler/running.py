@@ -48,10 +48,11 @@ from mcpctl.errors import BackendUnavailable, Deposed, InvalidInput, NotFound
 from mcpctl.objects.events import record_event
 from mcpctl.objects.instances import (
     KIND,
-    create_instance,
+    NewInstance,
+    create_instances,
     delete_instance,
     list_instances,
-    write_instance_status,
+    write_instance_statuses,
     write_server_status,
 )
 from mcpctl.reconciler.launching import DEFAULT_HEALTH, Wanted, wanted_servers
@@ -428,7 +429,7 @@ class RuntimeReconciler:
         self._say_why_blocked(want)
         if replicas == 0:
             for t in mine:
-                await self._stop(t, forget=True)
+                await self._stop(t)
             return
         if old:
             # a rolling change: an old instance stops once a new one is ready in its place,
@@ -437,7 +438,7 @@ class RuntimeReconciler:
             excess = len(ready) + len(old) - replicas
             stopping = sorted(old, key=_stop_order)[: max(0, excess)]
             for t in stopping:
-                await self._stop(t, forget=True)
+                await self._stop(t)
             left = len(old) - len(stopping)
             settling = [t for t in current if not t.ready]
             if (
@@ -449,11 +450,10 @@ class RuntimeReconciler:
                 await self._create(want)
             return
         if len(current) < replicas and not blocked:
-            for _ in range(replicas - len(current)):
-                await self._create(want)
+            await self._create(want, replicas - len(current))
         elif len(current) > replicas:
             for t in sorted(current, key=_stop_order)[: len(current) - replicas]:
-                await self._stop(t, forget=True)
+                await self._stop(t)
 
     def _say_why_blocked(self, want: Wanted) -> None:
         """An event on the Server when it cannot run (its spec does not resolve, its
@@ -474,30 +474,42 @@ class RuntimeReconciler:
             del self._blocked[want.server]
             self._server_event(want.server, "Normal", "Runnable", "it can run again")
 
-    async def _create(self, want: Wanted) -> None:
-        name = self._new_name(want.server)
-        tracked = Tracked(
-            name=name,
-            server=want.server,
-            revision=want.revision,
-            runtime=want.runtime,
-            generation=want.generation,
-            node=self.node,
-        )
+    async def _create(self, want: Wanted, count: int = 1) -> None:
+        """Store `count` new Instances of a Server (in one transaction), then start each."""
+        created: list[Tracked] = []
+        for _ in range(count):
+            name = self._new_name(want.server, taken={t.name for t in created})
+            created.append(
+                Tracked(
+                    name=name,
+                    server=want.server,
+                    revision=want.revision,
+                    runtime=want.runtime,
+                    generation=want.generation,
+                    node=self.node,
+                )
+            )
         async with self.sessions() as session, session.begin():
             await self._fence(session)
-            await create_instance(
+            await create_instances(
                 session,
-                name,
-                {"server": want.server, "runtime": want.runtime, "node": self.node},
-                {"mcpctl.dev/server": want.server},
-                tracked.status(),
+                [
+                    NewInstance(
+                        t.name,
+                        {"server": want.server, "runtime": want.runtime, "node": self.node},
+                        {"mcpctl.dev/server": want.server},
+                        t.status(),
+                    )
+                    for t in created
+                ],
                 datetime.now(UTC),
             )
-        tracked.stored, tracked.dirty = True, False
-        self.tracked[name] = tracked
-        self._event(tracked, "Normal", "Created", f"created for Server {want.server}")
-        await self._start(tracked, want)
+        for tracked in created:
+            tracked.stored, tracked.dirty = True, False
+            self.tracked[tracked.name] = tracked
+            self._event(tracked, "Normal", "Created", f"created for Server {want.server}")
+        for tracked in created:
+            await self._start(tracked, want)
 
     async def _start(self, tracked: Tracked, want: Wanted) -> None:
         assert want.launch is not None
@@ -529,20 +541,20 @@ class RuntimeReconciler:
             # nothing to wait for (the probes, when on, make it ready instead)
             tracked.phase, tracked.ready = RUNNING, True
 
-    async def _stop(self, tracked: Tracked, *, forget: bool = True) -> None:
+    async def _stop(self, tracked: Tracked) -> None:
+        """Stop an instance and forget it (its Instance deleted)."""
         driver = self.drivers.get(tracked.runtime)
         tracked.phase, tracked.ready, tracked.dirty = TERMINATING, False, True
         if driver is not None and tracked.runtime not in self._unavailable:
             self._check()
             await driver.stop(tracked.name, grace=self.grace)
         self._event(tracked, "Normal", "Stopped", "stopped")
-        if forget:
-            self.tracked.pop(tracked.name, None)
-            if tracked.stored:
-                async with self.sessions() as session, session.begin():
-                    await self._fence(session)
-                    await delete_instance(session, tracked.name)
-                tracked.stored = False
+        self.tracked.pop(tracked.name, None)
+        if tracked.stored:
+            async with self.sessions() as session, session.begin():
+                await self._fence(session)
+                await delete_instance(session, tracked.name)
+            tracked.stored = False
 
     def health_of(self, server: str) -> HealthCheck:
         """The health check of a Server (its own, its Template's, or the default)."""
@@ -644,11 +656,11 @@ class RuntimeReconciler:
 
     # ---- bookkeeping -------------------------------------------------------------------
 
-    def _new_name(self, server: str) -> str:
+    def _new_name(self, server: str, *, taken: set[str]) -> str:
         while True:
             suffix = "".join(secrets.choice(_SUFFIX) for _ in range(5))
             name = f"{server[:57]}-{suffix}"
-            if name not in self.tracked:
+            if name not in self.tracked and name not in taken:
                 return name
 
     def _server_event(self, server: str, type_: str, reason: str, message: str) -> None:
@@ -674,8 +686,7 @@ class RuntimeReconciler:
         versions = {tracked.name: tracked.changes for tracked in dirty}
         async with self.sessions() as session, session.begin():
             await self._fence(session)
-            for tracked in dirty:
-                await write_instance_status(session, tracked.name, written[tracked.name])
+            await write_instance_statuses(session, written)
             for name, status in changed.items():
                 await write_server_status(session, name, status)
             for e in events:

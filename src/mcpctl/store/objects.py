@@ -64,6 +64,21 @@ async def objects_of_kinds(session: Session, kinds: Iterable[str]) -> Sequence[O
     ).all()
 
 
+async def objects_named(
+    session: Session, kind: str, names: Iterable[str], project: str | None = None
+) -> Sequence[ObjectRow]:
+    """The stored objects of `kind` (in `project`) among `names`, in one read."""
+    return (
+        await session.scalars(
+            select(ObjectRow).where(
+                ObjectRow.kind == kind,
+                ObjectRow.project == (project or ""),
+                ObjectRow.name.in_(list(names)),
+            )
+        )
+    ).all()
+
+
 async def count_objects(session: Session, kinds: Iterable[str]) -> int:
     """How many objects of `kinds` the database holds."""
     counted = await session.scalar(
