@@ -100,6 +100,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # the test harness starts mcpd and PostgreSQL
     sys.path.insert(0, str(REPO_ROOT))
 
+from tests.support.figures import emit, load, ms, percentile, secs, spread  # noqa: E402
 from tests.support.mcpd import mcpd_command  # noqa: E402
 from tests.support.postgres import PostgresServer, free_port, running_postgres  # noqa: E402
 
@@ -156,40 +157,6 @@ class Figure:
 
     def line(self) -> str:
         return f"{self.name}: {self.shown} {self.verdict}; {self.detail}"
-
-
-def emit(figures: list[Figure], figure: Figure) -> Figure:
-    figures.append(figure)
-    print(figure.line(), flush=True)
-    return figure
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
-
-
-def secs(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def spread(values: Sequence[float]) -> str:
-    """p50/p95/max of `values` (seconds), in milliseconds."""
-    if not values:
-        return "none"
-    return (
-        f"p50 {ms(statistics.median(values))}, p95 {ms(percentile(values, 0.95))}, "
-        f"max {ms(max(values))}"
-    )
-
-
-def load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
 # --------------------------------------------------------------------------- replicas

@@ -62,7 +62,6 @@ import contextlib
 import os
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,6 +78,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # the test harness starts mcpd
     sys.path.insert(0, str(REPO_ROOT))
 
+from tests.support.figures import emit, load, ms, percentile, spread  # noqa: E402
 from tests.support.mcpd import Mcpd, running_mcpd  # noqa: E402
 
 TESTSERVER = REPO_ROOT / "tests" / "support" / "servers" / "testserver.py"
@@ -142,33 +142,6 @@ class Figure:
             ratio = self.value / self.target if self.target else float("inf")
             judged += f" (target {self.target_shown}, ratio {ratio:.2f})"
         return f"{self.name}: {self.shown} {judged}; {self.detail}"
-
-
-def emit(figures: list[Figure], figure: Figure) -> Figure:
-    figures.append(figure)
-    print(figure.line(), flush=True)
-    return figure
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def spread(values: Sequence[float]) -> str:
-    return (
-        f"p50 {ms(statistics.median(values))}, p95 {ms(percentile(values, 0.95))}, "
-        f"max {ms(max(values))}"
-    )
-
-
-def load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
 # --------------------------------------------------------------------------- /proc

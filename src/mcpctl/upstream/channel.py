@@ -93,6 +93,9 @@ class Channel:
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._subscribers: list[NotificationCallback] = []
         self._closed: str | None = None
+        #: the opening completed: a channel that never opened closes without an INFO line
+        #: (its failure is its caller's to report: a probe's result, a proxy's error)
+        self._was_open = False
         self._teardown_task: asyncio.Task[None] | None = None
         self._client_info: JsonObject = {
             "name": settings.client_name,
@@ -192,6 +195,7 @@ class Channel:
         except BaseException:
             await self.close("the opening failed")
             raise
+        self._was_open = True
         log.info(
             "instance %s: MCP channel open over %s (%s era, protocol %s)",
             self.instance,
@@ -602,7 +606,12 @@ class Channel:
                 call.future.set_exception(
                     ChannelClosed(self.instance, f"{reason}; {call.method} got no answer")
                 )
-        log.info("instance %s: MCP channel closed: %s", self.instance, reason)
+        log.log(
+            logging.INFO if self._was_open else logging.DEBUG,
+            "instance %s: MCP channel closed: %s",
+            self.instance,
+            reason,
+        )
 
     def _teardown(self) -> asyncio.Task[None]:
         if self._teardown_task is None:

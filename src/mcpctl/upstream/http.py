@@ -12,9 +12,11 @@ bad value is refused naming its header, never showing the value.
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -28,6 +30,8 @@ __all__ = [
     "OWNED_HEADERS",
     "EndpointHeaders",
     "Event",
+    "HttpLink",
+    "describe_http_error",
     "make_client",
     "read_events",
     "safe_url",
@@ -108,6 +112,36 @@ def make_client(settings: ChannelSettings) -> httpx.AsyncClient:
         follow_redirects=False,
         trust_env=False,
     )
+
+
+def describe_http_error(e: httpx.HTTPError) -> str:
+    """What went wrong, in words that hold no header value (the server's own words for
+    network and protocol failures; only the type for errors in what we would send)."""
+    if isinstance(
+        e, httpx.NetworkError | httpx.TimeoutException | httpx.RemoteProtocolError
+    ) and str(e):
+        return f"{type(e).__name__}: {e}"
+    return type(e).__name__
+
+
+class HttpLink:
+    """What both HTTP links hold: the endpoint (its URL, shown without credentials, and
+    its checked headers), the settings, one client, and the background tasks (posts
+    sent without waiting, event streams) that `close` cancels."""
+
+    def __init__(self, instance: str, endpoint: Endpoint, settings: ChannelSettings) -> None:
+        self.instance = instance
+        self.url = endpoint.url
+        self.where = safe_url(endpoint.url)
+        self._headers = EndpointHeaders(instance, endpoint)
+        self._settings = settings
+        self._client = make_client(settings)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from mcpctl.runtime.base import Endpoint
 from mcpctl.upstream.errors import ChannelClosed, ChannelError, HandshakeFailed
-from mcpctl.upstream.http import EndpointHeaders, make_client, read_events, safe_url
+from mcpctl.upstream.http import HttpLink, describe_http_error, read_events, safe_url
 from mcpctl.upstream.link import Call, Inbox
 from mcpctl.upstream.protocol import Era
 from mcpctl.upstream.settings import ChannelSettings
-from mcpctl.upstream.streamable import describe_http_error
 
 __all__ = ["SseLink"]
 
@@ -36,19 +33,13 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
     return parts.scheme, parts.hostname, parts.port
 
 
-class SseLink:
+class SseLink(HttpLink):
     transport = "sse"
 
     def __init__(self, instance: str, endpoint: Endpoint, settings: ChannelSettings) -> None:
-        self.instance = instance
-        self.url = endpoint.url
-        self.where = safe_url(endpoint.url)
-        self._headers = EndpointHeaders(instance, endpoint)
-        self._settings = settings
-        self._client = make_client(settings)
+        super().__init__(instance, endpoint, settings)
         self._post_url: str | None = None
         self._stream: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._broken: str | None = None
 
     async def start(self, inbox: Inbox) -> None:
@@ -132,11 +123,6 @@ class SseLink:
 
     async def opened(self) -> None:
         """Nothing to do: the event stream is open since `start`."""
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
         self._broken = self._broken or "the channel is closed"

@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from typing import Any
 
 import httpx
 import orjson
 
 from mcpctl.runtime.base import Endpoint
 from mcpctl.upstream.errors import ChannelClosed, ChannelError
-from mcpctl.upstream.http import EndpointHeaders, make_client, read_events, safe_url
+from mcpctl.upstream.http import HttpLink, describe_http_error, read_events, safe_url
 from mcpctl.upstream.link import Call, Inbox
 from mcpctl.upstream.protocol import (
     INTERNAL_ERROR,
@@ -55,31 +53,15 @@ log = logging.getLogger(__name__)
 GET_STREAM_RETRIES = 2
 
 
-def describe_http_error(e: httpx.HTTPError) -> str:
-    """What went wrong, in words that hold no header value (the server's own words for
-    network and protocol failures; only the type for errors in what we would send)."""
-    if isinstance(
-        e, httpx.NetworkError | httpx.TimeoutException | httpx.RemoteProtocolError
-    ) and str(e):
-        return f"{type(e).__name__}: {e}"
-    return type(e).__name__
-
-
-class StreamableLink:
+class StreamableLink(HttpLink):
     transport = "streamable-http"
 
     def __init__(self, instance: str, endpoint: Endpoint, settings: ChannelSettings) -> None:
-        self.instance = instance
-        self.url = endpoint.url
-        self.where = safe_url(endpoint.url)
-        self._headers = EndpointHeaders(instance, endpoint)
-        self._settings = settings
-        self._client = make_client(settings)
+        super().__init__(instance, endpoint, settings)
         self._inbox: Inbox | None = None
         self._session: str | None = None
         self._era: Era | None = None
         self._version: str | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._lost = False
 
@@ -286,11 +268,6 @@ class StreamableLink:
                 )
             answered.set()
             await asyncio.sleep(delay)
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def _lose(self, reason: str) -> None:
         if not self._lost and self._inbox is not None:
