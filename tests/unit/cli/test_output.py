@@ -304,6 +304,21 @@ def test_describe_serviceaccount_lists_its_tokens_and_their_state() -> None:
     assert "Tokens:" not in render_describe(SERVERS[0], now=NOW)
 
 
+def test_describe_shows_events_oldest_first_as_kubectl_does() -> None:
+    def event(reason: str, at: str) -> dict[str, Any]:
+        return {"spec": {**EVENT["spec"], "reason": reason, "count": 1, "lastTimestamp": at}}
+
+    newest_first = [  # as mcpd lists them
+        event("BackOff", "2026-03-01T11:59:00Z"),
+        event("Started", "2026-03-01T11:58:00Z"),
+        event("Created", "2026-03-01T11:58:00Z"),
+    ]
+    text = render_describe(SERVERS[1], references=None, events=newest_first, now=NOW)
+
+    reasons = [line.split()[1] for line in text.split("Events:\n", 1)[1].splitlines()[1:]]
+    assert reasons == ["Created", "Started", "BackOff"]
+
+
 def test_audit_events_and_events_age_from_their_own_times() -> None:
     audit = {
         "apiVersion": "mcpctl/v1",

@@ -163,11 +163,16 @@ def _events(events: Section, now: datetime) -> list[str]:
     items: Sequence[Any] = events if isinstance(events, list) else []
     if not items:
         return ["Events: <none>"]
+    # mcpd lists them newest first; shown oldest first, as kubectl describes them (the
+    # story reads down to what happened last; events of one second keep their order)
+    specs = [
+        event["spec"]
+        for event in reversed(items)
+        if isinstance(event, dict) and isinstance(event.get("spec"), dict)
+    ]
+    specs.sort(key=lambda spec: str(spec.get("lastTimestamp") or ""))
     rows = []
-    for event in items:
-        spec = event.get("spec") if isinstance(event, dict) else None
-        if not isinstance(spec, dict):
-            continue
+    for spec in specs:
         last = parse_time(spec.get("lastTimestamp"))
         count = spec.get("count", 1)
         age = format_age(last, now) + (
