@@ -306,7 +306,7 @@ def test_describe_serviceaccount_lists_its_tokens_and_their_state() -> None:
 
 def test_describe_shows_events_oldest_first_as_kubectl_does() -> None:
     def event(reason: str, at: str) -> dict[str, Any]:
-        return {"spec": {**EVENT["spec"], "reason": reason, "count": 1, "lastTimestamp": at}}
+        return {"spec": {"type": "Normal", "reason": reason, "message": "", "lastTimestamp": at}}
 
     newest_first = [  # as mcpd lists them
         event("BackOff", "2026-03-01T11:59:00Z"),
