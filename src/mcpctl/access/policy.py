@@ -119,8 +119,8 @@ def missing_grants(policy: Policy, wanted: list[Grant]) -> list[Grant]:
     for grant in wanted:
         if isinstance(policy, Permissions):
             ok = policy.covers(grant)
-        elif grant.role == "run":
-            ok = policy.allows_run(grant.action or "")
+        elif grant.role == "run" and grant.action is not None:
+            ok = policy.allows_run(grant.action)
         else:
             ok = policy.allows(grant.role, grant.resource or "", grant.name)
         if not ok:

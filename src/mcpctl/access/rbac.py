@@ -29,7 +29,7 @@ class Grant:
         return cls(binding.role, binding.resource, binding.name, binding.action)
 
     def describe(self) -> str:
-        if self.role == "run":
+        if self.role == "run" and self.action is not None:
             return f"run {self.action}"
         return f"{self.role} {self.resource}" + (f"/{self.name}" if self.name else "")
 
@@ -48,6 +48,8 @@ class Permissions:
 
     def allows(self, role: str, resource: str, name: str | None = None) -> bool:
         for g in self.grants:
+            if g.role == "run" == role and g.action == "*":
+                return True  # run *: every operation and every project's endpoint
             if g.role != role or g.resource not in ("*", resource):
                 continue
             if g.name is None or g.name == name:
@@ -110,7 +112,12 @@ def _wider(a: Grant, b: Grant) -> bool:
     if a.role != b.role:
         return False
     if a.role == "run":
-        return a.action in ("*", b.action)
+        # run *: every operation and every project's endpoint; an operation only itself
+        if a.action == "*" or (a.action is not None and a.action == b.action):
+            return True
+        if a.action is not None or b.action is not None:
+            return False
+        # endpoint grants (run projects[/NAME]) compare as resource grants do
     if a.resource != "*" and a.resource != b.resource:
         return False
     return a.name is None or (a.name == b.name and a.resource == b.resource)

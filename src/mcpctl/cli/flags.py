@@ -75,18 +75,21 @@ def parse_subject(value: str) -> dict[str, str]:
 
 
 def parse_binding(value: str) -> dict[str, str]:
-    """`ROLE:RESOURCE[/NAME]` (e.g. `view:servers`, `edit:servers/github`) into a binding."""
+    """`ROLE:RESOURCE[/NAME]` (e.g. `view:servers`, `edit:servers/github`,
+    `run:projects/demo`) into a binding."""
     role, sep, target = value.partition(":")
     if not sep or not role or not target:
         raise click.BadParameter(
             f"expected ROLE:RESOURCE[/NAME] (e.g. view:servers), got {value!r}",
             param_hint="--binding",
         )
-    if role == "run":
-        raise click.BadParameter(
-            "a run binding is given with --operation OPERATION", param_hint="--binding"
-        )
     resource, _, name = target.partition("/")
+    if role == "run" and resource != "projects":
+        raise click.BadParameter(
+            "run applies to projects (run:projects[/NAME], their MCP endpoints); "
+            "an operation is given with --operation OPERATION",
+            param_hint="--binding",
+        )
     binding = {"role": role, "resource": resource}
     if name:
         binding["name"] = name

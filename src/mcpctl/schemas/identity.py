@@ -117,31 +117,40 @@ class Subject(Model):
 
 
 class Binding(Model):
-    """A role on a resource kind (optionally one object), or `run` on an operation."""
+    """A role on a resource kind (optionally one object), or `run`: on an operation, or on
+    projects (using a project's MCP endpoint, `/mcp/<project>`)."""
 
     role: Literal["view", "create", "edit", "delete", "run"]
-    """view, create, edit, delete: on `resource`; run: on `action`."""
+    """view, create, edit, delete: on `resource`; run: on `action`, or on `resource` projects."""
     resource: RbacResource | None = None
-    """A kind by plural, e.g. `servers`, or `*`."""
+    """A kind by plural, e.g. `servers`, or `*`; for run, `projects` only."""
     name: Name | None = None
     """Restrict the binding to one object of the kind."""
     action: Operation | None = None
-    """For `run`: the operation, e.g. `restore`, or `*`."""
+    """For `run`: the operation, e.g. `restore`, or `*` (every operation and every
+    project's endpoint)."""
 
     @model_validator(mode="after")
     def _check_shape(self) -> Binding:
         if self.role == "run":
-            if self.action is None:
-                raise ValueError("a run binding needs action")
-            if self.resource is not None or self.name is not None:
-                raise ValueError("a run binding takes action, not resource or name")
+            if self.action is None and self.resource is None:
+                raise ValueError(
+                    "a run binding needs action (an operation) or resource: projects "
+                    "(a project's MCP endpoint)"
+                )
+            if self.action is not None and (self.resource is not None or self.name is not None):
+                raise ValueError("a run binding takes action, or resource and name: not both")
+            if self.resource is not None and self.resource != "projects":
+                raise ValueError(
+                    f"run applies to operations (action) and to projects, not to {self.resource}"
+                )
         else:
             if self.resource is None:
                 raise ValueError(f"a {self.role} binding needs resource")
             if self.action is not None:
                 raise ValueError(f"action applies only to run bindings, not to {self.role}")
-            if self.name is not None and self.resource == "*":
-                raise ValueError("name needs a single resource kind, not '*'")
+        if self.name is not None and self.resource == "*":
+            raise ValueError("name needs a single resource kind, not '*'")
         return self
 
 

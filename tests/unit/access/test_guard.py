@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,6 +73,14 @@ EDIT_SERVER_X = Grant("edit", "servers", "x")
         (Grant("run", action="*"), Grant("run", action="restore"), True),
         (Grant("run", action="sync"), Grant("run", action="restore"), False),
         (Grant("run", action="restore"), Grant("run", action="*"), False),
+        # a project's endpoint: run projects[/NAME]; run * covers every one
+        (Grant("run", action="*"), Grant("run", "projects", "demo"), True),
+        (Grant("run", "projects"), Grant("run", "projects", "demo"), True),
+        (Grant("run", "projects", "demo"), Grant("run", "projects", "other"), False),
+        (Grant("run", "projects", "demo"), Grant("run", "projects"), False),
+        (Grant("run", "projects"), Grant("run", action="restore"), False),
+        (Grant("run", action="restore"), Grant("run", "projects", "demo"), False),
+        (Grant("view", "projects", "demo"), Grant("run", "projects", "demo"), False),
     ],
 )
 def test_covers(held: Grant, asked: Grant, covered: bool) -> None:
@@ -84,6 +93,35 @@ def test_meet_keeps_what_both_allow() -> None:
     assert own.meet(ceiling) == perms(VIEW_SERVERS, EDIT_SERVER_X)
     assert own.meet(NOTHING) == NOTHING
     assert ADMIN.meet(own) == own
+
+
+def test_a_project_endpoint_is_allowed_by_run_on_it_or_run_star_only() -> None:
+    demo = perms(Grant("run", "projects", "demo"))
+    assert demo.allows("run", "projects", "demo")
+    assert not demo.allows("run", "projects", "other")
+    assert not demo.allows_run("restore")
+    assert not demo.allows_run("*")
+    assert perms(Grant("run", action="*")).allows("run", "projects", "any")
+    assert not perms(Grant("run", action="logs")).allows("run", "projects", "demo")
+    assert not perms(Grant("view", "*"), Grant("edit", "*")).allows("run", "projects", "demo")
+    # a token's run on a project is capped by its creator's
+    capped = Capped(perms(Grant("run", "projects")), demo)
+    assert capped.allows("run", "projects", "demo")
+    assert not capped.allows("run", "projects", "other")
+
+
+@pytest.mark.parametrize(
+    ("binding", "error"),
+    [
+        ({"role": "run"}, "needs action (an operation) or resource: projects"),
+        ({"role": "run", "resource": "servers"}, "not to servers"),
+        ({"role": "run", "action": "logs", "resource": "projects"}, "not both"),
+        ({"role": "run", "resource": "*"}, "not to *"),
+    ],
+)
+def test_a_run_binding_names_an_operation_or_projects(binding: dict[str, str], error: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(error)):
+        rbac("r", [("User", "ann")], binding)
 
 
 def test_beyond_lists_what_the_other_does_not_cover() -> None:

@@ -166,6 +166,8 @@ def test_create_rbac_reads_subjects_bindings_and_operations(run: Run) -> None:
         "edit:servers",
         "--binding",
         "view:secrets/gh",
+        "--binding",
+        "run:projects/demo",
         "--operation",
         "logs",
     )
@@ -175,6 +177,7 @@ def test_create_rbac_reads_subjects_bindings_and_operations(run: Run) -> None:
         "bindings": [
             {"role": "edit", "resource": "servers"},
             {"role": "view", "resource": "secrets", "name": "gh"},
+            {"role": "run", "resource": "projects", "name": "demo"},
             {"role": "run", "action": "logs"},
         ],
     }
@@ -246,6 +249,7 @@ def test_bad_values_name_the_flag_and_send_nothing(run: Run, args: list[str], li
         (["server", "x", "--from-template", "t", "--env-from-secret", "T=gh"], "SECRET/KEY"),
         (["rbac", "r", "--subject", "robot:x", "--binding", "view:*"], "KIND:NAME"),
         (["rbac", "r", "--subject", "user:x", "--binding", "view"], "ROLE:RESOURCE"),
+        (["rbac", "r", "--subject", "user:x", "--binding", "run:restore"], "--operation"),
         (["mcptoken", "t", "--expires", "tomorrow"], "a duration (30d, 12h, 2w)"),
         (["secret", "s", "--from-literal", "A=1", "--from-literal", "A=2"], "'A' is given twice"),
         (["secret", "s", "--from-file", "/nonexistent/file"], "/nonexistent/file"),
