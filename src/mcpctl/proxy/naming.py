@@ -76,16 +76,16 @@ class _Table:
 
     @classmethod
     def build(cls, lists: Iterable[tuple[str, tuple[str, ...]]]) -> _Table:
-        pairs: dict[tuple[str, str], None] = {}  # a dict keeps the first place of each pair
-        for server, originals in lists:
-            for original in originals:
-                pairs.setdefault((server, original), None)
-        exposed = name_pairs(pairs)
+        # A dict keeps each pair once, at its first place.
+        pairs = dict.fromkeys(
+            (server, original) for server, originals in lists for original in originals
+        )
+        exposed = _name_pairs(pairs)
         ordered = tuple(Named(exposed[pair], *pair) for pair in pairs)
-        return cls(ordered, exposed, {n.exposed: (n.server, n.original) for n in ordered})
+        return cls(ordered, exposed, {name: pair for pair, name in exposed.items()})
 
 
-def name_pairs(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+def _name_pairs(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """The exposed name of each (server, original) pair: distinct, within `MAX_NAME`.
 
     A function of the set of pairs alone, not of their order. A pair keeps its
@@ -95,7 +95,10 @@ def name_pairs(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     pairs of two servers never share a readable name, so a server coming or
     going leaves the others' names as they are.
     """
-    readable = {pair: _safe(pair[0]) + _JOIN + _safe(pair[1]) for pair in pairs}
+    safe = _UNSAFE.sub
+    readable = {
+        (server, original): f"{server}{_JOIN}{safe('_', original)}" for server, original in pairs
+    }
     holders = Counter(readable.values())
     names: dict[tuple[str, str], str] = {}
     crowded: list[tuple[str, str]] = []
@@ -153,10 +156,6 @@ def _digest(server: str, original: str) -> str:
     return hashlib.sha256(f"{server}\0{original}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _safe(text: str) -> str:
-    return _UNSAFE.sub("_", text)
-
-
 def _check_server(server: str) -> None:
     if len(server) > _MAX_SERVER_NAME or NAME_RE.match(server) is None:
         raise InvalidInput(f"server name {server!r} {NAME_RULE}")
@@ -172,6 +171,7 @@ class Names:
     _prompts: _Table
     _resources: tuple[Named, ...]
     _templates: tuple[Named, ...]
+    _known: frozenset[str]
 
     @classmethod
     def build(cls, offers: Mapping[str, Offer]) -> Names:
@@ -190,6 +190,7 @@ class Names:
             _prompts=_Table.build((server, offer.prompts) for server, offer in items),
             _resources=_uris((server, offer.resources) for server, offer in items),
             _templates=_uris((server, offer.templates) for server, offer in items),
+            _known=frozenset(offers),
         )
 
     def tool(self, server: str, original: str) -> str:
@@ -214,7 +215,7 @@ class Names:
         Any URI of the server, listed or not: a template's expansions and the
         URIs of `notifications/resources/updated` are named the same way.
         """
-        if server not in self.servers:
+        if server not in self._known:
             raise NotFound(f"server {server!r} is not one of the project's servers")
         return server + _URI_JOIN + uri
 
@@ -226,7 +227,7 @@ class Names:
         """
         server, join, original = uri.partition(_URI_JOIN)
         server = server.lower()
-        if not join or server not in self.servers:
+        if not join or server not in self._known:
             return None
         return server, original
 
