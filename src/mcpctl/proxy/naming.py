@@ -89,11 +89,12 @@ def _name_pairs(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """The exposed name of each (server, original) pair: distinct, within `MAX_NAME`.
 
     A function of the set of pairs alone, not of their order. A pair keeps its
-    readable name `<server>__<original>` (unsafe characters as `_`) unless that
-    is too long or another pair has the same one; then every pair of that name
-    is shortened with a hash (`_hashed`). Since a server name holds no `_`,
-    pairs of two servers never share a readable name, so a server coming or
-    going leaves the others' names as they are.
+    readable name `<server>__<original>` (unsafe characters as `_`; a server
+    name, a DNS label, has none) unless that is too long or another pair has
+    the same one; then every pair of that name is shortened with a hash
+    (`_hashed`). Since a server name holds no `_`, pairs of two servers never
+    share a readable name, so a server coming or going leaves the others'
+    names as they are.
     """
     safe = _UNSAFE.sub
     readable = {
@@ -157,7 +158,7 @@ def _digest(server: str, original: str) -> str:
 
 
 def _check_server(server: str) -> None:
-    if len(server) > _MAX_SERVER_NAME or NAME_RE.match(server) is None:
+    if len(server) > _MAX_SERVER_NAME or NAME_RE.fullmatch(server) is None:
         raise InvalidInput(f"server name {server!r} {NAME_RULE}")
 
 
@@ -222,12 +223,16 @@ class Names:
     def route_uri(self, uri: str) -> tuple[str, str] | None:
         """(server, original URI) of a URI the client sends; None if it names no server.
 
-        The server's part is matched without regard to case, as a URI scheme is
-        (RFC 3986, 3.1), since a client may lower the scheme it was given.
+        The server's part is matched without regard to ASCII case, as a URI
+        scheme is (RFC 3986, 3.1), since a client may lower the scheme it was
+        given; only ASCII, so that no other letter (the Kelvin sign lowers to
+        `k`) stands for a server's.
         """
         server, join, original = uri.partition(_URI_JOIN)
+        if not join or not server.isascii():
+            return None
         server = server.lower()
-        if not join or server not in self._known:
+        if server not in self._known:
             return None
         return server, original
 
@@ -265,8 +270,5 @@ def _lookup(table: _Table, what: str, server: str, original: str) -> str:
 
 def _uris(lists: Iterable[tuple[str, tuple[str, ...]]]) -> tuple[Named, ...]:
     # `<server>+<uri>` is unique without help: the server's part ends at the first `+`.
-    pairs: dict[tuple[str, str], None] = {}
-    for server, uris in lists:
-        for uri in uris:
-            pairs.setdefault((server, uri), None)
+    pairs = dict.fromkeys((server, uri) for server, uris in lists for uri in uris)
     return tuple(Named(server + _URI_JOIN + uri, server, uri) for server, uri in pairs)

@@ -77,6 +77,7 @@ def test_two_servers_tools_of_one_name_keep_readable_names() -> None:
 def test_tools_that_read_the_same_are_all_shortened_with_their_hash() -> None:
     names = tools({"s": ("a.b", "a_b", "a:b", "other")})
 
+    assert names.tool("s", "a.b") == "s__a_b_407e8e5c"
     for tool in ("a.b", "a_b", "a:b"):
         assert names.tool("s", tool) == "s__a_b_" + sha("s", tool)[:8]
         assert names.route_tool(names.tool("s", tool)) == ("s", tool)
@@ -197,7 +198,7 @@ def test_an_unknown_name_routes_nowhere_and_an_unknown_pair_is_not_found() -> No
 
 
 @pytest.mark.parametrize(
-    "server", ["", "Time", "a_b", "a+b", "a.b", "-a", "a-", "a b", "x" * 64, "caf\u00e9"]
+    "server", ["", "Time", "a_b", "a+b", "a.b", "-a", "a-", "a b", "a\n", "x" * 64, "caf\u00e9"]
 )
 def test_a_server_name_that_is_no_dns_label_is_refused_by_name(server: str) -> None:
     with pytest.raises(InvalidInput, match="DNS label") as caught:
@@ -256,12 +257,13 @@ def test_resources_and_templates_take_their_server_and_a_plus_before_the_uri() -
         ("+file:///a", None),
         ("", None),
         ("git_2+file:///a", None),
+        ("\u212ait+file:///a", None),
     ],
 )
 def test_a_uri_routes_by_the_server_before_its_first_plus(
     uri: str, route: tuple[str, str] | None
 ) -> None:
-    names = Names.build({"git": Offer(), "git-2": Offer()})
+    names = Names.build({"git": Offer(), "git-2": Offer(), "kit": Offer()})
 
     assert names.route_uri(uri) == route
 
