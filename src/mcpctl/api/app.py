@@ -14,7 +14,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from mcpctl.api import auth, cluster, gitops, health, history, logs, objects, tokens
 from mcpctl.api.endpoints import Endpoint, Handler, bind, endpoint
@@ -33,7 +33,7 @@ def build_app(services: Services) -> Starlette:
     def api(handler: Handler, operation: str | None = None) -> Endpoint:
         return endpoint(services, handler, operation)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", health.healthz),
         Route("/readyz", bind(services, health.readyz)),
         Route("/cluster/v1/sealing-key", bind(services, cluster.sealing_key)),
@@ -84,6 +84,7 @@ def build_app(services: Services) -> Starlette:
     ]
     if services.git is not None:
         routes.extend(services.git.routes())
+    routes.extend(services.mounted)
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
     if services.leadership is not None and not services.leadership.single:
         # what only the leader answers, a follower relays to it (api/forwarding.py)

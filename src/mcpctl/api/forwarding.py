@@ -33,6 +33,8 @@ LEADER_ONLY = (
     "/api/v1/gitops/seal",
     "/api/v1/gitops/verify",
     "/api/v1/gitops/timelines",
+    # the MCP endpoint: the leader runs the instances and holds their channels
+    "/mcp/",
 )
 #: ... and the logs of running instances (the leader's drivers hold them).
 LEADER_ONLY_LOGS = re.compile(r"^/api/v1/(instances|servers)/[^/]+/log$")

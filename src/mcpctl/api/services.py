@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from starlette.routing import BaseRoute
+
 from mcpctl.api.githttp import GitEndpoint
 from mcpctl.api.requests import DEFAULT_MAX_BODY
 from mcpctl.identity import IdentityService
@@ -54,3 +56,5 @@ class Services:
     hint: asyncio.Task[None] | None = None
     #: what starts, runs and stops the loops (`daemon.main`); the status reports from it
     supervisor: Supervisor = field(default_factory=Supervisor)
+    #: routes the daemon serves beside the API's (the MCP endpoint, `/mcp/<project>`)
+    mounted: list[BaseRoute] = field(default_factory=list)

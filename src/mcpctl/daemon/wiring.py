@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from starlette.routing import Route
+
 from mcpctl.access.cache import cache_of
 from mcpctl.api.githttp import GitEndpoint
 from mcpctl.api.services import Services
@@ -31,6 +33,8 @@ from mcpctl.daemon.settings import Settings, StoreSettings
 from mcpctl.errors import BackendUnavailable, Conflict, NotFound
 from mcpctl.identity import AdminFound, Bootstrapper, IdentityService, LoginThrottle
 from mcpctl.objects import ObjectService
+from mcpctl.proxy.backend import ProxyBackend
+from mcpctl.proxy.endpoint import McpEndpoint
 from mcpctl.reconciler.exporting import GitReplica
 from mcpctl.reconciler.following import Follower
 from mcpctl.reconciler.importing import GitImporter
@@ -187,14 +191,19 @@ async def build_services(settings: Settings) -> Services:
         supervisor=supervisor,
     )
 
-    def runtime_wake(_notice: object = None) -> None:
+    mcp = McpEndpoint(identity, sessions)
+    services.mounted.append(Route("/mcp/{project}", mcp))
+
+    def runtime_wake(notice: object = None) -> None:
         if services.runtime is not None:
             services.runtime.notify()
+        if mcp.backend is not None:  # what a project shows may have changed
+            mcp.backend.written(_servers_written(notice))
 
     wake.append(runtime_wake)
 
     async def lead(parts: Supervisor) -> None:
-        await _lead(settings, services, parts)
+        await _lead(settings, services, parts, mcp)
 
     services.election = election = Election(leadership, lead)
     if not single:
@@ -294,7 +303,9 @@ async def _check_key(services: Services) -> None:
             )
 
 
-async def _lead(settings: Settings, services: Services, parts: Supervisor) -> None:
+async def _lead(
+    settings: Settings, services: Services, parts: Supervisor, mcp: McpEndpoint
+) -> None:
     """Start what the leader runs, in order, under `parts` (stopped in reverse when this
     replica stops leading): a takeover's catch-up of the state repo, a disaster
     recovery, the first start's bootstrap, the built-in catalogue's seeding, the
@@ -316,10 +327,15 @@ async def _lead(settings: Settings, services: Services, parts: Supervisor) -> No
     await parts.start(services.git)
     if services.mirror is not None:
         await parts.start(services.mirror)
-    await _start_runtime(settings, services, parts)
+    running = await _start_runtime(settings, services, parts)
+    runtime, pool = running if running is not None else (None, None)
+    # the MCP endpoint, over the runtime's instances (none with --runtimes none)
+    await parts.start(_Serving(mcp, ProxyBackend.of(services.sessions, pool, runtime)))
 
 
-async def _start_runtime(settings: Settings, services: Services, parts: Supervisor) -> None:
+async def _start_runtime(
+    settings: Settings, services: Services, parts: Supervisor
+) -> tuple[RuntimeReconciler, ChannelPool] | None:
     """The runtime reconciler and its drivers, the last of the leader's parts (so stopped
     first: the process instances end with it; containers go on, for the next leader)."""
     leadership = services.leadership
@@ -327,7 +343,7 @@ async def _start_runtime(settings: Settings, services: Services, parts: Supervis
     config = settings.runtime
     if not config.runtimes:
         log.info("this mcpd runs no server (--runtimes none): Servers are records only")
-        return
+        return None
     async with services.sessions() as session:
         owner = await get_meta(session, REPO_ID) or "mcpd"
     node = leadership.name
@@ -352,10 +368,36 @@ async def _start_runtime(settings: Settings, services: Services, parts: Supervis
         resync=config.resync,
         grace=config.grace,
     )
+    # one channel per instance, shared by the probes and the proxy
+    pool = ChannelPool(runtime.target)
     await parts.start(runtime)
-    await parts.start(Prober(runtime, ChannelPool(runtime.target), runtime.health_of))
+    await parts.start(Prober(runtime, pool, runtime.health_of))
     services.runtime = runtime
     await parts.start(_Forget(services))
+    return runtime, pool
+
+
+@dataclass
+class _Serving:
+    """The MCP endpoint serves the projects while this replica leads (a follower relays
+    `/mcp/` to the leader): stopped first, before the channels it uses close."""
+
+    mcp: McpEndpoint
+    backend: ProxyBackend
+
+    async def start(self) -> None:
+        self.mcp.backend = self.backend
+
+    async def stop(self) -> None:
+        self.mcp.backend = None
+
+
+def _servers_written(notice: object) -> set[str] | None:
+    """The Servers a write notice names (None: unknown, e.g. another replica's write)."""
+    if not isinstance(notice, WriteNotice) or notice.written is None or notice.deleted is None:
+        return None
+    keys = [*notice.written, *notice.deleted]
+    return {key[2] for key in keys if key[0] == "Server"}
 
 
 @dataclass

@@ -1,0 +1,306 @@
+"""`/mcp/<project>` in a real mcpd, reached by the `mcp` SDK's own client in both protocol
+eras, in front of real servers run by the runtime: the project's test server and PyPI's
+`mcp-server-time`, each over stdio.
+
+What a client sees: the project's instructions, the tools, prompts and resources of its
+servers under namespaced names, calls routed back to the right server (with the
+server's progress notifications on the way), and every refusal a token can meet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.integration.runtime.test_reconciler import JSON, apply, manifest_of, until
+from tests.support.mcpd import Mcpd, running_mcpd
+from tests.support.runtime import MCP_SERVER_TIME
+
+pytestmark = [pytest.mark.integration]
+
+#: the initialize handshake, and auto: server/discover first, as the SDK's client does by
+#: default (it finds the endpoint speaks 2026-07-28)
+ERAS = ["legacy", "auto"]
+INSTRUCTIONS = "Use the tools of demo wisely."
+
+
+def _time_server() -> JSON:
+    return {
+        "apiVersion": "mcpctl/v1",
+        "kind": "Server",
+        "metadata": {"name": "time"},
+        "spec": {"command": [str(MCP_SERVER_TIME), "--local-timezone=UTC"]},
+    }
+
+
+def _project(name: str, *servers: str) -> JSON:
+    return {
+        "apiVersion": "mcpctl/v1",
+        "kind": "Project",
+        "metadata": {"name": name},
+        "spec": {"servers": list(servers), "instructions": INSTRUCTIONS},
+    }
+
+
+def _token(client: httpx.Client, name: str, spec: JSON, bindings: list[JSON] | None = None) -> str:
+    body: JSON = {
+        "apiVersion": "mcpctl/v1",
+        "kind": "McpToken",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    if bindings is not None:
+        body["bindings"] = bindings
+    answer = client.post("/api/v1/mcptokens", json=body)
+    assert answer.status_code == 201, answer.text
+    token: str = answer.json()["token"]
+    return token
+
+
+@pytest.fixture(scope="module")
+def mcpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mcpd]:
+    state = tmp_path_factory.mktemp("proxy") / "state"
+    with running_mcpd(state) as server:
+        with server.client() as client:
+            apply(
+                client,
+                manifest_of("tools"),
+                _time_server(),
+                _project("demo", "tools", "time"),
+                _project("other", "tools"),
+            )
+
+            def ready() -> bool:
+                for name in ("tools", "time"):
+                    status = client.get(f"/api/v1/servers/{name}").json().get("status") or {}
+                    if status.get("readyReplicas") != 1:
+                        return False
+                return True
+
+            until(ready, "the servers tools and time ready")
+        yield server
+
+
+@pytest.fixture(scope="module")
+def token(mcpd: Mcpd) -> str:
+    with mcpd.client() as client:
+        return _token(client, "laptop", {"project": "demo", "rbacMode": "clone"})
+
+
+@contextlib.asynccontextmanager
+async def _client(url: str, token: str, era: str) -> AsyncIterator[Client]:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        Client(streamable_http_client(url, http_client=http), mode=era) as client,
+    ):
+        yield client
+
+
+def _run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_a_client_sees_every_server_of_the_project_under_namespaced_names(
+    mcpd: Mcpd, token: str, era: str
+) -> None:
+    async def scenario() -> None:
+        async with _client(f"{mcpd.url}/mcp/demo", token, era) as client:
+            assert client.instructions == INSTRUCTIONS
+            assert client.protocol_version == ("2025-11-25" if era == "legacy" else "2026-07-28")
+            tools = [t.name for t in (await client.list_tools()).tools]
+            assert "tools__echo" in tools
+            assert "tools__add" in tools
+            assert "time__get_current_time" in tools
+            assert tools.index("tools__echo") < tools.index("time__get_current_time")
+            prompts = [p.name for p in (await client.list_prompts()).prompts]
+            assert prompts == ["tools__greet"]
+            resources = [str(r.uri) for r in (await client.list_resources()).resources]
+            assert resources == ["tools+test://static"]
+
+            echoed = await client.call_tool("tools__echo", {"text": "hello"})
+            assert not echoed.is_error
+            assert echoed.content[0].text == "hello"  # type: ignore[union-attr]
+            added = await client.call_tool("tools__add", {"a": 2, "b": 40})
+            assert added.content[0].text == "42"  # type: ignore[union-attr]
+            now = await client.call_tool("time__get_current_time", {"timezone": "UTC"})
+            assert not now.is_error
+            assert "UTC" in now.content[0].text  # type: ignore[union-attr]
+
+            greeting = await client.get_prompt("tools__greet", {"who": "Ada"})
+            assert "Hello, Ada!" in str(greeting.messages[0].content)
+            static = await client.read_resource("tools+test://static")
+            assert static.contents[0].text == "static text"  # type: ignore[union-attr]
+
+    _run(scenario())
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_an_unknown_tool_is_a_clear_error_and_the_endpoint_goes_on(
+    mcpd: Mcpd, token: str, era: str
+) -> None:
+    async def scenario() -> None:
+        async with _client(f"{mcpd.url}/mcp/demo", token, era) as client:
+            with pytest.raises(Exception, match="unknown tool 'nope__x'"):
+                await client.call_tool("nope__x", {})
+            echoed = await client.call_tool("tools__echo", {"text": "still here"})
+            assert echoed.content[0].text == "still here"  # type: ignore[union-attr]
+
+    _run(scenario())
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_progress_of_a_call_reaches_the_client(mcpd: Mcpd, token: str, era: str) -> None:
+    heard: list[float] = []
+
+    async def progress(progress: float, total: float | None, message: str | None) -> None:
+        heard.append(progress)
+
+    async def scenario() -> None:
+        async with _client(f"{mcpd.url}/mcp/demo", token, era) as client:
+            done = await client.call_tool(
+                "tools__progress", {"steps": 3}, progress_callback=progress
+            )
+            assert not done.is_error
+
+    _run(scenario())
+    assert heard == [1, 2, 3]
+
+
+def _post(mcpd: Mcpd, project: str, token: str | None, **headers: str) -> httpx.Response:
+    sent = {"accept": "application/json, text/event-stream", **headers}
+    if token is not None:
+        sent["authorization"] = f"Bearer {token}"
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    return httpx.post(f"{mcpd.url}/mcp/{project}", json=body, headers=sent)
+
+
+def test_no_token_is_401_with_www_authenticate(mcpd: Mcpd) -> None:
+    answer = _post(mcpd, "demo", None)
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+    assert _post(mcpd, "demo", "mcpctl_pat_notatoken").status_code == 401
+
+
+def test_a_token_for_another_project_is_refused_naming_its_project(mcpd: Mcpd, token: str) -> None:
+    answer = _post(mcpd, "other", token)
+    assert answer.status_code == 403
+    assert "limited to project demo" in answer.text
+
+
+def test_a_token_without_run_on_the_project_is_refused_naming_what_it_needs(
+    mcpd: Mcpd,
+) -> None:
+    with mcpd.client() as client:
+        viewer = _token(
+            client, "viewer", {"project": "demo"}, [{"role": "view", "resource": "projects"}]
+        )
+        runner = _token(
+            client,
+            "runner",
+            {},
+            [{"role": "run", "resource": "projects", "name": "demo"}],
+        )
+    answer = _post(mcpd, "demo", viewer)
+    assert answer.status_code == 403
+    assert "needs run on projects/demo" in answer.text
+    assert _post(mcpd, "demo", runner).status_code == 200
+    assert _post(mcpd, "other", runner).status_code == 403
+
+
+def test_an_unknown_project_is_404_once_authorized(mcpd: Mcpd, token: str) -> None:
+    with mcpd.client() as client:
+        everywhere = _token(client, "everywhere", {"rbacMode": "clone"})
+    assert _post(mcpd, "nowhere", everywhere).status_code == 404
+
+
+def test_a_foreign_origin_is_refused(mcpd: Mcpd, token: str) -> None:
+    answer = _post(mcpd, "demo", token, origin="http://evil.example")
+    assert answer.status_code == 403
+    assert "origin" in answer.text
+
+
+def test_an_unknown_session_is_404_so_that_the_client_initializes_again(
+    mcpd: Mcpd, token: str
+) -> None:
+    body = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    headers = {
+        "authorization": f"Bearer {token}",
+        "accept": "application/json, text/event-stream",
+        "mcp-session-id": "forgotten",
+        "mcp-protocol-version": "2025-11-25",
+    }
+    answer = httpx.post(f"{mcpd.url}/mcp/demo", json=body, headers=headers)
+    assert answer.status_code == 404
+    del headers["mcp-session-id"]
+    assert httpx.post(f"{mcpd.url}/mcp/demo", json=body, headers=headers).status_code == 400
+
+
+def test_a_session_serves_only_the_credential_that_opened_it(mcpd: Mcpd, token: str) -> None:
+    opened = _post(mcpd, "demo", token)
+    session = opened.headers["mcp-session-id"]
+    with mcpd.client() as client:
+        other = _token(client, "other-laptop", {"project": "demo", "rbacMode": "clone"})
+    body = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "mcp-session-id": session,
+        "mcp-protocol-version": "2025-11-25",
+    }
+    mine = httpx.post(
+        f"{mcpd.url}/mcp/demo", json=body, headers={**headers, "authorization": f"Bearer {token}"}
+    )
+    assert mine.status_code == 200
+    theirs = httpx.post(
+        f"{mcpd.url}/mcp/demo", json=body, headers={**headers, "authorization": f"Bearer {other}"}
+    )
+    assert theirs.status_code == 404
+
+
+def test_a_modern_request_whose_headers_disagree_with_its_body_is_400(
+    mcpd: Mcpd, token: str
+) -> None:
+    body = {
+        "jsonrpc": "2.0",
+        "id": 3,
+        "method": "tools/list",
+        "params": {
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+            }
+        },
+    }
+    headers = {
+        "authorization": f"Bearer {token}",
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": "2026-07-28",
+        "mcp-method": "tools/call",
+    }
+    answer = httpx.post(f"{mcpd.url}/mcp/demo", json=body, headers=headers)
+    assert answer.status_code == 400
+    assert "mcp-method" in answer.text
+    headers["mcp-method"] = "tools/list"
+    listed = httpx.post(f"{mcpd.url}/mcp/demo", json=body, headers=headers)
+    assert listed.status_code == 200
+    result = listed.json()["result"]
+    assert result["cacheScope"] == "private"
+    assert "tools__echo" in [t["name"] for t in result["tools"]]
