@@ -386,10 +386,12 @@ class _Serving:
     backend: ProxyBackend
 
     async def start(self) -> None:
+        await self.backend.start()
         self.mcp.backend = self.backend
 
     async def stop(self) -> None:
         self.mcp.backend = None
+        await self.backend.stop()  # the audit entries left are written
 
 
 def _servers_written(notice: object) -> set[str] | None:

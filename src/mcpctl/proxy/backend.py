@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mcpctl.proxy.auditing import CallAudit
 from mcpctl.proxy.catalog import Catalog
 from mcpctl.proxy.settings import ProxySettings
 from mcpctl.proxy.views import ProjectSpec, Views
@@ -20,6 +21,7 @@ __all__ = ["ProxyBackend"]
 class ProxyBackend:
     catalog: Catalog
     views: Views
+    audit: CallAudit
 
     @classmethod
     def of(
@@ -48,7 +50,13 @@ class ProxyBackend:
             return ProjectSpec(name, tuple(str(s) for s in servers), str(instructions))
 
         catalog = Catalog(pool or ChannelPool(lambda _instance: None), ready, settings)
-        return cls(catalog, Views(catalog, read_project))
+        return cls(catalog, Views(catalog, read_project), CallAudit(sessions))
+
+    async def start(self) -> None:
+        await self.audit.start()
+
+    async def stop(self) -> None:
+        await self.audit.stop()
 
     def written(self, servers: set[str] | None) -> None:
         """A write (or another replica's): what it changed is shown anew."""

@@ -47,6 +47,7 @@ from mcpctl.access.cache import cache_of
 from mcpctl.access.policy import Policy, Principal, policy_from, policy_of
 from mcpctl.identity import IdentityService
 from mcpctl.identity.credentials import Unauthenticated
+from mcpctl.proxy.auditing import arguments_digest
 from mcpctl.proxy.backend import ProxyBackend
 from mcpctl.proxy.catalog import Unavailable
 from mcpctl.proxy.settings import ProxySettings
@@ -149,6 +150,7 @@ class _Request:
     headers: dict[str, str]
     body: bytes = b""
     backend: ProxyBackend | None = None
+    principal: Principal | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -190,7 +192,7 @@ class McpEndpoint:
             if not project or "/" in project:
                 raise _Refused(404, INVALID_REQUEST, f"no MCP endpoint at {path}")
             self._check_origin(request)
-            principal = await self._authenticate(request)
+            principal = request.principal = await self._authenticate(request)
             await self._authorize(principal, project)
             backend = self.backend
             if backend is None:
@@ -222,6 +224,14 @@ class McpEndpoint:
                     [(b"allow", b"POST, DELETE")],
                 )
         except _Refused as e:
+            if e.status in (401, 403) and self.backend is not None:
+                self.backend.audit.add(
+                    request.principal,
+                    verb="connect",
+                    outcome="denied",
+                    project=project or None,
+                    details={"status": e.status, "reason": e.message[:200]},
+                )
             body = encode_error(None, e.code, e.message)
             await _respond(send, e.status, body, _JSON + e.headers)
         except Exception:
@@ -507,6 +517,7 @@ class McpEndpoint:
                 send, request_id, UPSTREAM_UNAVAILABLE, f"server {server}: {e}", modern=modern
             )
             return
+        started = time.monotonic()
         call = asyncio.ensure_future(
             channel.forward(
                 orjson.dumps(upstream),
@@ -532,6 +543,8 @@ class McpEndpoint:
         except asyncio.CancelledError:
             call.cancel()
             raise
+        if method == "tools/call":
+            self._audit_call(request, server, original, params, answer, started, request_id)
         if modern:
             answer = _complete(answer)
         if streaming:
@@ -542,6 +555,38 @@ class McpEndpoint:
             await _respond(send, 200, answer, _JSON)
 
     # ---- helpers -----------------------------------------------------------------------
+
+    def _audit_call(
+        self,
+        request: _Request,
+        server: str,
+        tool: str,
+        params: JsonObject,
+        answer: bytes,
+        started: float,
+        request_id: Json,
+    ) -> None:
+        assert request.backend is not None
+        # an error answer's top-level "error" comes before any "result" (inside a string
+        # either word is escaped); a tool's own failure is its result's isError
+        error, result = answer.find(b'"error":'), answer.find(b'"result":')
+        failed = (error != -1 and (result == -1 or error < result)) or (b'"isError":true' in answer)
+        arguments = params.get("arguments")
+        request.backend.audit.add(
+            request.principal,
+            verb="call",
+            outcome="error" if failed else "success",
+            project=request.project,
+            server=server,
+            tool=tool[:256],
+            duration_ms=(time.monotonic() - started) * 1000,
+            request_id=str(request_id)[:256],
+            details={
+                "arguments": arguments_digest(
+                    None if arguments is None else orjson.dumps(arguments)
+                )
+            },
+        )
 
     async def _view(self, request: _Request) -> ProjectView:
         assert request.backend is not None

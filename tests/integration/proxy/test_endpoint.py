@@ -304,3 +304,51 @@ def test_a_modern_request_whose_headers_disagree_with_its_body_is_400(
     result = listed.json()["result"]
     assert result["cacheScope"] == "private"
     assert "tools__echo" in [t["name"] for t in result["tools"]]
+
+
+def test_every_call_is_audited_with_its_arguments_hashed_never_shown(
+    mcpd: Mcpd, token: str
+) -> None:
+    async def known() -> None:
+        async with _client(f"{mcpd.url}/mcp/demo", token, "legacy") as client:
+            await client.call_tool("tools__echo", {"text": "s3cr3t-argument"})
+            await client.call_tool("tools__add", {"a": "not a number", "b": 1})
+
+    _run(known())
+    with mcpd.client() as admin:
+
+        def calls() -> list[JSON]:
+            answer = admin.get("/api/v1/auditevents", params={"verb": "call", "limit": 1000})
+            items: list[JSON] = answer.raise_for_status().json()["items"]
+            found = [i["spec"] for i in items if i["spec"].get("project") == "demo"]
+            return found if any(c["tool"] == "add" for c in found) else []
+
+        entries = until(calls, "the audit entries of the calls")
+        raw = admin.get("/api/v1/auditevents", params={"limit": 1000}).text
+    echo = next(e for e in entries if e["tool"] == "echo")
+    assert echo["server"] == "tools"
+    assert echo["outcome"] == "success"
+    assert echo["token"].startswith("laptop")
+    assert echo["durationMs"] >= 0
+    assert echo["details"]["arguments"]["bytes"] == len(b'{"text":"s3cr3t-argument"}')
+    assert len(echo["details"]["arguments"]["sha256"]) == 64
+    add = next(e for e in entries if e["tool"] == "add")
+    assert add["outcome"] == "error"  # the server refused its arguments
+    assert "s3cr3t-argument" not in raw
+
+
+def test_a_refused_request_is_audited_as_denied(mcpd: Mcpd, token: str) -> None:
+    assert _post(mcpd, "other", token).status_code == 403
+    with mcpd.client() as admin:
+
+        def denied() -> list[JSON]:
+            answer = admin.get("/api/v1/auditevents", params={"outcome": "denied", "limit": 1000})
+            items: list[JSON] = answer.raise_for_status().json()["items"]
+            return [
+                i["spec"]
+                for i in items
+                if i["spec"]["verb"] == "connect" and i["spec"].get("project") == "other"
+            ]
+
+        found = until(denied, "the denied request's audit entry")
+    assert "limited to project demo" in found[0]["details"]["reason"]
