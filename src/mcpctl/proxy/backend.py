@@ -3,7 +3,8 @@ servers' offers over the runtime's channels, and the projects' views."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from mcpctl.proxy.auditing import CallAudit
 from mcpctl.proxy.catalog import Catalog
@@ -12,9 +13,17 @@ from mcpctl.proxy.views import ProjectSpec, Views
 from mcpctl.reconciler.running import RuntimeReconciler
 from mcpctl.store import Sessions
 from mcpctl.store.objects import find_object
-from mcpctl.upstream import ChannelPool
+from mcpctl.upstream import ChannelPool, Notification
 
 __all__ = ["ProxyBackend"]
+
+_LIST_CHANGES = frozenset(
+    {
+        "notifications/tools/list_changed",
+        "notifications/prompts/list_changed",
+        "notifications/resources/list_changed",
+    }
+)
 
 
 @dataclass
@@ -22,6 +31,7 @@ class ProxyBackend:
     catalog: Catalog
     views: Views
     audit: CallAudit
+    _undo: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def of(
@@ -50,12 +60,31 @@ class ProxyBackend:
             return ProjectSpec(name, tuple(str(s) for s in servers), str(instructions))
 
         catalog = Catalog(pool or ChannelPool(lambda _instance: None), ready, settings)
-        return cls(catalog, Views(catalog, read_project), CallAudit(sessions))
+        backend = cls(catalog, Views(catalog, read_project), CallAudit(sessions))
+        if runtime is not None and pool is not None:
+
+            def heard(instance: str, note: Notification) -> None:
+                # an upstream's lists changed: asked again (and its projects' listeners told)
+                tracked = runtime.tracked.get(instance)
+                if tracked is not None and note.method in _LIST_CHANGES:
+                    catalog.invalidate([tracked.server])
+
+            def readiness(server: str) -> None:
+                catalog.invalidate([server])
+
+            backend._undo.append(pool.subscribe(heard))
+            runtime.readiness_listeners.append(readiness)
+            backend._undo.append(lambda: runtime.readiness_listeners.remove(readiness))
+        return backend
 
     async def start(self) -> None:
         await self.audit.start()
 
     async def stop(self) -> None:
+        for undo in self._undo:
+            undo()
+        self._undo.clear()
+        await self.views.close()
         await self.audit.stop()
 
     def written(self, servers: set[str] | None) -> None:

@@ -69,6 +69,7 @@ from mcpctl.upstream.protocol import (
     PROTOCOL_VERSION_KEY,
     SERVER_INFO_KEY,
     SESSION_HEADER,
+    SUBSCRIPTION_ID_KEY,
     UNSUPPORTED_PROTOCOL_VERSION,
 )
 from mcpctl.upstream.wire import encode_error
@@ -77,6 +78,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["McpEndpoint"]
 
+#: Seconds between the comments that keep an idle stream open behind other proxies.
+KEEPALIVE = 15.0
 PARSE_ERROR = -32700
 INVALID_PARAMS = -32602
 HEADER_MISMATCH = -32001
@@ -141,6 +144,25 @@ class _Session:
     used: float = field(default_factory=time.monotonic)
 
 
+@dataclass(eq=False)
+class _Stream:
+    """One open stream of server messages: the list changes it wants, and for a listen,
+    its request's id (each frame carries it in `_meta`)."""
+
+    kinds: frozenset[str]
+    listen: Json
+    queue: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
+
+    def notification(self, method: str, params: JsonObject | None = None) -> bytes:
+        body: JsonObject = dict(params or {})
+        if self.listen is not None:
+            body["_meta"] = {SUBSCRIPTION_ID_KEY: self.listen}
+        message: JsonObject = {"jsonrpc": "2.0", "method": method}
+        if body:
+            message["params"] = body
+        return orjson.dumps(message)
+
+
 @dataclass
 class _Request:
     """One HTTP request, as the endpoint reads it."""
@@ -151,6 +173,7 @@ class _Request:
     body: bytes = b""
     backend: ProxyBackend | None = None
     principal: Principal | None = None
+    receive: Receive | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -174,10 +197,33 @@ class McpEndpoint:
         self.identity = identity
         self.db = sessions
         #: the catalogue and the views while this replica leads (`daemon.wiring._Serving`)
-        self.backend: ProxyBackend | None = None
+        self._backend: ProxyBackend | None = None
         self.settings = settings or ProxySettings()
         self.allowed_origins = allowed_origins
         self._sessions: dict[str, _Session] = {}
+        #: the open streams of server messages (GET streams, listens), by project
+        self._streams: dict[str, set[_Stream]] = {}
+
+    @property
+    def backend(self) -> ProxyBackend | None:
+        """The catalogue and the views while this replica leads (`daemon.wiring._Serving`)."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, backend: ProxyBackend | None) -> None:
+        self._backend = backend
+        if backend is not None:
+            backend.views.watched = lambda project: bool(self._streams.get(project))
+            backend.views.listeners.append(self._lists_changed)
+        else:  # this replica stops serving: its streams end (clients reconnect elsewhere)
+            for streams in self._streams.values():
+                for stream in streams:
+                    stream.queue.put_nowait(None)
+
+    def _lists_changed(self, project: str, kinds: set[str]) -> None:
+        for stream in self._streams.get(project, ()):
+            for kind in sorted(kinds & stream.kinds):
+                stream.queue.put_nowait(stream.notification(f"notifications/{kind}/list_changed"))
 
     # ---- HTTP ----------------------------------------------------------------------------
 
@@ -204,24 +250,19 @@ class McpEndpoint:
                 )
             if request.method == "POST":
                 request.body = await self._read_body(receive)
+                request.receive = receive
                 await self._post(request, principal, backend, send)
             elif request.method == "DELETE":
                 self._end_session(request, principal)
                 await _respond(send, 204, b"", [])
             elif request.method == "GET":
-                # no stream of server messages yet: the specification lets a server say 405
-                raise _Refused(
-                    405,
-                    INVALID_REQUEST,
-                    "this endpoint offers no GET stream",
-                    [(b"allow", b"POST, DELETE")],
-                )
+                await self._get_stream(request, principal, receive, send)
             else:
                 raise _Refused(
                     405,
                     INVALID_REQUEST,
                     f"{request.method} is not allowed here",
-                    [(b"allow", b"POST, DELETE")],
+                    [(b"allow", b"GET, POST, DELETE")],
                 )
         except _Refused as e:
             if e.status in (401, 403) and self.backend is not None:
@@ -455,6 +496,8 @@ class McpEndpoint:
             if view.spec.instructions:
                 result_object["instructions"] = view.spec.instructions
             await _respond(send, 200, _result(request_id, orjson.dumps(result_object)), _JSON)
+        elif method == "subscriptions/listen" and modern:
+            await self._listen(request, message, request_id, send)
         elif method == "logging/setLevel" and not modern:
             await _respond(send, 200, _result(request_id, b"{}"), _JSON)
         else:
@@ -553,6 +596,109 @@ class McpEndpoint:
             await _event(send, answer, last=True)
         else:
             await _respond(send, 200, answer, _JSON)
+
+    # ---- streams of server messages ------------------------------------------------------
+
+    async def _get_stream(
+        self, request: _Request, principal: Principal, receive: Receive, send: Send
+    ) -> None:
+        """The handshake era's GET stream: the list changes of the session's project."""
+        if "text/event-stream" not in (request.header("accept") or ""):
+            raise _Refused(406, INVALID_REQUEST, "a GET stream needs Accept: text/event-stream")
+        self._session_of(request, principal, "GET")
+        stream = _Stream(frozenset(("tools", "prompts", "resources")), None)
+
+        async def opening() -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": _SSE})
+            await send({"type": "http.response.body", "body": b": open\n\n", "more_body": True})
+
+        await self._follow(request.project, stream, receive, send, opening)
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _listen(
+        self, request: _Request, message: JsonObject, request_id: Json, send: Send
+    ) -> None:
+        """The 2026-07-28 era's `subscriptions/listen`: acknowledged with what the endpoint
+        honours (the list changes asked for), then those, until the client goes."""
+        params = message.get("params")
+        asked = params.get("notifications") if isinstance(params, dict) else None
+        if not isinstance(asked, dict):
+            await self._error(
+                send,
+                request_id,
+                INVALID_PARAMS,
+                "subscriptions/listen needs params.notifications",
+                modern=True,
+            )
+            return
+        kinds = frozenset(
+            kind
+            for kind in ("tools", "prompts", "resources")
+            if asked.get(f"{kind}ListChanged") is True
+        )
+        stream = _Stream(kinds, request_id)
+        honoured: JsonObject = {f"{kind}ListChanged": True for kind in sorted(kinds)}
+
+        async def opening() -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": _SSE})
+            acknowledged: JsonObject = {"notifications": honoured}
+            await _event(
+                send, stream.notification("notifications/subscriptions/acknowledged", acknowledged)
+            )
+
+        assert request.receive is not None
+        await self._follow(request.project, stream, request.receive, send, opening)
+        ended: JsonObject = {"resultType": "complete", "_meta": {SUBSCRIPTION_ID_KEY: request_id}}
+        await _event(send, _result(request_id, orjson.dumps(ended)), last=True)
+
+    async def _follow(
+        self,
+        project: str,
+        stream: _Stream,
+        receive: Receive,
+        send: Send,
+        opening: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Open the stream (heard from before the client sees it open: a change right after
+        is not missed), then send what it hears until the client goes or this replica stops
+        serving."""
+        self._streams.setdefault(project, set()).add(stream)
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await opening()
+            while True:
+                heard = asyncio.ensure_future(stream.queue.get())
+                done, _ = await asyncio.wait(
+                    {heard, gone}, timeout=KEEPALIVE, return_when=asyncio.FIRST_COMPLETED
+                )
+                if gone in done:
+                    heard.cancel()
+                    return
+                if heard not in done:
+                    heard.cancel()
+                    await send(
+                        {
+                            "type": "http.response.body",
+                            "body": b": keepalive\n\n",
+                            "more_body": True,
+                        }
+                    )
+                    continue
+                item = heard.result()
+                if item is None:
+                    return
+                await _event(send, item)
+        finally:
+            gone.cancel()
+            streams = self._streams.get(project)
+            if streams is not None:
+                streams.discard(stream)
+                if not streams:
+                    del self._streams[project]
+
+    @property
+    def stream_count(self) -> int:
+        return sum(len(streams) for streams in self._streams.values())
 
     # ---- helpers -----------------------------------------------------------------------
 
@@ -691,6 +837,12 @@ async def _respond(
 ) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Return once the client has gone (what else it sends on a stream is not read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _event(send: Send, data: bytes, *, last: bool = False) -> None:

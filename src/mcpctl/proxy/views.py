@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ProjectSpec", "ProjectView", "Views"]
 
+#: The lists a client hears have changed, by the methods that give them.
+_KINDS = {
+    "tools": ("tools/list",),
+    "prompts": ("prompts/list",),
+    "resources": ("resources/list", "resources/templates/list"),
+}
+
 
 @dataclass(frozen=True)
 class ProjectSpec:
@@ -105,8 +112,14 @@ class Views:
     _building: dict[str, asyncio.Task[ProjectView | None]] = field(default_factory=dict)
     #: bumped whenever something changed: a build that began before is not kept
     _epoch: int = 0
-    #: called with the project's name when its view was dropped (clients are told)
-    listeners: list[Callable[[str], None]] = field(default_factory=list)
+    #: called with a project's name and the lists that changed in it (`tools`, `prompts`,
+    #: `resources`), for the projects `watched` says clients listen to
+    listeners: list[Callable[[str, set[str]], None]] = field(default_factory=list)
+    #: whether clients listen to a project's changes (then a dropped view is rebuilt at
+    #: once and compared, so that they hear of what changed, and only of that)
+    watched: Callable[[str], bool] = lambda _project: False
+    _shown: dict[str, Mapping[str, bytes]] = field(default_factory=dict)
+    _refreshing: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.catalog.on_change(self._server_changed)
@@ -118,9 +131,36 @@ class Views:
                 self._drop(name)
 
     def _drop(self, project: str) -> None:
-        if self._views.pop(project, None) is not None:
+        shown = self._views.pop(project, None) is not None
+        if shown and self.watched(project) and project not in self._refreshing:
+            task = asyncio.create_task(self._refresh(project), name=f"mcp-view-{project}")
+            self._refreshing[project] = task
+            task.add_done_callback(lambda _: self._refreshing.pop(project, None))
+
+    async def _refresh(self, project: str) -> None:
+        """Build a dropped view again and tell the listeners which lists changed."""
+        await asyncio.sleep(0)  # one write may drop several things: let it finish
+        before = self._shown.get(project)
+        try:
+            view = await self.view(project)
+        except Exception:  # an edge: the next request builds it, and reports its error
+            log.exception("project %s: its view could not be built", project)
+            return
+        after = view.results if view is not None else {}
+        changed = {
+            kind
+            for kind, methods in _KINDS.items()
+            if any((before or {}).get(m) != after.get(m) for m in methods)
+        }
+        if changed:
             for listener in list(self.listeners):
-                listener(project)
+                listener(project, changed)
+
+    async def close(self) -> None:
+        tasks = list(self._refreshing.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def written(self, servers: set[str] | None) -> None:
         """A write: drop the views of every project (the Project itself may have changed),
@@ -148,6 +188,7 @@ class Views:
         if spec is None:
             return None
         view = build_view(spec, await self.catalog.offers(spec.servers))
+        self._shown[project] = view.results
         if epoch == self._epoch:
             self._views[project] = view
         return view

@@ -217,6 +217,10 @@ class RuntimeReconciler:
         self._server_status: dict[str, dict[str, Any]] = {}
         #: why each Server could not run, as its last event said
         self._blocked: dict[str, tuple[str, str]] = {}
+        #: told (with a Server's name) when the set of its ready instances changed: the
+        #: proxy asks a server that got its first ready instance for its lists at once
+        self.readiness_listeners: list[Callable[[str], None]] = []
+        self._ready_seen: dict[str, frozenset[str]] = {}
         #: every Server as the last round saw it
         self.wanted: dict[str, Wanted] = {}
         #: instances to replace (deleted by a user) and to restart (unhealthy), next round
@@ -305,6 +309,21 @@ class RuntimeReconciler:
                 self._event(tracked, "Normal", "Stopping", "its Server was deleted")
                 await self._stop(tracked)
         await self._write(wanted)
+        self._tell_readiness()
+
+    def _tell_readiness(self) -> None:
+        ready: dict[str, set[str]] = {}
+        for tracked in self.tracked.values():
+            if tracked.ready:
+                ready.setdefault(tracked.server, set()).add(tracked.name)
+        now = {server: frozenset(names) for server, names in ready.items()}
+        changed = {
+            s for s in now.keys() | self._ready_seen.keys() if now.get(s) != self._ready_seen.get(s)
+        }
+        self._ready_seen = now
+        for server in sorted(changed):
+            for listener in list(self.readiness_listeners):
+                listener(server)
 
     # ---- what runs ---------------------------------------------------------------------
 

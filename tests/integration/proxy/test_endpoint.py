@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -21,7 +22,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.integration.runtime.test_reconciler import JSON, apply, manifest_of, until
-from tests.support.mcpd import Mcpd, running_mcpd
+from tests.support.mcpd import WAIT_TIMEOUT, Mcpd, running_mcpd
 from tests.support.runtime import MCP_SERVER_TIME
 
 pytestmark = [pytest.mark.integration]
@@ -352,3 +353,77 @@ def test_a_refused_request_is_audited_as_denied(mcpd: Mcpd, token: str) -> None:
 
         found = until(denied, "the denied request's audit entry")
     assert "limited to project demo" in found[0]["details"]["reason"]
+
+
+def _initialize(mcpd: Mcpd, project: str, token: str) -> dict[str, str]:
+    """A session of the handshake era, opened by hand: the headers its requests carry."""
+    opened = _post(mcpd, project, token)
+    assert opened.status_code == 200, opened.text
+    return {
+        "authorization": f"Bearer {token}",
+        "accept": "application/json, text/event-stream",
+        "mcp-session-id": opened.headers["mcp-session-id"],
+        "mcp-protocol-version": "2025-11-25",
+    }
+
+
+def _tool_names(mcpd: Mcpd, project: str, headers: dict[str, str]) -> list[str]:
+    body = {"jsonrpc": "2.0", "id": 9, "method": "tools/list"}
+    answer = httpx.post(f"{mcpd.url}/mcp/{project}", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    return [t["name"] for t in answer.json()["result"]["tools"]]
+
+
+def test_a_session_hears_on_its_get_stream_when_its_tools_change(mcpd: Mcpd) -> None:
+    with mcpd.client() as admin:
+        apply(admin, _project("live", "tools"))
+        token = _token(admin, "live-laptop", {"project": "live", "rbacMode": "clone"})
+    headers = _initialize(mcpd, "live", token)
+    assert "time__get_current_time" not in _tool_names(mcpd, "live", headers)
+    # open before the change (its answer's headers come once it listens), read after it
+    with httpx.stream(
+        "GET", f"{mcpd.url}/mcp/live", headers=headers, timeout=WAIT_TIMEOUT
+    ) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"] == "text/event-stream"
+        with mcpd.client() as admin:
+            apply(admin, _project("live", "tools", "time"))
+        heard = []
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                heard.append(json.loads(line.removeprefix("data: "))["method"])
+                if "notifications/tools/list_changed" in heard:
+                    break
+    assert "notifications/tools/list_changed" in heard
+    assert "time__get_current_time" in _tool_names(mcpd, "live", headers)
+
+
+def test_a_get_stream_needs_its_session(mcpd: Mcpd, token: str) -> None:
+    headers = {"authorization": f"Bearer {token}", "accept": "text/event-stream"}
+    assert httpx.get(f"{mcpd.url}/mcp/demo", headers=headers).status_code == 400
+    headers["mcp-session-id"] = "forgotten"
+    assert httpx.get(f"{mcpd.url}/mcp/demo", headers=headers).status_code == 404
+
+
+def test_a_listen_hears_when_its_tools_change(mcpd: Mcpd) -> None:
+    with mcpd.client() as admin:
+        apply(admin, _project("listened", "tools"))
+        token = _token(admin, "listen-laptop", {"project": "listened", "rbacMode": "clone"})
+
+    def change() -> None:
+        with mcpd.client() as admin:
+            apply(admin, _project("listened", "tools", "time"))
+
+    async def scenario() -> list[str]:
+        async with _client(f"{mcpd.url}/mcp/listened", token, "auto") as client:
+            before = [t.name for t in (await client.list_tools()).tools]
+            assert "time__get_current_time" not in before
+            async with client.listen(tools_list_changed=True) as subscription:
+                await asyncio.to_thread(change)
+                async for event in subscription:
+                    assert "tools" in repr(event).lower()
+                    break
+            return [t.name for t in (await client.list_tools()).tools]
+
+    after = _run(scenario())
+    assert "time__get_current_time" in after
