@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -432,3 +434,70 @@ def test_a_listen_hears_when_its_tools_change(mcpd: Mcpd) -> None:
 
     after = _run(scenario())
     assert "time__get_current_time" in after
+
+
+def _fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _threads(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError("no Threads line")
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry))
+    return found
+
+
+def test_a_thousand_sessions_dropped_unclosed_leave_nothing_behind(mcpd: Mcpd, token: str) -> None:
+    pid = mcpd.process.pid
+    with mcpd.client() as admin:
+        admin.get("/api/v1/auth/me")  # mcpd's own pools warmed before counting
+    _tool_names(mcpd, "demo", _initialize(mcpd, "demo", token))
+    before = (_fds(pid), _threads(pid), _children(pid))
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    headers = {"authorization": f"Bearer {token}", "accept": "application/json, text/event-stream"}
+    with httpx.Client(base_url=mcpd.url, headers=headers, timeout=WAIT_TIMEOUT) as client:
+        for _ in range(1000):
+            opened = client.post("/mcp/demo", json=body)
+            assert opened.status_code == 200
+        session = opened.headers["mcp-session-id"]
+        # streams opened and dropped by the client going away, without a DELETE
+        for _ in range(20):
+            with client.stream(
+                "GET",
+                "/mcp/demo",
+                headers={
+                    "mcp-session-id": session,
+                    "mcp-protocol-version": "2025-11-25",
+                    "accept": "text/event-stream",
+                },
+            ) as stream:
+                assert stream.status_code == 200
+
+    def settled() -> bool:
+        # no more than before (a descriptor open then for a moment may be gone since)
+        fds, threads, children = before
+        return _fds(pid) <= fds and _threads(pid) <= threads and _children(pid) <= children
+
+    until(settled, f"mcpd's descriptors, threads and children as before {before}")
