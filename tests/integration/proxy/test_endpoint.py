@@ -501,3 +501,55 @@ def test_a_thousand_sessions_dropped_unclosed_leave_nothing_behind(mcpd: Mcpd, t
         return _fds(pid) <= fds and _threads(pid) <= threads and _children(pid) <= children
 
     until(settled, f"mcpd's descriptors, threads and children as before {before}")
+
+
+def _call(mcpd: Mcpd, project: str, headers: dict[str, str], tool: str, arguments: JSON) -> JSON:
+    body = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments},
+    }
+    answer = httpx.post(
+        f"{mcpd.url}/mcp/{project}", json=body, headers=headers, timeout=WAIT_TIMEOUT
+    )
+    assert answer.status_code == 200, answer.text
+    message: JSON = answer.json()
+    return message
+
+
+def test_a_dead_upstream_is_left_out_and_a_restarted_one_answers_again(mcpd: Mcpd) -> None:
+    with mcpd.client() as admin:
+        apply(
+            admin,
+            manifest_of("flaky"),
+            manifest_of("broken", "--exit-at-once", "3"),
+            _project("mixed", "tools", "flaky", "broken"),
+        )
+        token = _token(admin, "mixed-laptop", {"project": "mixed", "rbacMode": "clone"})
+    headers = _initialize(mcpd, "mixed", token)
+
+    def flaky_listed() -> list[str]:
+        names = _tool_names(mcpd, "mixed", headers)
+        return names if "flaky__echo" in names else []
+
+    names = until(flaky_listed, "the tools of flaky listed")
+    assert "tools__echo" in names
+    assert not [n for n in names if n.startswith("broken__")]  # never up: left out
+
+    crashed = _call(mcpd, "mixed", headers, "flaky__crash", {"code": 1})
+    assert "error" in crashed or crashed["result"].get("isError")
+    # the endpoint goes on for the others meanwhile
+    assert (
+        _call(mcpd, "mixed", headers, "tools__echo", {"text": "on"})["result"]["content"][0]["text"]
+        == "on"
+    )
+
+    def echoed_again() -> bool:
+        answer = _call(mcpd, "mixed", headers, "flaky__echo", {"text": "back"})
+        if "error" in answer:
+            assert "flaky" in answer["error"]["message"]  # a clear error naming the server
+            return False
+        return bool(answer["result"]["content"][0]["text"] == "back")
+
+    until(echoed_again, "flaky restarted and answering through the same session")
