@@ -9,6 +9,7 @@ so that every layer reads a parameter the same way.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +56,8 @@ def parse_duration(value: str, name: str) -> float:
         raise InvalidInput(f"{name} must be a duration like 30s, 5m or 1h")
     try:
         seconds = float(text)
+        if not math.isfinite(seconds):  # `nan`, `inf`, `1e400`: no span of time
+            raise InvalidInput(f"{name}: {value!r} is not a duration (like 30s, 5m, 1h30m, 2d)")
     except ValueError:
         seconds = 0.0
         number = ""

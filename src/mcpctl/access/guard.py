@@ -10,6 +10,13 @@ bindings, Group members, a new User named by an existing Rbac, and an
 McpToken's grants, creator and frozen bindings, whatever the path of the write
 (API, apply, push, mirror, restore).
 
+Secret reads: a write that makes a Secret's value flow into what the writer
+controls (a Server's or Template's env and headers, an Llm's key, a backend's
+token) reads that value as surely as `GET ?showSecrets=true` does: a Server
+that prints its environment to its log, or an external one whose URL is the
+writer's, hands it over. So the writer must be able to read it: `view` on the
+Secret and `run reveal-secrets` (`check_secret_read`).
+
 Lock-out: a write may not leave no User holding every permission (`ADMIN`)
 when one did before (409, whoever writes). `mcpd admin-reset` is the local way
 back.
@@ -194,6 +201,23 @@ def check_bindings(policy: Policy, rbac: Rbac) -> None:
         raise Forbidden(
             f"forbidden: Rbac {rbac.name!r} would grant what you do not hold: "
             + ", ".join(g.describe() for g in sorted(set(missing), key=Grant.describe))
+        )
+
+
+def check_secret_read(policy: Policy, where: str, secret: str) -> None:
+    """Refuse a write whose `where` (an object's field) takes Secret `secret`'s value,
+    unless the writer may read that value itself (see the module's docstring)."""
+    if not ENFORCED:
+        return
+    missing = []
+    if not policy.allows("view", "secrets", secret):
+        missing.append(f"view on secrets/{secret}")
+    if not policy.allows_run("reveal-secrets"):
+        missing.append("run reveal-secrets")
+    if missing:
+        raise Forbidden(
+            f"forbidden: {where} reads the value of Secret {secret!r}, which needs "
+            + " and ".join(missing)
         )
 
 

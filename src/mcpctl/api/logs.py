@@ -32,12 +32,33 @@ from mcpctl.reconciler.running import RuntimeReconciler
 __all__ = ["instance_log", "server_log"]
 
 
+#: The most lines `tail` asks for: more than any log holds, and small enough for the
+#: drivers' buffers (a deque's length, the engine's count), which a larger one overflows.
+MAX_TAIL = 1_000_000_000
+
+
 def _since(value: str | None) -> datetime | None:
     if value is None:
         return None
     if value[:1].isdigit() and ("T" in value or "-" in value[1:]):
-        return parse_timestamp(value)
-    return datetime.now(UTC) - timedelta(seconds=parse_duration(value, "since"))
+        try:
+            return parse_timestamp(value)
+        except InvalidInput as e:
+            raise InvalidInput(f"since: {e}") from None
+    seconds = parse_duration(value, "since")
+    try:
+        return datetime.now(UTC) - timedelta(seconds=seconds)
+    except OverflowError:  # before the year 1
+        raise InvalidInput(f"since: {value!r} reaches back too far") from None
+
+
+def _tail(value: str | None) -> int | None:
+    if not value:
+        return None
+    lines = int_param(value, "tail", 0)
+    if lines > MAX_TAIL:
+        raise InvalidInput(f"tail must be at most {MAX_TAIL}")
+    return lines
 
 
 def _follow(value: str | None) -> bool:
@@ -66,7 +87,7 @@ async def instance_log(request: Request, services: Services) -> Response:
     query = request.query_params
     lines = runtime.logs(
         name,
-        tail=int_param(query.get("tail"), "tail", 0) if query.get("tail") else None,
+        tail=_tail(query.get("tail")),
         since=_since(query.get("since")),
         follow=_follow(query.get("follow")),
     )
@@ -88,7 +109,7 @@ async def server_log(request: Request, services: Services) -> Response:
         names = [picked]
     if not names:
         raise NotFound(f"Server {server!r} has no instances")
-    tail = int_param(query.get("tail"), "tail", 0) if query.get("tail") else None
+    tail = _tail(query.get("tail"))
     since, follow = _since(query.get("since")), _follow(query.get("follow"))
     streams = [(name, runtime.logs(name, tail=tail, since=since, follow=follow)) for name in names]
     return _stream(_merged(streams, prefix=len(names) > 1))

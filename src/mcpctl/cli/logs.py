@@ -50,6 +50,8 @@ def logs(
       mcpctl logs server/time -f --tail 20
       mcpctl logs instance/time-x7k2p --since 10m
     """
+    from urllib.parse import quote
+
     from mcpctl.parameters import parse_duration
 
     plural, name = _target(target)
@@ -69,7 +71,9 @@ def logs(
     out = sys.stdout.buffer
     with api_errors(), connect() as client:
         try:
-            for line in client.stream(f"/api/v1/{plural}/{name}/log", params=params):
+            for line in client.stream(
+                f"/api/v1/{plural}/{quote(name, safe='')}/log", params=params
+            ):
                 out.write(line)
                 if follow:
                     out.flush()

@@ -53,6 +53,7 @@ from mcpctl.manifests import (
     to_plain,
     validate_object,
 )
+from mcpctl.manifests.parsing import format_path
 from mcpctl.manifests.references import (
     Key,
     check_duplicates,
@@ -74,7 +75,7 @@ from mcpctl.objects.validating import (
     validated,
     withheld_value_issues,
 )
-from mcpctl.schemas import BY_KIND, Rbac, Resource, Secret
+from mcpctl.schemas import BY_KIND, Rbac, Resource, Secret, Template
 from mcpctl.store import ObjectRow, Session, Sessions, write_context
 from mcpctl.store.objects import (
     find_object,
@@ -442,6 +443,7 @@ class ObjectService:
         if delete:  # deleted by the same write: the batch may not refer to them any more
             doomed_keys = set(delete)
             existing = [r for r in existing if object_key(r) not in doomed_keys]
+        _check_secret_reads(policy, plans, batch, existing)
         issues = check_set(batch, existing=existing)
         pruned: list[ObjectRow] = []
         if prune is not None:
@@ -607,6 +609,35 @@ class ObjectService:
         await record_audits(
             session, [audited(session, principal, row, "delete", now, verb) for row in ordered]
         )
+
+
+def _check_secret_reads(
+    policy: Policy, plans: list[Planned], batch: list[Manifest], existing: list[Resource]
+) -> None:
+    """Each object whose spec this write sets, and that takes a Secret's value, is a read
+    of that value by the writer (`guard.check_secret_read`); a Server takes the values its
+    Template takes too (its own env runs beside them). Before the reference checks, so
+    that a refusal says nothing of whether the Secret exists."""
+    templates = {r.name: r for r in existing if isinstance(r, Template)}
+    templates.update(
+        {m.resource.name: m.resource for m in batch if isinstance(m.resource, Template)}
+    )
+    for plan in plans:
+        if plan.row is not None and plan.row.spec == plan.spec:
+            continue  # labels or annotations only: nothing that runs changes
+        resource = plan.manifest.resource
+        owner = format_key(plan.manifest.key)
+        for ref in iter_references(resource):
+            if ref.target[0] == "Secret":
+                where = f"{owner} {format_path(ref.field)}"
+                guard.check_secret_read(policy, where, ref.target[2])
+            elif ref.target[0] == "Template" and ref.target[2] in templates:
+                template = templates[ref.target[2]]
+                for used in iter_references(template):
+                    if used.target[0] == "Secret":
+                        field = format_path(used.field)
+                        where = f"{owner} spec.template (Template {template.name!r} {field})"
+                        guard.check_secret_read(policy, where, used.target[2])
 
 
 def _require_reveal(policy: Policy) -> None:

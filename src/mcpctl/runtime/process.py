@@ -161,6 +161,19 @@ def _check(launch: Launch) -> tuple[str, ...]:
     port = launch.container_port
     if port is not None and not 0 < port < 65536:
         raise InvalidInput(f"instance {launch.instance}: port {port} is out of range")
+    # No process can be given a NUL (exec takes C strings): refused here, naming where, as
+    # a failed start of this instance, not a ValueError that would fail every round.
+    for i, part in enumerate(launch.command):
+        if "\0" in part:
+            raise InvalidInput(
+                f"instance {launch.instance}: the command's argument {i} holds a NUL character"
+            )
+    for name, value in launch.environment().items():
+        if "\0" in name or "\0" in value:  # the value may be a secret: never quoted
+            raise InvalidInput(
+                f"instance {launch.instance}: the environment variable {name!r} holds a NUL "
+                "character"
+            )
     return launch.command
 
 
