@@ -221,6 +221,17 @@ def check_secret_read(policy: Policy, where: str, secret: str) -> None:
         )
 
 
+def check_host_command(policy: Policy, where: str) -> None:
+    """Refuse a write whose `where` runs a command on mcpd's host, unless the writer holds
+    `run host-commands`: a host process runs as mcpd's user, beside its database and keys,
+    so whoever may start one holds everything mcpd holds."""
+    if ENFORCED and not policy.allows_run("host-commands"):
+        raise Forbidden(
+            f"forbidden: {where} runs on mcpd's host, which needs run host-commands "
+            "(an image or an external URL does not)"
+        )
+
+
 def has_admin(effective: Mapping[Subject, Permissions]) -> bool:
     return any(
         subject[0] == "User" and perms.covers_all(ADMIN) for subject, perms in effective.items()

@@ -75,7 +75,7 @@ from mcpctl.objects.validating import (
     validated,
     withheld_value_issues,
 )
-from mcpctl.schemas import BY_KIND, Rbac, Resource, Secret, Template
+from mcpctl.schemas import BY_KIND, Rbac, Resource, Secret, Server, Template
 from mcpctl.store import ObjectRow, Session, Sessions, write_context
 from mcpctl.store.objects import (
     find_object,
@@ -444,6 +444,7 @@ class ObjectService:
             doomed_keys = set(delete)
             existing = [r for r in existing if object_key(r) not in doomed_keys]
         _check_secret_reads(policy, plans, batch, existing)
+        _check_host_commands(policy, plans, batch, existing)
         issues = check_set(batch, existing=existing)
         pruned: list[ObjectRow] = []
         if prune is not None:
@@ -638,6 +639,31 @@ def _check_secret_reads(
                         field = format_path(used.field)
                         where = f"{owner} spec.template (Template {template.name!r} {field})"
                         guard.check_secret_read(policy, where, used.target[2])
+
+
+def _check_host_commands(
+    policy: Policy, plans: list[Planned], batch: list[Manifest], existing: list[Resource]
+) -> None:
+    """A Server or Template whose spec this write sets, and that runs a command on mcpd's
+    host (its own `command`, or its Template's), needs `run host-commands`
+    (`guard.check_host_command`): such a server runs as mcpd's user, beside mcpd's state.
+    An image or an external URL needs nothing more."""
+    templates = {r.name: r for r in existing if isinstance(r, Template)}
+    templates.update(
+        {m.resource.name: m.resource for m in batch if isinstance(m.resource, Template)}
+    )
+    for plan in plans:
+        if plan.row is not None and plan.row.spec == plan.spec:
+            continue  # labels or annotations only: nothing that runs changes
+        resource = plan.manifest.resource
+        owner = format_key(plan.manifest.key)
+        if isinstance(resource, Template | Server) and resource.spec.command is not None:
+            guard.check_host_command(policy, f"{owner} spec.command")
+        elif isinstance(resource, Server) and resource.spec.template is not None:
+            template = templates.get(resource.spec.template)
+            if template is not None and template.spec.command is not None:
+                where = f"{owner} spec.template (Template {template.name!r} runs a command)"
+                guard.check_host_command(policy, where)
 
 
 def _require_reveal(policy: Policy) -> None:

@@ -47,6 +47,7 @@ Operation = Literal[
     "reveal-secrets",
     "approve-prompts",
     "set-passwords",
+    "host-commands",
 ]
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"

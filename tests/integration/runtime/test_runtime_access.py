@@ -296,10 +296,9 @@ def test_instances_are_written_by_mcpd_alone_and_a_delete_only_replaces(mcpd: Mc
 
 
 def test_a_server_maker_cannot_change_what_a_template_runs(mcpd: Mcpd) -> None:
-    """`create servers` alone writes no Template, and a Server naming one runs the
-    Template's command. (A Server may name a `command` of its own: whoever may create
-    Servers runs commands as mcpd's user, unless `--runtimes` leaves the process runtime
-    out; that is by design and in docs/architecture.md.)"""
+    """`create servers` alone writes no Template, and runs no command on mcpd's host: not
+    its own, not a Template's (that needs `run host-commands`, a host process being as
+    strong as mcpd's user)."""
     with mcpd.client() as admin:
         apply(admin, manifest("Template", "fixed", {"command": list(server_command())}))
     maker = principal(
@@ -316,7 +315,49 @@ def test_a_server_maker_cannot_change_what_a_template_runs(mcpd: Mcpd) -> None:
         both = manifest("Server", "both", {"template": "fixed", "command": ["/bin/sh"]})
         assert client.post("/api/v1/servers", json=both).status_code == 422
         used = manifest("Server", "uses-fixed", {"template": "fixed"})
-        assert client.post("/api/v1/servers", json=used).status_code == 201
+        refused = client.post("/api/v1/servers", json=used)
+        assert refused.status_code == 403
+        assert "Template 'fixed' runs a command" in detail(refused)
+        assert "needs run host-commands" in detail(refused)
+
+
+def test_running_anything_on_mcpds_host_needs_run_host_commands(mcpd: Mcpd) -> None:
+    """A host process runs as mcpd's user, beside its database and keys: `create servers`
+    alone starts none (its own command, a Template's), and writes no Template that would;
+    an image or an external URL needs nothing more; `run host-commands` allows it."""
+    maker = principal(
+        mcpd, "host-maker", binding("create", "servers"), binding("create", "templates")
+    )
+    runner = principal(
+        mcpd,
+        "host-runner",
+        binding("create", "servers"),
+        binding("create", "templates"),
+        run("host-commands"),
+    )
+    with mcpd.client(maker) as client:
+        refused = client.post("/api/v1/servers", json=command_server("own-command"))
+        assert refused.status_code == 403
+        assert "Server/own-command spec.command runs on mcpd's host" in detail(refused)
+        assert "needs run host-commands" in detail(refused)
+        builtin = manifest("Server", "from-builtin", {"template": "time"})
+        assert client.post("/api/v1/servers", json=builtin).status_code == 403
+        template = manifest("Template", "host-tpl", {"command": ["/bin/true"]})
+        assert client.post("/api/v1/templates", json=template).status_code == 403
+        image = manifest("Server", "in-a-container", {"image": "mcp/time:latest"})
+        assert client.post("/api/v1/servers", json=image).status_code == 201
+        url = manifest(
+            "Server",
+            "far-away",
+            {"externalUrl": "https://mcp.example.com/mcp", "transport": "streamable-http"},
+        )
+        assert client.post("/api/v1/servers", json=url).status_code == 201
+    with mcpd.client() as admin:
+        assert admin.get("/api/v1/servers/own-command").status_code == 404  # nothing written
+    with mcpd.client(runner) as client:
+        allowed = client.post("/api/v1/servers", json=command_server("runners-command"))
+        assert allowed.status_code == 201, allowed.text
+        assert client.post("/api/v1/servers", json=builtin).status_code == 201
 
 
 # ---- Secrets -------------------------------------------------------------------------
@@ -342,6 +383,7 @@ def test_a_server_maker_cannot_take_a_secret_they_may_not_read(mcpd: Mcpd) -> No
         binding("create", "templates"),
         binding("view", "templates"),
         run("logs"),
+        run("host-commands"),
     ]
     maker = principal(mcpd, "secret-taker", *makes)
     viewer = principal(mcpd, "secret-viewer", *makes, binding("view", "secrets", "guarded"))
