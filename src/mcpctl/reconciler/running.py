@@ -437,6 +437,12 @@ class RuntimeReconciler:
             ready = [t for t in current if t.ready]
             excess = len(ready) + len(old) - replicas
             stopping = sorted(old, key=_stop_order)[: max(0, excess)]
+            if stopping:
+                # the readiness that lets an old instance go is stored before it goes (its
+                # Instance is deleted at once, the round's statuses are written at its end,
+                # after the next surge instance started): else the database shows, for
+                # that long, fewer ready instances than before the change
+                await self._write(self.wanted)
             for t in stopping:
                 await self._stop(t)
             left = len(old) - len(stopping)

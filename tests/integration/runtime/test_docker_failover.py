@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from mcpctl.runtime.base import SERVER_LABEL
-from tests.integration.runtime.test_docker_runtime import image_server
+from tests.integration.runtime.test_docker_runtime import HEALTH, image_server
 from tests.integration.runtime.test_reconciler import (
     BACKOFF,
     JSON,
@@ -36,13 +36,6 @@ from tests.support.postgres import PostgresServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-#: The health check of the server under test: a real tool call, every second.
-HEALTH = {
-    "tool": "echo",
-    "arguments": {"text": "alive"},
-    "intervalSeconds": 1,
-    "timeoutSeconds": 1,
-}
 
 
 def every_container(engine: Any, server: str) -> list[Any]:
