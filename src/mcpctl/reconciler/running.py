@@ -224,6 +224,9 @@ class RuntimeReconciler:
         self._restart: set[str] = set()
         #: whether probes decide readiness (`reconciler.probing`); else a start is ready
         self.probing = False
+        #: wakes the probe loop (which sets it): an instance just started or adopted is
+        #: probed at once, not when that loop next wakes for the others (their interval)
+        self.probe_now: Callable[[], None] | None = None
         self.spec = LoopSpec(
             "runtime",
             "running the Servers' instances",
@@ -394,6 +397,8 @@ class RuntimeReconciler:
         tracked.reach = seen.endpoint
         tracked.dirty = True
         self._event(tracked, "Normal", "Adopted", f"running since {_stamp(seen.started_at)}")
+        if self.probe_now is not None:
+            self.probe_now()
 
     def _lost(self, tracked: Tracked) -> None:
         """An instance recorded as running that no driver here runs: its node's leader is
@@ -546,6 +551,8 @@ class RuntimeReconciler:
         if not self.probing:
             # nothing to wait for (the probes, when on, make it ready instead)
             tracked.phase, tracked.ready = RUNNING, True
+        if self.probe_now is not None:
+            self.probe_now()
 
     async def _stop(self, tracked: Tracked) -> None:
         """Stop an instance and forget it (its Instance deleted)."""

@@ -21,8 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mcpctl.runtime.base import SERVER_LABEL
-from tests.integration.runtime.test_docker_runtime import HEALTH, image_server
+from tests.integration.runtime.test_docker_runtime import HEALTH, containers, image_server
 from tests.integration.runtime.test_reconciler import (
     BACKOFF,
     JSON,
@@ -35,15 +34,6 @@ from tests.support.cluster import running_cluster
 from tests.support.postgres import PostgresServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-
-def every_container(engine: Any, server: str) -> list[Any]:
-    """The containers of `server`, running or not (a twin left exited counts too)."""
-    found: list[Any] = engine.containers.list(
-        all=True, filters={"label": f"{SERVER_LABEL}={server}"}
-    )
-    return found
 
 
 def ready_on(client: httpx.Client, server: str, node: str, count: int) -> list[JSON] | None:
@@ -77,14 +67,15 @@ def test_a_new_leader_adopts_the_stdio_containers_of_the_killed_one(
             assert all(i["spec"]["runtime"] == "docker" for i in before)
             names = {i["metadata"]["name"] for i in before}
             started = {
-                c.id: c.attrs["State"]["StartedAt"] for c in every_container(docker_engine, name)
+                c.id: c.attrs["State"]["StartedAt"]
+                for c in containers(docker_engine, name, every=True)
             }
             assert len(started) == 2
 
             leader.pause()
             old_term = cluster.lease().term
             leader.kill()
-            for container in every_container(docker_engine, name):
+            for container in containers(docker_engine, name, every=True):
                 assert container.status == "running"  # they outlive the mcpd that started them
 
             new = cluster.leader(after_term=old_term)
@@ -105,18 +96,22 @@ def test_a_new_leader_adopts_the_stdio_containers_of_the_killed_one(
                         for e in said[:adopted]
                     ), said
                     probes = item["status"].get("probes") or []
-                    assert probes and probes[-1]["ok"], probes
+                    assert probes, item
+                    assert probes[-1]["ok"], probes
                     assert "echo answered" in probes[-1]["detail"]
 
                 # never a twin: the same two containers, each started once
-                now = every_container(docker_engine, name)
+                now = containers(docker_engine, name, every=True)
                 assert {c.id: c.attrs["State"]["StartedAt"] for c in now} == started
                 assert all(c.status == "running" for c in now)
                 assert all(c.attrs["RestartCount"] == 0 for c in now)
 
                 assert client.delete(f"/api/v1/servers/{name}").status_code == 204
                 until(lambda: instances(client, name) == [], "no instance left")
-                until(lambda: every_container(docker_engine, name) == [], "the containers removed")
+                until(
+                    lambda: containers(docker_engine, name, every=True) == [],
+                    "the containers removed",
+                )
     finally:
-        for left in every_container(docker_engine, name):
+        for left in containers(docker_engine, name, every=True):
             left.remove(force=True)

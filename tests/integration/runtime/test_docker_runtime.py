@@ -41,19 +41,22 @@ def image_server(name: str, image: str) -> JSON:
 
 #: A health check that is a real tool call: readiness is an answer. Its timeout is a hang
 #: guard: a container's server, just started on a busy machine, may take seconds to
-#: answer its first probe (one that times out 3 times in a row is restarted).
+#: answer its first probe (one that times out 3 times in a row is restarted). Its
+#: interval is longer than any wait of the tests: a new instance is probed at once,
+#: never at the next probe of the ready ones.
 HEALTH: JSON = {
     "tool": "echo",
     "arguments": {"text": "alive"},
-    "intervalSeconds": 30,
-    "timeoutSeconds": 30,
+    "intervalSeconds": 600,
+    "timeoutSeconds": 60,
 }
 
 
 def containers(engine: Any, server: str, *, every: bool = False) -> list[Any]:
-    """The running containers of `server` (`every`: the exited ones too)."""
+    """The running containers of `server` (`every`: the exited ones too), inspected; one
+    removed between the engine's list and its inspection is gone, not an error."""
     found: list[Any] = engine.containers.list(
-        all=every, filters={"label": f"{SERVER_LABEL}={server}"}
+        all=every, filters={"label": f"{SERVER_LABEL}={server}"}, ignore_removed=True
     )
     return found
 
