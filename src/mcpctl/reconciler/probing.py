@@ -66,6 +66,9 @@ class Prober:
 
     async def start(self) -> None:
         self.runtime.probing = True
+        # told of every start: a new instance's first probe is due at once, while this
+        # loop may be asleep until the next probe of the ready ones (up to their interval)
+        self.runtime.probe_now = self.notify
 
     async def stop(self) -> None:
         tasks = list(self._probing.values())
@@ -76,6 +79,7 @@ class Prober:
                 await task
         self._probing.clear()
         self.runtime.probing = False
+        self.runtime.probe_now = None
         await self.pool.aclose()
 
     def _candidates(self) -> list[Tracked]:

@@ -228,6 +228,9 @@ class RuntimeReconciler:
         self._restart: set[str] = set()
         #: whether probes decide readiness (`reconciler.probing`); else a start is ready
         self.probing = False
+        #: wakes the probe loop (which sets it): an instance just started or adopted is
+        #: probed at once, not when that loop next wakes for the others (their interval)
+        self.probe_now: Callable[[], None] | None = None
         self.spec = LoopSpec(
             "runtime",
             "running the Servers' instances",
@@ -413,6 +416,8 @@ class RuntimeReconciler:
         tracked.reach = seen.endpoint
         tracked.dirty = True
         self._event(tracked, "Normal", "Adopted", f"running since {_stamp(seen.started_at)}")
+        if self.probe_now is not None:
+            self.probe_now()
 
     def _lost(self, tracked: Tracked) -> None:
         """An instance recorded as running that no driver here runs: its node's leader is
@@ -456,6 +461,12 @@ class RuntimeReconciler:
             ready = [t for t in current if t.ready]
             excess = len(ready) + len(old) - replicas
             stopping = sorted(old, key=_stop_order)[: max(0, excess)]
+            if stopping:
+                # the readiness that lets an old instance go is stored before it goes (its
+                # Instance is deleted at once, the round's statuses are written at its end,
+                # after the next surge instance started): else the database shows, for
+                # that long, fewer ready instances than before the change
+                await self._write(self.wanted)
             for t in stopping:
                 await self._stop(t)
             left = len(old) - len(stopping)
@@ -559,6 +570,8 @@ class RuntimeReconciler:
         if not self.probing:
             # nothing to wait for (the probes, when on, make it ready instead)
             tracked.phase, tracked.ready = RUNNING, True
+        if self.probe_now is not None:
+            self.probe_now()
 
     async def _stop(self, tracked: Tracked) -> None:
         """Stop an instance and forget it (its Instance deleted)."""

@@ -1,7 +1,8 @@
 """Image servers under the runtime reconciler of a real mcpd, on a real Docker engine with
 the offline test image: they run as containers, a kill -9 of mcpd leaves them running
-and the next mcpd adopts them (no twin), a deleted Server's containers go, and a bad
-image is a clear event while the others run on."""
+and the next mcpd adopts them (no twin), a deleted Server's containers go, a changed
+spec rolls them one at a time (never fewer ready than before), and a bad image is a
+clear event while the others run on."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mcpctl.runtime.base import SERVER_LABEL
+from mcpctl.runtime.base import GENERATION_LABEL, SERVER_LABEL
 from tests.integration.runtime.test_reconciler import (
     BACKOFF,
     JSON,
@@ -21,6 +22,7 @@ from tests.integration.runtime.test_reconciler import (
     events,
     instances,
     running_instances,
+    status,
     until,
 )
 from tests.support.mcpd import WAIT_TIMEOUT, running_mcpd
@@ -37,8 +39,25 @@ def image_server(name: str, image: str) -> JSON:
     }
 
 
-def containers(engine: Any, server: str) -> list[Any]:
-    found: list[Any] = engine.containers.list(filters={"label": f"{SERVER_LABEL}={server}"})
+#: A health check that is a real tool call: readiness is an answer. Its timeout is a hang
+#: guard: a container's server, just started on a busy machine, may take seconds to
+#: answer its first probe (one that times out 3 times in a row is restarted). Its
+#: interval is longer than any wait of the tests: a new instance is probed at once,
+#: never at the next probe of the ready ones.
+HEALTH: JSON = {
+    "tool": "echo",
+    "arguments": {"text": "alive"},
+    "intervalSeconds": 600,
+    "timeoutSeconds": 60,
+}
+
+
+def containers(engine: Any, server: str, *, every: bool = False) -> list[Any]:
+    """The running containers of `server` (`every`: the exited ones too), inspected; one
+    removed between the engine's list and its inspection is gone, not an error."""
+    found: list[Any] = engine.containers.list(
+        all=every, filters={"label": f"{SERVER_LABEL}={server}"}, ignore_removed=True
+    )
     return found
 
 
@@ -106,3 +125,83 @@ def test_a_bad_image_is_a_clear_event_and_the_others_run(
                 all=True, filters={"label": f"{SERVER_LABEL}={server}"}
             ):
                 left.remove(force=True)
+
+
+def test_a_changed_image_server_rolls_one_container_at_a_time(
+    tmp_path: Path, docker_engine: Any, testserver_image: str
+) -> None:
+    """Every sample of the rollout, from the apply of the change to its end, is checked:
+    the Server's status and the Instances never show fewer ready than the 2 before,
+    never more than one surge instance, and the engine never runs more than one surge
+    container."""
+    name = f"roll-{uuid.uuid4().hex[:6]}"
+
+    def manifest(colour: str) -> JSON:
+        made = image_server(name, testserver_image)
+        made["spec"].update(
+            replicas=2, healthCheck=HEALTH, env=[{"name": "COLOUR", "value": colour}]
+        )
+        return made
+
+    try:
+        with running_mcpd(tmp_path / "state", args=BACKOFF) as mcpd, mcpd.client() as client:
+            apply(client, manifest("blue"))
+            until(
+                lambda: (
+                    len(found := instances(client, name)) == 2
+                    and all(i["status"]["ready"] for i in found)
+                ),
+                "2 ready instances",
+            )
+            old = {i["metadata"]["name"] for i in instances(client, name)}
+            old_ids = {c.id for c in containers(docker_engine, name, every=True)}
+            assert len(old_ids) == 2
+            revision = status(client, name)["revision"]
+
+            apply(client, manifest("green"))
+            generation = client.get(f"/api/v1/servers/{name}").json()["metadata"]["generation"]
+            samples: list[tuple[int, int, int, int]] = []
+
+            def rolled() -> bool:
+                found = instances(client, name)
+                live = [i for i in found if i["status"]["phase"] != "Terminating"]
+                ready = sum(1 for i in live if i["status"]["ready"])
+                server_ready = status(client, name)["readyReplicas"]
+                running = len(containers(docker_engine, name))
+                samples.append((ready, server_ready, len(live), running))
+                assert ready >= 2, f"{ready} ready instances in {found}"
+                assert server_ready >= 2, f"the Server says {server_ready} ready"
+                assert len(live) <= 3, f"more than one surge instance: {found}"
+                assert running <= 3, f"{running} containers run"
+                names = {i["metadata"]["name"] for i in found}
+                return len(found) == 2 and not names & old and ready == 2
+
+            until(rolled, "two new ready instances in place of the old")
+            assert any(s[2] == 3 for s in samples), samples  # a surge instance was seen
+            after = status(client, name)
+            assert after["revision"] != revision
+            conditions = {c["type"]: c["status"] for c in after["conditions"]}
+            assert conditions["Progressing"] == "False"
+
+            # the old containers are removed, not left exited; the new carry the new generation
+            now = until(
+                lambda: (c := containers(docker_engine, name, every=True)) and len(c) == 2 and c,
+                "2 containers",
+            )
+            assert not {c.id for c in now} & old_ids
+            for container in now:
+                assert container.status == "running"
+                assert container.labels[GENERATION_LABEL] == str(generation)
+                assert "COLOUR=green" in container.attrs["Config"]["Env"]
+            warned = [
+                e["spec"]["message"]
+                for e in events(client, "Server", name)
+                if e["spec"]["type"] == "Warning"
+            ]
+            assert not warned  # no start failed, no probe failed on the way
+
+            assert client.delete(f"/api/v1/servers/{name}").status_code == 204
+            until(lambda: containers(docker_engine, name, every=True) == [], "none left")
+    finally:
+        for left in containers(docker_engine, name, every=True):
+            left.remove(force=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from mcpctl.reconciler.probing import Prober
@@ -20,23 +21,25 @@ class _Runtime:
 
     def __init__(self, *names: str) -> None:
         self.probing = False
-        self.tracked = {
-            name: Tracked(
-                name=name,
-                server="s",
-                revision="r",
-                runtime="process",
-                generation=1,
-                node="n",
-                phase=RUNNING,
-                started=time.monotonic(),
-            )
-            for name in names
-        }
+        self.probe_now: Callable[[], None] | None = None
+        self.tracked = {name: _running(name) for name in names}
         self.results: list[tuple[str, bool]] = []
 
     def probed(self, instance: str, ok: bool, detail: str, *, threshold: int) -> None:
         self.results.append((instance, ok))
+
+
+def _running(name: str) -> Tracked:
+    return Tracked(
+        name=name,
+        server="s",
+        revision="r",
+        runtime="process",
+        generation=1,
+        node="n",
+        phase=RUNNING,
+        started=time.monotonic(),
+    )
 
 
 class _Channel:
@@ -111,16 +114,7 @@ async def _another_probed() -> None:
     async with asyncio.timeout(HANG):
         await prober.round()
         await channel.asked.wait()
-        runtime.tracked["i-2"] = Tracked(
-            name="i-2",
-            server="s",
-            revision="r",
-            runtime="process",
-            generation=1,
-            node="n",
-            phase=RUNNING,
-            started=time.monotonic(),
-        )
+        runtime.tracked["i-2"] = _running("i-2")
         await prober.due()  # i-2 is due at once
         await prober.round()
         assert set(prober._probing) == {"i-1", "i-2"}
@@ -129,3 +123,34 @@ async def _another_probed() -> None:
             await prober.due()
         assert sorted(runtime.results) == [("i-1", True), ("i-2", True)]
         await prober.stop()
+
+
+def test_an_instance_started_while_the_loop_sleeps_is_probed_at_once() -> None:
+    asyncio.run(_started_while_asleep())
+
+
+async def _started_while_asleep() -> None:
+    # Before: the loop slept until the next probe of the ready instances (their
+    # interval, 30 s by default), and a new instance's first probe waited as long.
+    answer = asyncio.Event()
+    answer.set()
+    runtime = _Runtime("i-1")
+    prober = _prober(runtime, _Channel(answer), ready_poll=3600)
+    await prober.start()
+    async with asyncio.timeout(HANG):
+        await prober.round()
+        while not runtime.results:
+            await prober.due()
+        # i-1 answered: its next probe is an interval (3600 s) away, and so is the loop's
+        asleep = asyncio.create_task(prober.due())
+        for _ in range(100):
+            await asyncio.sleep(0)
+        assert not asleep.done()
+        runtime.tracked["i-2"] = _running("i-2")
+        assert runtime.probe_now is not None
+        runtime.probe_now()  # what the runtime reconciler does at a start or an adoption
+        await asleep
+        await prober.round()
+        assert "i-2" in prober._probing or ("i-2", True) in runtime.results
+        await prober.stop()
+    assert runtime.probe_now is None
