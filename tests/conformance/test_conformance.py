@@ -14,13 +14,15 @@ then become the proxy's, and entries that the proxy fixes go.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import conformance, expectedfailures
-from tests.support.mcpservers import http_fixture
+from tests.support import conformance, expectedfailures, mcpservers
+from tests.support.servers import everything as everything_fixture
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +34,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of the MCP endpoint under test, serving both eras (see the module's
     docstring for switching it to mcpd's /mcp/<project>)."""
     log = tmp_path_factory.mktemp("fixture") / "everything.log"
-    with http_fixture(log=log) as server:
+    with mcpservers.http_fixture(log=log) as server:
         yield server.url
 
 
@@ -62,3 +64,26 @@ def test_endpoint_fails_only_the_expected_scenarios(
         and not any(check.status == "SUCCESS" for check in checks)
     ]
     assert not vacuous, f"scenarios of era {era} in which no check succeeded: {vacuous}"
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_fixture_serves_either_era_over_stdio(mode: str) -> None:
+    """The fixture runs over stdio too (as mcpd's process driver would run it behind
+    the proxy), in the session era and in the stateless one."""
+    from mcp import Client, StdioServerParameters
+
+    command, *args = mcpservers.fixture_server_command()
+    # The SDK's stdio client passes the child only a few variables; PYTHONPATH keeps its
+    # `mcp` the one this test imports (the virtualenv's, from an editable checkout).
+    params = StdioServerParameters(command=command, args=args, env=dict(os.environ))
+
+    async def main() -> tuple[set[str], str]:
+        async with Client(params, mode=mode) as client:
+            tools = await client.list_tools()
+            result = await client.call_tool("test_simple_text", {})
+        block = result.content[0]
+        return {tool.name for tool in tools.tools}, block.text if block.type == "text" else ""
+
+    names, text = asyncio.run(main())
+    assert {"test_simple_text", "test_sampling", "test_input_required_result_elicitation"} <= names
+    assert text == everything_fixture.SIMPLE_TEXT

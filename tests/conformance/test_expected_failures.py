@@ -17,7 +17,10 @@ def run_of(**scenarios: list[tuple[str, str]]) -> SuiteRun:
     return SuiteRun(
         "2026-07-28",
         "http://127.0.0.1:1/mcp",
-        {name: [Check(i, status, f"{i} said so") for i, status in checks] for name, checks in scenarios.items()},
+        {
+            name: [Check(i, status, f"{i} said so") for i, status in checks]
+            for name, checks in scenarios.items()
+        },
         "",
     )
 
@@ -81,7 +84,10 @@ def test_the_file_loads_per_era(tmp_path: Path) -> None:
         ('"2025-11-25": {}\n', "missing ['2026-07-28']"),
         ('"2025-11-25": {}\n"2026-07-28": {}\n"2024-01-01": {}\n', "unknown ['2024-01-01']"),
         ('"2025-11-25": {}\n"2026-07-28":\n  s: {}\n', "2026-07-28: s: needs a reason"),
-        ('"2025-11-25": {}\n"2026-07-28":\n  s: {reason: x, check: [a]}\n', "unknown keys ['check']"),
+        (
+            '"2025-11-25": {}\n"2026-07-28":\n  s: {reason: x, check: [a]}\n',
+            "unknown keys ['check']",
+        ),
         ('"2025-11-25": {}\n"2026-07-28":\n  s: {reason: x, checks: []}\n', "non-empty list"),
         ('"2025-11-25": [s]\n"2026-07-28": {}\n', "2025-11-25: must be a mapping"),
         ("[", "not YAML"),

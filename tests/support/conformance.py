@@ -48,8 +48,9 @@ HANG_GUARD = 600.0
 
 #: The suite names each scenario's result directory `server-<scenario>-<ISO time>`.
 _RESULT_DIR = re.compile(r"^server-(?P<scenario>.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")
-#: `list --server` prints a scenario a line: `  - <scenario> [<revisions>]`.
-_LISTED = re.compile(r"^\s+- (?P<scenario>\S+) \[")
+#: A run announces how many scenarios it runs, then each one by name.
+_ANNOUNCED = re.compile(r"^Running .* \((?P<count>\d+) scenarios\) against ", re.MULTILINE)
+_RUNNING = re.compile(r"^=== Running scenario: (?P<scenario>\S+) ===$", re.MULTILINE)
 
 
 def _prefix(name: str) -> Path:
@@ -69,7 +70,9 @@ def node() -> Path:
 
 def suite_entry() -> Path:
     """The suite's entry script (run it with `node()`), installed first if missing."""
-    return npmcache.install(SUITE_PACKAGE, SUITE_VERSION, _prefix("conformance")) / "dist" / "index.js"
+    return (
+        npmcache.install(SUITE_PACKAGE, SUITE_VERSION, _prefix("conformance")) / "dist" / "index.js"
+    )
 
 
 def install() -> tuple[Path, Path]:
@@ -106,36 +109,32 @@ class SuiteRun:
     output: str
 
 
-def scenarios_of(era: str) -> list[str]:
-    """The server scenarios the suite has for `era`, in its order."""
-    listed = _node_run([str(suite_entry()), "list", "--server", "--spec-version", era])
-    if listed.returncode != 0:
-        raise RuntimeError(f"the suite could not list era {era}:\n{listed.stdout}{listed.stderr}")
-    names = [m["scenario"] for line in listed.stdout.splitlines() if (m := _LISTED.match(line))]
-    if not names:
-        raise RuntimeError(f"the suite listed no server scenario for era {era}:\n{listed.stdout}")
-    return names
-
-
 def run_suite(url: str, era: str, output_dir: Path) -> SuiteRun:
     """Run every server scenario of `era` against `url`; their results are written under
     `output_dir` (which must be empty or missing) and read back."""
-    expected = scenarios_of(era)
     done = _node_run(
-        [str(suite_entry()), "server", "--url", url, "--suite", "all", "--spec-version", era]
-        + ["--output-dir", str(output_dir)]
+        [
+            *(str(suite_entry()), "server", "--url", url, "--suite", "all"),
+            *("--spec-version", era, "--output-dir", str(output_dir)),
+        ]
     )
+    output = done.stdout + done.stderr
     # Its exit status says whether any check failed; the checks themselves say which.
+    # What it ran is what it announced: a scenario it failed to run has no results.
+    announced = _ANNOUNCED.search(done.stdout)
+    ran = [m["scenario"] for m in _RUNNING.finditer(done.stdout)]
+    if announced is None or not ran or int(announced["count"]) != len(ran):
+        raise RuntimeError(f"the suite's output for era {era} is not the one expected:\n{output}")
     found = read_results(output_dir)
-    unknown = sorted(set(found) - set(expected))
+    unknown = sorted(set(found) - set(ran))
     if unknown:
-        raise RuntimeError(f"the suite wrote results for scenarios it did not list: {unknown}")
+        raise RuntimeError(f"the suite wrote results for scenarios it did not run: {unknown}")
     scenarios: dict[str, list[Check]] = {}
-    for name in expected:
+    for name in ran:
         scenarios[name] = found.get(name) or [
             Check(name, "FAILURE", "the suite wrote no results for it (it failed to run it)")
         ]
-    return SuiteRun(era, url, scenarios, done.stdout + done.stderr)
+    return SuiteRun(era, url, scenarios, output)
 
 
 def read_results(output_dir: Path) -> dict[str, list[Check]]:
@@ -172,4 +171,7 @@ def _node_run(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 if __name__ == "__main__":
     executable, entry = install()
-    print(f"{SUITE_PACKAGE}@{SUITE_VERSION} in {entry}, node {NODE_VERSION} at {executable}", file=sys.stderr)
+    print(
+        f"{SUITE_PACKAGE}@{SUITE_VERSION} in {entry}, node {NODE_VERSION} at {executable}",
+        file=sys.stderr,
+    )

@@ -71,7 +71,9 @@ def _era(entries: Any, where: str) -> dict[str, Expected]:
         return {}
     if not isinstance(entries, dict):
         raise BadExpectedFailures(f"{where}: must be a mapping of scenario to entry")
-    return {str(name): _entry(str(name), entry, f"{where}: {name}") for name, entry in entries.items()}
+    return {
+        str(name): _entry(str(name), entry, f"{where}: {name}") for name, entry in entries.items()
+    }
 
 
 def _entry(scenario: str, entry: Any, where: str) -> Expected:

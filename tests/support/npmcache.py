@@ -51,14 +51,17 @@ def install(package: str, version: str, prefix: Path) -> Path:
         if found is not None:
             return found
         done = subprocess.run(
-            [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--no-save"]
-            + [f"{package}@{version}"],
+            [
+                *(npm, "install", "--prefix", str(prefix)),
+                *("--no-audit", "--no-fund", "--no-save", f"{package}@{version}"),
+            ],
             capture_output=True,
             text=True,
         )
         found = _installed(prefix, package, version)
         if done.returncode != 0 or found is None:
             raise RuntimeError(
-                f"npm install {package}@{version} into {prefix} failed:\n{done.stdout}\n{done.stderr}"
+                f"npm install {package}@{version} into {prefix} failed:\n"
+                f"{done.stdout}\n{done.stderr}"
             )
         return found

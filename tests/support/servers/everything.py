@@ -39,9 +39,9 @@ from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.types import (
     MISSING_REQUIRED_CLIENT_CAPABILITY,
     AudioContent,
+    CompleteRequestParams,
+    CompleteResult,
     Completion,
-    CompletionArgument,
-    CompletionContext,
     CreateMessageRequest,
     CreateMessageRequestParams,
     CreateMessageResult,
@@ -56,8 +56,6 @@ from mcp.types import (
     JSONRPCMessage,
     ListRootsRequest,
     ListRootsResult,
-    PromptReference,
-    ResourceTemplateReference,
     SamplingMessage,
     SetLevelRequestParams,
     SubscribeRequestParams,
@@ -65,12 +63,13 @@ from mcp.types import (
     TextResourceContents,
     UnsubscribeRequestParams,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 
 #: A 1x1 PNG and a WAV header with two bytes of sound: the smallest valid media the
 #: suite's image and audio checks accept (they check the type and the MIME type).
 PNG_1X1 = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"
+    "AAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 WAV_TINY = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQIAAAAAAA=="
 
@@ -128,18 +127,18 @@ class DefaultsForm(BaseModel):
     verified: bool = Field(default=True, description="Verified")
 
 
-def _choices(*pairs: tuple[str, str]) -> list[dict[str, str]]:
+def _choices(*pairs: tuple[str, str]) -> list[JsonValue]:
     return [{"const": value, "title": title} for value, title in pairs]
 
 
 class EnumsForm(BaseModel):
     """SEP-1330: the five ways an elicitation form offers a choice."""
 
-    untitledSingle: str = Field(  # noqa: N815 - the suite names the fields
+    untitledSingle: str = Field(
         description="Single choice, no titles",
         json_schema_extra={"enum": ["option1", "option2", "option3"]},
     )
-    titledSingle: str = Field(  # noqa: N815
+    titledSingle: str = Field(
         description="Single choice with titles",
         json_schema_extra={
             "oneOf": _choices(
@@ -147,18 +146,18 @@ class EnumsForm(BaseModel):
             )
         },
     )
-    legacyEnum: str = Field(  # noqa: N815
+    legacyEnum: str = Field(
         description="Single choice with the deprecated enumNames",
         json_schema_extra={
             "enum": ["opt1", "opt2", "opt3"],
             "enumNames": ["Option One", "Option Two", "Option Three"],
         },
     )
-    untitledMulti: list[str] = Field(  # noqa: N815
+    untitledMulti: list[str] = Field(
         description="Several choices, no titles",
         json_schema_extra={"items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
     )
-    titledMulti: list[str] = Field(  # noqa: N815
+    titledMulti: list[str] = Field(
         description="Several choices with titles",
         json_schema_extra={
             "items": {
@@ -503,7 +502,9 @@ def _add_input_required_tools(server: MCPServer) -> None:
         if state["round"] == 1 and "step1" in responses:
             name = _accepted(responses["step1"], "name")
             return InputRequiredResult(
-                input_requests={"step2": _form("Step 2: What is your favorite color?", color="string")},
+                input_requests={
+                    "step2": _form("Step 2: What is your favorite color?", color="string")
+                },
                 request_state=json.dumps({"round": 2, "name": name}),
             )
         if state["round"] == 2 and "step2" in responses:
@@ -549,7 +550,7 @@ def _add_resources(server: MCPServer) -> None:
         return base64.b64decode(PNG_1X1)
 
     @server.resource("test://template/{id}/data", mime_type="application/json")
-    def template(id: str) -> str:  # noqa: A002 - the URI template names it
+    def template(id: str) -> str:
         """Data for an id taken from the URI."""
         return json.dumps({"id": id, "templateTest": True, "data": f"Data for ID: {id}"})
 
@@ -571,7 +572,7 @@ def _add_prompts(server: MCPServer) -> None:
         return [UserMessage(f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'")]
 
     @server.prompt()
-    def test_prompt_with_embedded_resource(resourceUri: str) -> list[Message]:  # noqa: N803
+    def test_prompt_with_embedded_resource(resourceUri: str) -> list[Message]:
         """A prompt that embeds the resource it is given."""
         resource = TextResourceContents(
             uri=resourceUri, mime_type="text/plain", text="Embedded resource content for testing."
@@ -590,13 +591,17 @@ def _add_prompts(server: MCPServer) -> None:
         ]
 
     @server.prompt()
-    async def test_input_required_result_prompt(ctx: Context) -> list[Message] | InputRequiredResult:
+    async def test_input_required_result_prompt(
+        ctx: Context,
+    ) -> list[Message] | InputRequiredResult:
         """SEP-2322 outside tools: a prompt that needs the user's input first."""
         answer = (ctx.input_responses or {}).get("user_context")
         if answer is not None:
             return [UserMessage(f"Use the following context: {_accepted(answer, 'context')}")]
         return InputRequiredResult(
-            input_requests={"user_context": _form("What context should the prompt use?", context="string")}
+            input_requests={
+                "user_context": _form("What context should the prompt use?", context="string")
+            }
         )
 
 
@@ -604,37 +609,33 @@ def _add_handlers(server: MCPServer) -> None:
     """The session era's logging level and resource subscriptions, and completions.
 
     MCPServer has no public hook for `logging/setLevel` and `resources/subscribe`
-    (the 2026-07-28 revision removed both); they are registered on its low-level
-    server, where the SDK's own conformance fixture registers them too.
+    (the 2026-07-28 revision removed both), and its `completion()` decorator is untyped;
+    all are registered on its low-level server instead, with typed handlers.
     """
-    subscribed: set[str] = set()
 
     async def set_level(ctx: ServerRequestContext, params: SetLevelRequestParams) -> EmptyResult:
+        # Every tool logs at info or above; no level hides one, nor needs to.
         return EmptyResult()
 
+    # No resource of this server ever changes, so a subscription has nothing to deliver:
+    # acknowledging it is the whole of the feature.
     async def subscribe(ctx: ServerRequestContext, params: SubscribeRequestParams) -> EmptyResult:
-        subscribed.add(str(params.uri))
         return EmptyResult()
 
     async def unsubscribe(
         ctx: ServerRequestContext, params: UnsubscribeRequestParams
     ) -> EmptyResult:
-        subscribed.discard(str(params.uri))
         return EmptyResult()
+
+    async def complete(ctx: ServerRequestContext, params: CompleteRequestParams) -> CompleteResult:
+        """No suggestions: the suite checks the shape of the answer only."""
+        return CompleteResult(completion=Completion(values=[], total=0, has_more=False))
 
     lowlevel = server._lowlevel_server
     lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
     lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
-
-    @server.completion()
-    async def complete(
-        ref: PromptReference | ResourceTemplateReference,
-        argument: CompletionArgument,
-        context: CompletionContext | None,
-    ) -> Completion:
-        """No suggestions: the suite checks the shape of the answer only."""
-        return Completion(values=[], total=0, has_more=False)
+    lowlevel.add_request_handler("completion/complete", CompleteRequestParams, complete)
 
 
 def main(argv: list[str] | None = None) -> None:
