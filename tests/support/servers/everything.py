@@ -199,7 +199,8 @@ SCHEMA_2020_12: dict[str, Any] = {
 
 
 def _form(message: str, **fields: str) -> ElicitRequest:
-    """An elicitation of required string fields (the 2026-07-28 input requests)."""
+    """An elicitation form (the 2026-07-28 input requests): each field, required, to its
+    JSON type."""
     schema = {
         "type": "object",
         "properties": {field: {"type": kind} for field, kind in fields.items()},
