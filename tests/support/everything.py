@@ -1,9 +1,9 @@
 """npm's reference MCP server (`@modelcontextprotocol/server-everything`) for the tests.
 
-Installed once into a cache outside the repository (`MCPCTL_TEST_NPM`, else
-/var/cache/mcpctl-tests/npm) and kept there between runs; `.ci/run` runs this module
+Installed once into the tests' npm cache outside the repository (`tests.support.npmcache`)
+and kept there between runs; `.ci/run` runs this module
 (`python3 -m tests.support.everything`) so that a fresh machine installs it before the
-tests. It imports only the standard library for that reason.
+tests. It imports only the standard library (and `npmcache`, which does too) for that reason.
 
 The server listens on every interface by default: it is started with a preloaded script
 (`loopback.mjs`) that pins its listen to 127.0.0.1, and `listening_addresses` lets a
@@ -12,13 +12,11 @@ test check that nothing else listens on its port.
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+from tests.support import npmcache
 
 PACKAGE = "@modelcontextprotocol/server-everything"
 #: Pinned: its tools and behaviour are what the tests expect.
@@ -27,55 +25,15 @@ LOOPBACK = Path(__file__).with_name("loopback.mjs")
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("MCPCTL_TEST_NPM", "/var/cache/mcpctl-tests/npm"))
-
-
-def _installed(root: Path) -> Path | None:
-    package = root / "node_modules" / PACKAGE
-    try:
-        version = json.loads((package / "package.json").read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return package if version == VERSION else None
+    return npmcache.cache_dir()
 
 
 def install() -> Path:
     """The package's directory, installed first if missing (under a lock: one installer)."""
-    root = cache_dir()
-    found = _installed(root)
-    if found is not None:
-        return found
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        raise RuntimeError(
-            f"{PACKAGE} needs node and npm (apt-get install nodejs npm); neither is on PATH"
-        )
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        found = _installed(root)
-        if found is not None:
-            return found
-        done = subprocess.run(
-            [
-                npm,
-                "install",
-                "--prefix",
-                str(root),
-                "--no-audit",
-                "--no-fund",
-                "--no-save",
-                f"{PACKAGE}@{VERSION}",
-            ],
-            capture_output=True,
-            text=True,
-        )
-        found = _installed(root)
-        if done.returncode != 0 or found is None:
-            raise RuntimeError(
-                f"npm install {PACKAGE}@{VERSION} into {root} failed:\n{done.stdout}\n{done.stderr}"
-            )
-        return found
+    if shutil.which("node") is None:
+        raise RuntimeError(f"{PACKAGE} needs node (apt-get install nodejs npm); it is not on PATH")
+    # The cache's root is this package's prefix: it was the only one before there were more.
+    return npmcache.install(PACKAGE, VERSION, cache_dir())
 
 
 def command(transport: str) -> list[str]:

@@ -22,12 +22,18 @@ from tests.support import everything
 from tests.support.postgres import free_port
 
 TESTSERVER = Path(__file__).parent / "servers" / "testserver.py"
+#: The conformance suite's everything server (tests/conformance/).
+FIXTURE = Path(__file__).parent / "servers" / "everything.py"
 #: A hang guard, not a time budget: a server not listening after this long is broken.
 START_TIMEOUT = 120.0
 
 
 def project_server_command(*args: str) -> list[str]:
     return [sys.executable, str(TESTSERVER), *args]
+
+
+def fixture_server_command(*args: str) -> list[str]:
+    return [sys.executable, str(FIXTURE), *args]
 
 
 def time_server_command() -> list[str]:
@@ -95,6 +101,13 @@ def http_testserver(
     command = project_server_command("--transport", transport, "--port", str(port), *args)
     server = HttpServer(command, port, "/sse" if transport == "sse" else "/mcp", log=log)
     return _run(server)
+
+
+def http_fixture(log: Path | None = None) -> contextlib.AbstractContextManager[HttpServer]:
+    """The conformance fixture over streamable HTTP (at /mcp), on loopback."""
+    port = free_port()
+    command = fixture_server_command("--transport", "streamable-http", "--port", str(port))
+    return _run(HttpServer(command, port, "/mcp", log=log))
 
 
 def everything_http(
