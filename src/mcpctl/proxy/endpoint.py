@@ -232,7 +232,11 @@ class McpEndpoint:
             return
         path: str = scope.get("path", "")
         project = path.removeprefix("/mcp/").strip("/") if path.startswith("/mcp/") else ""
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        # values trimmed as HTTP says (uvicorn's httptools parser leaves the whitespace)
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1").strip(" \t")
+            for k, v in scope["headers"]
+        }
         request = _Request(scope["method"], project, headers)
         try:
             if not project or "/" in project:

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 
-from tests.support import manifests
 from tests.support.manifests import JSON, PLURALS, binding, manifest
 from tests.support.mcpd import Mcpd
 
@@ -39,9 +38,11 @@ def server(
     *,
     secret_ref: tuple[str, str] | None = None,
     labels: dict[str, str] | None = None,
-    command: str = "mcp-server-time",
+    image: str = "mcp-server-time",
 ) -> JSON:
-    made = manifests.server(name, command, labels=labels)
+    """A Server of an image (a command would need `run host-commands` of its writer; the
+    API's mcpd runs no server anyway)."""
+    made = manifest("Server", name, {"image": image}, labels=labels)
     if secret_ref is not None:
         made["spec"]["env"] = [
             {
@@ -177,7 +178,7 @@ class Api:
         if plural == "llms":
             return manifest("Llm", name, {"type": "ollama", "model": "llama3"})
         if plural == "templates":
-            return manifest("Template", name, {"command": ["mcp-server-time"]})
+            return manifest("Template", name, {"image": "mcp-server-time"})
         if plural == "servers":
             return server(name)
         if plural == "projects":

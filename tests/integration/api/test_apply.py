@@ -68,12 +68,12 @@ def test_a_change_and_a_failure_in_one_batch_change_nothing(api: Api) -> None:
     items, names = _batch(api)
     api.apply(items)
     before = api.snapshot()
-    changed = server(names["server"], secret_ref=(names["secret"], "token"), command="changed")
+    changed = server(names["server"], secret_ref=(names["secret"], "token"), image="changed")
     broken = project(api.name("proj"), [api.name("ghost")])
     response = api.admin.post("/api/v1/apply", json={"items": [changed, broken]})
     assert_problem(response, 422, "invalid")
     assert api.snapshot() == before
-    assert api.get("servers", names["server"])["spec"]["command"] == ["mcp-server-time"]
+    assert api.get("servers", names["server"])["spec"]["image"] == "mcp-server-time"
 
 
 def test_a_forbidden_object_in_a_batch_stores_nothing(api: Api) -> None:
@@ -90,7 +90,7 @@ def test_a_dry_run_returns_the_diff_and_stores_nothing(api: Api) -> None:
     api.apply(items[1:])
     before = api.snapshot()
 
-    changed = server(names["server"], secret_ref=(names["secret"], "token"), command="v2")
+    changed = server(names["server"], secret_ref=(names["secret"], "token"), image="v2")
     result = api.apply([changed, *items[:1]], dryRun=True)
     assert result["dryRun"] is True
     assert result["summary"] == {"add": 1, "change": 1, "remove": 0, "unchanged": 0}
@@ -98,7 +98,7 @@ def test_a_dry_run_returns_the_diff_and_stores_nothing(api: Api) -> None:
     assert by_name[names["project"]]["action"] == "add"
     assert by_name[names["server"]]["action"] == "change"
     assert by_name[names["server"]]["fields"] == [
-        {"path": "spec.command[0]", "old": "mcp-server-time", "new": "v2"}
+        {"path": "spec.image", "old": "mcp-server-time", "new": "v2"}
     ]
     assert api.snapshot() == before
     assert not api.exists("projects", names["project"])
@@ -177,7 +177,7 @@ def test_prune_that_would_break_a_reference_deletes_nothing(api: Api) -> None:
 def test_a_batch_naming_one_object_twice_is_refused(api: Api) -> None:
     name = api.name("srv")
     response = api.admin.post(
-        "/api/v1/apply", json={"items": [server(name), server(name, command="other")]}
+        "/api/v1/apply", json={"items": [server(name), server(name, image="other")]}
     )
     problem = assert_problem(response, 422, "invalid")
     assert problem["issues"]

@@ -35,7 +35,7 @@ def test_every_write_is_an_audit_event_naming_who_what_and_how(api: Api) -> None
     client = api.client(session)
     name = api.name("srv")
     assert client.post(path("servers"), json=server(name)).status_code == 201
-    assert client.put(path("servers", name), json=server(name, command="x")).status_code == 200
+    assert client.put(path("servers", name), json=server(name, image="x")).status_code == 200
     assert client.delete(path("servers", name)).status_code == 204
 
     events = _about(_audit(api.admin, user=who), name)
@@ -67,7 +67,7 @@ def test_a_denied_attempt_is_an_audit_event(api: Api) -> None:
     name = api.name("srv")
     api.create(server(name))
     assert_problem(
-        client.put(path("servers", name), json=server(name, command="x")), 403, "forbidden"
+        client.put(path("servers", name), json=server(name, image="x")), 403, "forbidden"
     )
     assert_problem(client.delete(path("servers", name)), 403, "forbidden")
     created = api.name("srv")

@@ -151,7 +151,7 @@ def test_forbidden_names_the_missing_permission(api: Api) -> None:
     assert viewer.get(path("servers", name)).status_code == 200
 
     cases = [
-        (viewer.put(path("servers", name), json=server(name, command="x")), "edit on servers"),
+        (viewer.put(path("servers", name), json=server(name, image="x")), "edit on servers"),
         (viewer.delete(path("servers", name)), "delete on servers"),
         (viewer.post(path("servers"), json=server(api.name("srv"))), "create on servers"),
         (viewer.get(path("secrets")), "view on secrets"),
@@ -160,7 +160,7 @@ def test_forbidden_names_the_missing_permission(api: Api) -> None:
     for response, missing in cases:
         problem = assert_problem(response, 403, "forbidden")
         assert missing in problem["detail"], problem
-    assert api.get("servers", name)["spec"]["command"] == ["mcp-server-time"]
+    assert api.get("servers", name)["spec"]["image"] == "mcp-server-time"
 
 
 def test_a_user_sets_their_own_password_but_not_anothers(api: Api) -> None:

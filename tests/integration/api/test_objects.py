@@ -64,8 +64,8 @@ def test_every_kind_is_created_read_listed_replaced_and_deleted(api: Api, plural
 
 def test_creating_an_existing_name_is_a_conflict_that_keeps_the_first(api: Api) -> None:
     name = api.name("srv")
-    first = api.create(server(name, command="first"))
-    again = api.admin.post(path("servers"), json=server(name, command="second"))
+    first = api.create(server(name, image="first"))
+    again = api.admin.post(path("servers"), json=server(name, image="second"))
     assert_problem(again, 409, "conflict")
     assert api.get("servers", name) == first
 
@@ -85,13 +85,13 @@ def test_replace_with_the_current_resource_version_succeeds_and_a_stale_one_conf
     created = api.create(server(name))
     version = created["metadata"]["resourceVersion"]
 
-    current = server(name, command="v2")
+    current = server(name, image="v2")
     current["metadata"]["resourceVersion"] = version
     updated = api.admin.put(path("servers", name), json=current)
     assert updated.status_code == 200, updated.text
     assert updated.json()["metadata"]["resourceVersion"] != version
 
-    stale = server(name, command="v3")
+    stale = server(name, image="v3")
     stale["metadata"]["resourceVersion"] = version
     assert_problem(api.admin.put(path("servers", name), json=stale), 409, "conflict")
     assert api.get("servers", name) == updated.json()
@@ -111,7 +111,7 @@ def test_generation_counts_spec_changes_while_resource_version_counts_every_writ
     assert after_labels["createdAt"] == meta["createdAt"]
 
     respecced = api.admin.put(
-        path("servers", name), json=server(name, labels={"tier": "a"}, command="other")
+        path("servers", name), json=server(name, labels={"tier": "a"}, image="other")
     )
     after_spec = respecced.json()["metadata"]
     assert int(after_spec["resourceVersion"]) > int(after_labels["resourceVersion"])
@@ -129,7 +129,7 @@ def test_replacing_with_an_identical_object_keeps_its_version(api: Api) -> None:
 def test_replace_refuses_a_body_naming_another_object(api: Api) -> None:
     name, other = api.name("srv"), api.name("srv")
     created = api.create(server(name))
-    response = api.admin.put(path("servers", name), json=server(other, command="x"))
+    response = api.admin.put(path("servers", name), json=server(other, image="x"))
     assert_problem(response, 422, "invalid")
     assert api.get("servers", name) == created
     assert not api.exists("servers", other)

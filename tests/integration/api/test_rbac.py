@@ -136,7 +136,7 @@ def test_without_any_binding_everything_is_forbidden(api: Api) -> None:
         nobody.get(path("servers")),
         nobody.get(path("servers", name)),
         nobody.post(path("servers"), json=server(api.name("srv"))),
-        nobody.put(path("servers", name), json=server(name, command="x")),
+        nobody.put(path("servers", name), json=server(name, image="x")),
         nobody.delete(path("servers", name)),
         nobody.get(f"/api/v1/servers/{name}/references"),
         nobody.post("/api/v1/apply", json={"items": [server(api.name("srv"))]}),
@@ -164,7 +164,7 @@ def test_a_name_scoped_binding_covers_that_object_only(api: Api, role: str) -> N
         if role == "create":
             return caller.post(path("servers"), json=server(name))
         if role == "edit":
-            return caller.put(path("servers", name), json=server(name, command="edited"))
+            return caller.put(path("servers", name), json=server(name, image="edited"))
         return caller.delete(path("servers", name))
 
     assert (
@@ -197,7 +197,7 @@ def test_a_wildcard_binding_covers_every_kind_for_its_role_only(api: Api) -> Non
         url = "/api/v1/auditevents" if plural == "auditevents" else path(plural)
         assert viewer.get(url).status_code == 200, plural
     assert_problem(
-        viewer.put(path("servers", name), json=server(name, command="x")), 403, "forbidden"
+        viewer.put(path("servers", name), json=server(name, image="x")), 403, "forbidden"
     )
     assert_problem(
         viewer.get(path("secrets", "default"), params={"showSecrets": "true"}), 403, "forbidden"
@@ -258,7 +258,7 @@ def test_without_permission_existence_is_not_revealed(api: Api) -> None:
         assert_problem(nobody.get(path("servers", target)), 403, "forbidden")
         assert_problem(nobody.delete(path("servers", target)), 403, "forbidden")
         assert_problem(
-            nobody.put(path("servers", target), json=server(target, command="x")), 403, "forbidden"
+            nobody.put(path("servers", target), json=server(target, image="x")), 403, "forbidden"
         )
         assert_problem(nobody.post(path("servers"), json=server(target)), 403, "forbidden")
     assert not api.exists("servers", ghost)

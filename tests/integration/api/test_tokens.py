@@ -89,7 +89,7 @@ def test_a_token_authenticates_with_its_bindings_capped_by_its_creator(api: Api)
     assert (me["kind"], me["user"]) == ("McpToken", who)
     assert me["permissions"] == [{"role": "view", "resource": "servers"}]
     assert token.get(path("servers", name)).status_code == 200
-    denied = token.put(path("servers", name), json=server(name, command="x"))
+    denied = token.put(path("servers", name), json=server(name, image="x"))
     assert "edit on servers" in assert_problem(denied, 403, "forbidden")["detail"]
 
     # the creator loses the binding: the token loses it at once
