@@ -147,10 +147,12 @@ def spawned_mcpd(
     env: Mapping[str, str] | None = None,
     command: Sequence[str] | None = None,
     log: Path | None = None,
+    port: int | None = None,
 ) -> Iterator[Spawned]:
     """Start mcpd without waiting for it (several at once, say); stop it (and its
-    children) at the end. Its output goes to `log` (default: beside the state dir)."""
-    port = free_port()
+    children) at the end. Its output goes to `log` (default: beside the state dir); it
+    listens on `port` (default: a free one)."""
+    port = port or free_port()
     log = log or state_dir.parent / f"{state_dir.name}-mcpd.log"
     offset = log.stat().st_size if log.exists() else 0
     line = [
@@ -189,18 +191,20 @@ def running_mcpd(
     env: Mapping[str, str] | None = None,
     command: Sequence[str] | None = None,
     log: Path | None = None,
+    port: int | None = None,
 ) -> Iterator[Mcpd]:
     """Start mcpd; wait until it is ready; stop it (and its children) at the end.
 
     `args` go to mcpd's command line; `env` is added to its environment (e.g.
     `MCPD_FAULTS` for crash tests: a process killed by a fault is fine here);
     `command` starts it instead of `mcpd_command()` (e.g. `unguarded_mcpd_command()`);
-    `log` is where its output goes (default: beside the state dir). The admin's
+    `log` is where its output goes (default: beside the state dir); `port` where it
+    listens (default: a free one; a restart on the same port keeps clients' URLs). The admin's
     token and password are read from the state dir (where this mcpd, or one sharing
     the state dir, created the admin).
     """
     with spawned_mcpd(
-        state_dir, database_url, args=args, env=env, command=command, log=log
+        state_dir, database_url, args=args, env=env, command=command, log=log, port=port
     ) as spawned:
         if not spawned.settle():
             raise McpdExited(spawned.process.returncode, spawned.log.read_text())

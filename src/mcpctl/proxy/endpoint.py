@@ -537,6 +537,17 @@ class McpEndpoint:
             )
         )
         if routed is None:
+            server = target.split("+" if key == "uri" else "__", 1)[0]
+            if server in view.spec.servers and server not in names.servers:
+                await self._error(
+                    send,
+                    request_id,
+                    UPSTREAM_UNAVAILABLE,
+                    f"server {server} of project {request.project} is not available now "
+                    "(no ready instance, or it did not answer): its tools are left out",
+                    modern=modern,
+                )
+                return
             what = {"tools/call": "tool", "prompts/get": "prompt", "resources/read": "resource"}[
                 method
             ]

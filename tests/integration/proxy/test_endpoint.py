@@ -536,6 +536,8 @@ def test_a_dead_upstream_is_left_out_and_a_restarted_one_answers_again(mcpd: Mcp
     names = until(flaky_listed, "the tools of flaky listed")
     assert "tools__echo" in names
     assert not [n for n in names if n.startswith("broken__")]  # never up: left out
+    refused = _call(mcpd, "mixed", headers, "broken__anything", {})
+    assert "server broken of project mixed is not available now" in refused["error"]["message"]
 
     crashed = _call(mcpd, "mixed", headers, "flaky__crash", {"code": 1})
     assert "error" in crashed or crashed["result"].get("isError")
