@@ -55,7 +55,7 @@ from mcpctl.objects.instances import (
     write_instance_statuses,
     write_server_status,
 )
-from mcpctl.reconciler.launching import DEFAULT_HEALTH, Wanted, wanted_servers
+from mcpctl.reconciler.launching import DEFAULT_HEALTH, Fingerprint, Wanted, wanted_servers
 from mcpctl.reconciler.supervisor import Backoff, LoopSpec
 from mcpctl.runtime.base import Driver, Endpoint, Exit, Observed, RuntimeUnavailable, StdioPipe
 from mcpctl.schemas import HealthCheck
@@ -195,6 +195,7 @@ class RuntimeReconciler:
         owner: str,
         check: Callable[[], None],
         fence: Callable[[Session], Any],
+        fingerprint: Fingerprint,
         policy: RestartPolicy | None = None,
         resync: float = 10.0,
         grace: float = 10.0,
@@ -206,6 +207,8 @@ class RuntimeReconciler:
         #: `Leadership.check` (before every start and stop) and `Leadership.fence`
         self._check = check
         self._fence = fence
+        #: the keyed digest of the Secret values the Servers read (their revisions)
+        self._fingerprint = fingerprint
         self.policy = policy or RestartPolicy()
         self.resync = resync
         self.grace = grace
@@ -290,7 +293,9 @@ class RuntimeReconciler:
             templates = {r.name: r for r in await objects_of_kinds(session, ["Template"])}
             secrets_ = {r.name: r for r in await objects_of_kinds(session, ["Secret"])}
             stored = {r.name: r for r in await list_instances(session)}
-        wanted = wanted_servers(servers, templates, secrets_, owner=self.owner)
+        wanted = wanted_servers(
+            servers, templates, secrets_, owner=self.owner, fingerprint=self._fingerprint
+        )
         self.wanted = wanted
         await self._check_drivers(wanted)
         observed = await self._observe()
@@ -437,6 +442,11 @@ class RuntimeReconciler:
             ready = [t for t in current if t.ready]
             excess = len(ready) + len(old) - replicas
             stopping = sorted(old, key=_stop_order)[: max(0, excess)]
+            if stopping:
+                # the readiness that makes room (a new instance's, known since the probe)
+                # is stored before an old Instance goes: a reader of the Instances never
+                # sees fewer ready than before
+                await self._write(self.wanted)
             for t in stopping:
                 await self._stop(t)
             left = len(old) - len(stopping)
