@@ -37,7 +37,7 @@ from tests.integration.runtime.test_reconciler import (
     until,
 )
 from tests.support.mcpd import WAIT_TIMEOUT, Mcpd, running_mcpd
-from tests.support.runtime import server_command
+from tests.support.runtime import http_testserver, server_command
 
 pytestmark = [pytest.mark.integration]
 
@@ -230,3 +230,123 @@ def test_a_secret_change_rolls_the_servers_that_read_the_changed_key(mcpd: Mcpd)
         shown = everything_shown(mcpd, client, ["reader", "witness"])
         for value in VALUES:
             assert value not in shown
+
+
+def health(tool: str, arguments: JSON, *, interval: int) -> JSON:
+    """A health check calling `tool`, with 1 s to answer and 2 failures in a row allowed."""
+    return {
+        "tool": tool,
+        "arguments": arguments,
+        "intervalSeconds": interval,
+        "timeoutSeconds": 1,
+        "failureThreshold": 2,
+    }
+
+
+def describe(mcpd: Mcpd, kind: str, name: str) -> str:
+    env = {**os.environ, "MCPCTL_SERVER": mcpd.url, "MCPCTL_TOKEN": mcpd.admin_token}
+    env["MCPCTL_HOME"] = str(mcpd.state_dir.parent / "cli-home")
+    mcpctl = str(Path(sys.executable).parent / "mcpctl")
+    described = subprocess.run(
+        [mcpctl, "describe", kind, name],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=WAIT_TIMEOUT,
+    )
+    assert described.returncode == 0, described.stderr
+    return described.stdout
+
+
+def test_an_http_instance_whose_probe_gets_no_answer_is_unhealthy_and_restarted(
+    mcpd: Mcpd,
+) -> None:
+    hanging = http_server("hanging")
+    hanging["spec"]["healthCheck"] = health("sleep", {"seconds": 3600}, interval=5)
+    with mcpd.client() as client:
+        apply(client, hanging)
+
+        def timed_out() -> JSON | None:
+            found = instances(client, "hanging")
+            probes = found[0]["status"].get("probes", []) if found else []
+            said = any("no answer within 1 s" in p["detail"] for p in probes)
+            return found[0] if said and found[0]["status"]["restarts"] >= 2 else None
+
+        instance: JSON = until(timed_out, "probes without an answer and two restarts")
+        name = instance["metadata"]["name"]
+        assert not any(p["ok"] for p in instance["status"]["probes"])
+        assert not instance["status"]["ready"]
+        assert instance["status"]["lastExit"]["reason"] == "unhealthy"
+        said = events(client, "Instance", name)
+        unhealthy = [e["spec"]["message"] for e in said if e["spec"]["reason"] == "Unhealthy"]
+        assert any("no answer within 1 s" in m and "restarting it" in m for m in unhealthy)
+        assert "BackOff" in [e["spec"]["reason"] for e in said]
+        assert [
+            e for e in events(client, "Server", "hanging") if e["spec"]["reason"] == "Unhealthy"
+        ]
+        assert "no answer within 1 s" in describe(mcpd, "instance", name)
+        assert status(client, "hanging")["readyReplicas"] == 0
+
+
+def test_an_external_server_that_gets_no_answer_is_unhealthy_until_it_answers(
+    mcpd: Mcpd, tmp_path: Path
+) -> None:
+    """mcpd cannot restart an external server: its instance is Unhealthy (not ready) while
+    its probes get no answer, probed on, and ready again once one is answered."""
+    held = tmp_path / "held"
+    held.touch()
+    with http_testserver(tmp_path / "external.log") as (url, _), mcpd.client() as client:
+        until(lambda: _answers(url), f"the external server at {url}")
+        external: JSON = {
+            "apiVersion": "mcpctl/v1",
+            "kind": "Server",
+            "metadata": {"name": "remote"},
+            "spec": {
+                "externalUrl": url,
+                "transport": "streamable-http",
+                "healthCheck": health("hold", {"path": str(held)}, interval=1),
+            },
+        }
+        apply(client, external)
+
+        def unhealthy_a_while() -> JSON | None:
+            found = instances(client, "remote")
+            probes = found[0]["status"].get("probes", []) if found else []
+            # five probes kept, all failed: at least three since it turned Unhealthy
+            failed = len(probes) == 5 and not any(p["ok"] for p in probes)
+            return found[0] if failed and found[0]["status"]["phase"] == "Unhealthy" else None
+
+        instance: JSON = until(unhealthy_a_while, "an external instance Unhealthy a while")
+        name = instance["metadata"]["name"]
+        assert "no answer within 1 s" in instance["status"]["probes"][-1]["detail"]
+        assert not instance["status"]["ready"]
+        assert instance["status"]["restarts"] == 0
+        reasons = [e["spec"]["reason"] for e in events(client, "Instance", name)]
+        assert "Unhealthy" in reasons
+        assert "BackOff" not in reasons
+        assert "Stopped" not in reasons
+        assert status(client, "remote")["health"] == "Unavailable"
+        assert "no answer within 1 s" in describe(mcpd, "instance", name)
+
+        held.unlink()  # the server answers again
+        (again,) = until(
+            lambda: (
+                (found := instances(client, "remote"))
+                and found[0]["status"]["phase"] == "Running"
+                and found[0]["status"]["ready"]
+                and found
+            ),
+            "the external instance ready again",
+        )
+        assert again["metadata"]["name"] == name
+        assert again["status"]["restarts"] == 0
+        assert again["status"]["probes"][-1]["ok"]
+        assert "Ready" in [e["spec"]["reason"] for e in events(client, "Instance", name)]
+        until(lambda: status(client, "remote")["health"] == "Healthy", "a Healthy Server")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return call_tool(url, "whoami", {}).startswith("testserver ")
+    except Exception:  # not listening yet
+        return False
