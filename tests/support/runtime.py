@@ -12,15 +12,17 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
 from mcpctl.runtime import Exit, Launch, ProcessDriver, Secret, StdioPipe, TransportName
 from mcpctl.runtime.groups import read_stat
+from tests.support.postgres import free_port
 
 T = TypeVar("T")
 
@@ -40,6 +42,22 @@ WITH_CHILD = ("/bin/sh", "-c", 'sleep 1000 & echo "child $!" >&2; exec "$0" "$@"
 
 def server_command(*args: str) -> tuple[str, ...]:
     return (sys.executable, str(TESTSERVER), *args)
+
+
+@contextmanager
+def http_testserver(log: Path) -> Iterator[tuple[str, int]]:
+    """A test server on 127.0.0.1 over streamable HTTP, run by the test itself (an
+    external server, to mcpd): its URL and pid. Its output goes to `log`; it is stopped
+    at the end."""
+    port = free_port()
+    command = server_command("--transport", "streamable-http", "--port", str(port))
+    with open(log, "ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=out)
+    try:
+        yield f"http://127.0.0.1:{port}/mcp", process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=HANG)
 
 
 def launch(

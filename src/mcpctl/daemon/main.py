@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # aiosqlite's debug lines quote every statement with its parameters, Secret values
+    # among them: mcpd's log never holds a value, whatever its level
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
     escape_log_records()  # a value with a newline never forges a line of the log
     try:
         if isinstance(settings, AdminResetSettings):

@@ -344,6 +344,9 @@ async def _start_runtime(
     if not config.runtimes:
         log.info("this mcpd runs no server (--runtimes none): Servers are records only")
         return None
+    sealer = services.importer.sealer if services.importer is not None else None
+    if not isinstance(sealer, Sealer):  # the recovery and the key check of `_lead` see to it
+        raise BackendUnavailable("the runtime cannot start: this replica has no sealing key")
     async with services.sessions() as session:
         owner = await get_meta(session, REPO_ID) or "mcpd"
     node = leadership.name
@@ -364,6 +367,9 @@ async def _start_runtime(
         owner=owner,
         check=leadership.check,
         fence=leadership.fence,
+        # a Secret value's fingerprint in the revisions: keyed with the cluster's key, so
+        # equal on every leader, and of no help in guessing the value
+        fingerprint=sealer.fingerprint,
         policy=RestartPolicy(config.backoff, config.backoff_max, config.backoff_reset),
         resync=config.resync,
         grace=config.grace,

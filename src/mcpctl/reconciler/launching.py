@@ -3,9 +3,10 @@
 The runtime reconciler (`reconciler.running`) turns each stored Server into a
 `Wanted`: how many instances, the `Launch` each starts with (less its instance
 name), the health check, and the revision, a digest of everything that shapes
-an instance (the Server's generation and spec, its Template's, and the
-resourceVersion of every Secret it reads: a changed value rolls the instances
-without the digest holding a value). A Server that cannot be resolved (a
+an instance (the Server's generation and spec, its Template's, and a keyed
+fingerprint of every Secret value it reads, `Sealer.fingerprint`: a changed value
+rolls the instances, a change of another key of the Secret rolls nothing, and the
+digest holds no value nor anything that helps to guess one). A Server that cannot be resolved (a
 Secret or key missing, a template gone) is not started, and says why
 (`Wanted.problem`), naming the field, never a value.
 """
@@ -13,7 +14,7 @@ Secret or key missing, a template gone) is not started, and says why
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,10 @@ from mcpctl.store import ObjectRow
 #: The health check of a Server that states none.
 DEFAULT_HEALTH = HealthCheck()
 
-__all__ = ["DEFAULT_HEALTH", "Wanted", "wanted_servers"]
+#: A keyed digest of a value (Secret, key, value): `secrets.Sealer.fingerprint`.
+Fingerprint = Callable[[str, str, str], str]
+
+__all__ = ["DEFAULT_HEALTH", "Fingerprint", "Wanted", "wanted_servers"]
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,10 @@ def wanted_servers(
     secrets: Mapping[str, ObjectRow],
     *,
     owner: str,
+    fingerprint: Fingerprint,
 ) -> dict[str, Wanted]:
     """Every Server's `Wanted`, by name (the rows as stored: specs in camelCase)."""
-    return {row.name: _wanted(row, templates, secrets, owner) for row in servers}
+    return {row.name: _wanted(row, templates, secrets, owner, fingerprint) for row in servers}
 
 
 def _wanted(
@@ -66,6 +71,7 @@ def _wanted(
     templates: Mapping[str, ObjectRow],
     secrets: Mapping[str, ObjectRow],
     owner: str,
+    fingerprint: Fingerprint,
 ) -> Wanted:
     spec: dict[str, Any] = row.spec
     shape: dict[str, Any] = dict(spec)
@@ -97,7 +103,9 @@ def _wanted(
                 into[entry["name"]] = value
                 continue
             ref = (entry.get("valueFrom") or {}).get("secretRef") or {}
-            resolved = _secret_value(secrets, ref, f"{where}[{i}] ({entry['name']})", digest)
+            resolved = _secret_value(
+                secrets, ref, f"{where}[{i}] ({entry['name']})", digest, fingerprint
+            )
             if isinstance(resolved, str):
                 return _broken(row, resolved)
             into[entry["name"]] = resolved
@@ -185,19 +193,25 @@ def _apply_template(template: dict[str, Any], server: dict[str, Any]) -> dict[st
 
 
 def _secret_value(
-    secrets: Mapping[str, ObjectRow], ref: dict[str, Any], where: str, digest: list[Any]
+    secrets: Mapping[str, ObjectRow],
+    ref: dict[str, Any],
+    where: str,
+    digest: list[Any],
+    fingerprint: Fingerprint,
 ) -> Secret | str:
-    """The value a secretRef names (a `Secret`), or the problem (a str) naming `where`."""
+    """The value a secretRef names (a `Secret`), or the problem (a str) naming `where`.
+    The value's fingerprint joins the revision's `digest` (not the Secret's
+    resourceVersion, which a change of any of its keys moves)."""
     name, key = ref.get("name"), ref.get("key")
     row = secrets.get(str(name))
     if row is None:
         return f"{where}: Secret {name!r} not found"
-    digest.append((name, row.resource_version))
     value = (row.spec.get("data") or {}).get(key)
     if value is None:
         if key in (row.spec.get("sealedData") or {}):
             return f"{where}: the value of Secret {name!r} key {key!r} is sealed and not open"
         return f"{where}: Secret {name!r} has no key {key!r}"
+    digest.append((name, key, fingerprint(str(name), str(key), str(value))))
     return Secret(str(value))
 
 

@@ -8,9 +8,11 @@ initialize-handshake ones (the channel finds out which one the server speaks, an
 its opening is the first probe of a new instance). Every
 `intervalSeconds` once ready, and every `READY_POLL` seconds until the first
 success; each probe gets `timeoutSeconds`. A success makes the instance ready;
-`failureThreshold` failures in a row make it Unhealthy and the runtime
-reconciler restarts it (`RuntimeReconciler.probed`). The last results are kept in
-the Instance's status (`describe instance`).
+`failureThreshold` failures in a row, counted at most once per `intervalSeconds`
+(so a starting server has as long to answer as a ready one), make it Unhealthy:
+the runtime reconciler restarts it, or, for an external server, which it cannot
+restart, keeps it not ready until a probe passes (`RuntimeReconciler.probed`).
+The last results are kept in the Instance's status (`describe instance`).
 
 A loop of the leader's supervisor (with the runtime reconciler): one round starts
 the probes that are due, each a task of its own, so a server that never answers
@@ -128,7 +130,11 @@ class Prober:
             return  # stopped or replaced meanwhile
         took = (time.monotonic() - started) * 1000
         self.runtime.probed(
-            name, ok, f"{detail} ({took:.0f} ms)", threshold=health.failure_threshold
+            name,
+            ok,
+            f"{detail} ({took:.0f} ms)",
+            threshold=health.failure_threshold,
+            interval=float(health.interval_seconds),
         )
         interval = health.interval_seconds if tracked.ready else self.ready_poll
         self._next[name] = time.monotonic() + interval

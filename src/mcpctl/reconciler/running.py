@@ -55,7 +55,7 @@ from mcpctl.objects.instances import (
     write_instance_statuses,
     write_server_status,
 )
-from mcpctl.reconciler.launching import DEFAULT_HEALTH, Wanted, wanted_servers
+from mcpctl.reconciler.launching import DEFAULT_HEALTH, Fingerprint, Wanted, wanted_servers
 from mcpctl.reconciler.supervisor import Backoff, LoopSpec
 from mcpctl.runtime.base import Driver, Endpoint, Exit, Observed, RuntimeUnavailable, StdioPipe
 from mcpctl.schemas import HealthCheck
@@ -130,7 +130,10 @@ class Tracked:
     #: how the channel reaches it over HTTP (None: stdio, through its driver)
     reach: Endpoint | None = None
     message: str = ""
+    #: probes failed in a row, as counted (see `RuntimeReconciler.probed`)
     failures: int = 0
+    #: monotonic time of the last failure counted
+    counted: float | None = None
     #: monotonic time the probes were last marked for a write
     probes_written: float = 0.0
     probes: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=PROBES_KEPT))
@@ -195,6 +198,7 @@ class RuntimeReconciler:
         owner: str,
         check: Callable[[], None],
         fence: Callable[[Session], Any],
+        fingerprint: Fingerprint,
         policy: RestartPolicy | None = None,
         resync: float = 10.0,
         grace: float = 10.0,
@@ -206,6 +210,8 @@ class RuntimeReconciler:
         #: `Leadership.check` (before every start and stop) and `Leadership.fence`
         self._check = check
         self._fence = fence
+        #: the keyed digest of the Secret values the Servers read (their revisions)
+        self._fingerprint = fingerprint
         self.policy = policy or RestartPolicy()
         self.resync = resync
         self.grace = grace
@@ -297,7 +303,9 @@ class RuntimeReconciler:
             templates = {r.name: r for r in await objects_of_kinds(session, ["Template"])}
             secrets_ = {r.name: r for r in await objects_of_kinds(session, ["Secret"])}
             stored = {r.name: r for r in await list_instances(session)}
-        wanted = wanted_servers(servers, templates, secrets_, owner=self.owner)
+        wanted = wanted_servers(
+            servers, templates, secrets_, owner=self.owner, fingerprint=self._fingerprint
+        )
         self.wanted = wanted
         await self._check_drivers(wanted)
         observed = await self._observe()
@@ -548,7 +556,7 @@ class RuntimeReconciler:
         self._check()
         tracked.phase, tracked.ready, tracked.dirty = STARTING, False, True
         tracked.backoff_until = None
-        tracked.failures = 0
+        tracked.failures, tracked.counted = 0, None
         tracked.node = self.node
         try:
             seen = await driver.start(launch)
@@ -654,9 +662,18 @@ class RuntimeReconciler:
             f"{reason}; restarting in {delay:g} s (restart {tracked.restarts})",
         )
 
-    def probed(self, instance: str, ok: bool, detail: str, *, threshold: int) -> None:
+    def probed(
+        self, instance: str, ok: bool, detail: str, *, threshold: int, interval: float
+    ) -> None:
         """A probe's result (`reconciler.probing`): ready on success; after `threshold`
-        failures in a row, Unhealthy and replaced."""
+        failures in a row, Unhealthy and restarted (an external server, which nothing
+        here runs, stays Unhealthy, probed on, until a probe passes).
+
+        A failure counts only `interval` seconds after the last one counted: the probes
+        of an instance not ready yet come every `READY_POLL` seconds, to find it ready
+        sooner, and must not shorten the time a starting server has to answer (an HTTP
+        server's port refuses until it listens): `threshold` x `interval` seconds, as
+        the probes of a ready one give it."""
         tracked = self.tracked.get(instance)
         if tracked is None or tracked.phase not in (STARTING, RUNNING, UNHEALTHY):
             return
@@ -668,22 +685,30 @@ class RuntimeReconciler:
             tracked.dirty = True
             tracked.probes_written = now
         if ok:
-            tracked.failures = 0
+            tracked.failures, tracked.counted = 0, None
             if not tracked.ready:
                 tracked.phase, tracked.ready = RUNNING, True
                 self._event(tracked, "Normal", "Ready", detail or "the probe passed")
                 self.notify()
             return
-        tracked.failures += 1
+        if tracked.counted is not None and now - tracked.counted < interval:
+            return
+        tracked.failures, tracked.counted = tracked.failures + 1, now
         if tracked.failures >= threshold and tracked.phase != UNHEALTHY:
             tracked.phase, tracked.ready = UNHEALTHY, False
-            self._event(
-                tracked,
-                "Warning",
-                "Unhealthy",
-                f"{tracked.failures} probes failed in a row ({detail}): restarting it",
-            )
-            self._restart.add(instance)
+            failed = f"{tracked.failures} probes failed in a row ({detail})"
+            if tracked.runtime == "external":
+                # a restart would forget it and record it again, at the same URL: no use
+                self._event(
+                    tracked,
+                    "Warning",
+                    "Unhealthy",
+                    f"{failed}: not ready until a probe passes (an external server is not "
+                    "restarted)",
+                )
+            else:
+                self._event(tracked, "Warning", "Unhealthy", f"{failed}: restarting it")
+                self._restart.add(instance)
             self.notify()
 
     # ---- bookkeeping -------------------------------------------------------------------

@@ -249,7 +249,9 @@ def _source_problems(
         if has_env:
             problems.append("env does not apply to an externalUrl server (use headers)")
     elif source in ("image", "command"):
-        if transport in HTTP_TRANSPORTS and container_port is None:
+        # A command may go without: the process runtime gives each instance a free port
+        # (in PORT), so that two instances of one Server never want the same one.
+        if transport in HTTP_TRANSPORTS and container_port is None and source == "image":
             problems.append(f"a {transport} server run from {source} needs containerPort")
         if container_port is not None and transport is None:
             problems.append("transport is required with containerPort: sse or streamable-http")
@@ -275,7 +277,9 @@ class TemplateSpec(Model):
     transport: Transport | None = None
     """stdio (inferred for a command or image without a port), sse or streamable-http."""
     container_port: Port | None = None
-    """The port the server listens on, for sse and streamable-http servers mcpd starts."""
+    """The port the server listens on, for sse and streamable-http servers mcpd starts:
+    required for an image; a command without one is given a free port in `PORT`, each
+    instance its own (with one, every instance of it is told that port)."""
     env: list[EnvVar] = Field(default_factory=list)
     """Fixed environment of the process."""
     headers: list[HeaderVar] = Field(default_factory=list)
@@ -337,7 +341,9 @@ class ServerSpec(Model):
     transport: Transport | None = None
     """stdio (inferred for a command or image without a port), sse or streamable-http."""
     container_port: Port | None = None
-    """The port the server listens on, for sse and streamable-http servers mcpd starts."""
+    """The port the server listens on, for sse and streamable-http servers mcpd starts:
+    required for an image; a command without one is given a free port in `PORT`, each
+    instance its own (with one, every instance of it is told that port)."""
     replicas: Annotated[int, Field(ge=0, le=100)] = 1
     """How many instances to run; 0 stops the server and keeps its definition."""
     env: list[EnvVar] = Field(default_factory=list)

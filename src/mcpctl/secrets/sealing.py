@@ -59,6 +59,15 @@ class Sealer:
         replicas of one database must seal with one key."""
         return hmac.new(self._key, b"mcpctl sealing key id", hashlib.sha256).hexdigest()[:32]
 
+    def fingerprint(self, secret: str, key: str, value: str) -> str:
+        """A digest of a value in its place, keyed with the sealing key: equal for an
+        unchanged value, and no help in guessing a value to whoever lacks the key. The
+        runtime's revisions hold it, so that a Server rolls when a value it reads changes,
+        and not when another key of the Secret does."""
+        keyed = hmac.new(self._key, b"mcpctl value fingerprint", hashlib.sha256).digest()
+        place = b"\0".join([*_associated(secret, key), value.encode("utf-8")])
+        return hmac.new(keyed, place, hashlib.sha256).hexdigest()[:32]
+
     def key_text(self) -> str:
         """The key as its file holds it (base64): for a replica joining, and nothing else."""
         return base64.b64encode(self._key).decode("ascii")

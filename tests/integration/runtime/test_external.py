@@ -4,8 +4,6 @@ driver's endpoint (docs/architecture.md, "The runtime")."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from mcp import Client
 
 from mcpctl.errors import InvalidInput
 from mcpctl.runtime import ExternalDriver, Launch, Secret
-from tests.support.runtime import HANG, NODE, OWNER, guard, server_command
+from tests.support.runtime import HANG, NODE, OWNER, guard, http_testserver
 
 pytestmark = pytest.mark.integration
 
@@ -24,17 +22,8 @@ SECRET = "external-secret-never-shown-42"
 @pytest.fixture
 def external_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
     """A test server on 127.0.0.1 over streamable HTTP, run by the test: its URL and pid."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    command = server_command("--transport", "streamable-http", "--port", str(port))
-    with open(tmp_path / "external.log", "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=log)
-    try:
-        yield f"http://127.0.0.1:{port}/mcp", process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=HANG)
+    with http_testserver(tmp_path / "external.log") as server:
+        yield server
 
 
 def external(url: str | None, *, instance: str = "ext-1", transport: str = "") -> Launch:

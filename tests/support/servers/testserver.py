@@ -9,7 +9,8 @@ image and as a child of mcpd alike):
 Tools: `echo` (its text back), `add`, `sleep` (seconds, then "slept"), `crash`
 (the process exits with a code at once), `whoami` (the server's name and pid),
 `has_env` (whether a variable is set, never its value: the tests of secrets
-resolved into the environment check its hash, `env_sha256`). For the MCP
+resolved into the environment check its hash, `env_sha256`), `hold` (answers once a
+file is gone: a health check that hangs while a test holds the file). For the MCP
 channel's tests: `progress` (reports `steps` progress notifications, then
 answers), `header_sha256` (the hash of an HTTP request header the client sent),
 `tools_changed` (tells the client its tool list changed, in either era),
@@ -81,6 +82,13 @@ def main(argv: list[str] | None = None) -> None:
         """Sleep, then answer."""
         await asyncio.sleep(seconds)
         return "slept"
+
+    @server.tool()
+    async def hold(path: str) -> str:
+        """Answer once the file at `path` is gone (at once if there is none)."""
+        while os.path.exists(path):
+            await asyncio.sleep(0.05)
+        return "released"
 
     @server.tool()
     def crash(code: int = 1) -> str:

@@ -475,6 +475,8 @@ def test_transport_rules_are_enforced(spec: str, named: str) -> None:
     "spec",
     [
         "command: [x]\ntransport: stdio",
+        # a command's instances are each given a free port (PORT)
+        "command: [x]\ntransport: streamable-http",
         "image: x\ntransport: sse\ncontainerPort: 8080",
         "command: [x]\ntransport: sse\ncontainerPort: 80\nheaders: [{name: A, value: b}]",
         "externalUrl: https://x.example\ntransport: sse\nheaders: [{name: A, value: b}]",

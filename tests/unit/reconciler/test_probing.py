@@ -25,7 +25,9 @@ class _Runtime:
         self.tracked = {name: _running(name) for name in names}
         self.results: list[tuple[str, bool]] = []
 
-    def probed(self, instance: str, ok: bool, detail: str, *, threshold: int) -> None:
+    def probed(
+        self, instance: str, ok: bool, detail: str, *, threshold: int, interval: float
+    ) -> None:
         self.results.append((instance, ok))
 
 

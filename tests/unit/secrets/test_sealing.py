@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from pathlib import Path
 
@@ -35,6 +36,24 @@ def test_a_sealed_value_moved_to_another_secret_or_key_does_not_open() -> None:
         SEALER.open("other", "token", sealed)
     with pytest.raises(SealingError, match="'github' key 'apiKey'"):
         SEALER.open("github", "apiKey", sealed)
+
+
+def test_a_fingerprint_changes_with_the_value_its_place_and_the_key_only() -> None:
+    """The runtime's revisions hold fingerprints: equal for an unchanged value (no roll),
+    and, without the sealing key, no way to test a guessed value against one."""
+    fingerprint = SEALER.fingerprint("github", "token", "ghp_secret")
+
+    assert fingerprint == SEALER.fingerprint("github", "token", "ghp_secret")
+    others = {
+        SEALER.fingerprint("github", "token", "ghp_other"),
+        SEALER.fingerprint("github", "apiKey", "ghp_secret"),
+        SEALER.fingerprint("gitlab", "token", "ghp_secret"),
+        Sealer.from_key(bytes(64)).fingerprint("github", "token", "ghp_secret"),
+    }
+    assert fingerprint not in others
+    assert len(others) == 4
+    assert "ghp_secret" not in fingerprint
+    assert fingerprint not in {hashlib.sha256(b"ghp_secret").hexdigest()[:32], SEALER.key_id}
 
 
 def test_another_key_cannot_open_and_the_error_names_the_place_not_the_value() -> None:
