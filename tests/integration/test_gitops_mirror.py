@@ -460,9 +460,12 @@ def test_a_mirror_acting_as_a_serviceaccount_grants_nothing_beyond_it(
             {"role": "run", "action": "*"},
         ]
         mirror_may = [
-            {"role": role, "resource": kind}
-            for role in ("view", "create", "edit", "delete")
-            for kind in ("servers", "groups")
+            *(
+                {"role": role, "resource": kind}
+                for role in ("view", "create", "edit", "delete")
+                for kind in ("servers", "groups")
+            ),
+            {"role": "run", "action": "host-commands"},  # its Servers run commands
         ]
         items = [
             {"apiVersion": "mcpctl/v1", "kind": "ServiceAccount", "metadata": {"name": "mirror"}},

@@ -112,7 +112,11 @@ def test_a_push_creates_changes_and_deletes_objects_as_the_pusher(
     ann = user_token(
         mcpd,
         "ann",
-        [*view_all(), *({"role": r, "resource": "servers"} for r in ("create", "edit", "delete"))],
+        [
+            *view_all(),
+            *({"role": r, "resource": "servers"} for r in ("create", "edit", "delete")),
+            {"role": "run", "action": "host-commands"},  # these Servers run commands
+        ],
     )
     with mcpd.client() as client:
         before = quiet(client)
@@ -502,7 +506,13 @@ def test_pushes_need_a_valid_token_and_the_rights_for_every_object(
 
         # an editor of servers pushing a server and a project: all or nothing
         editor_token = user_token(
-            mcpd, "editor", [*view_all(), {"role": "edit", "resource": "servers"}]
+            mcpd,
+            "editor",
+            [
+                *view_all(),
+                {"role": "edit", "resource": "servers"},
+                {"role": "run", "action": "host-commands"},
+            ],
         )
         editor = Clone.of(mcpd, tmp_path / "editor", editor_token)
         editor.write("servers/s.yaml", server_yaml("s", "mcp-server-git"))

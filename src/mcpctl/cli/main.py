@@ -55,6 +55,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "logs": ("mcpctl.cli.logs:logs", "Print a Server's or an instance's log (-f to follow)."),
     "config": ("mcpctl.cli.config:config", "Show and switch contexts of the config file."),
+    "mcp-config": (
+        "mcpctl.cli.mcpconfig:mcp_config",
+        "Print the MCP configuration that connects an AI client to a project.",
+    ),
     "completion": (
         "mcpctl.cli.completion:completion",
         "Print the shell completion script (bash, zsh, fish).",

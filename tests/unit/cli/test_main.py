@@ -63,6 +63,7 @@ EVERY_COMMAND = [
     ["config", "view"],
     ["completion"],
     ["logs"],
+    ["mcp-config"],
 ]
 
 
