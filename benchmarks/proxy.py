@@ -59,13 +59,11 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,7 +76,14 @@ sys.path[:0] = [str(REPO_ROOT / "src"), str(REPO_ROOT)]
 
 from tests.support.figures import emit, load, ms  # noqa: E402
 from tests.support.mcpd import Mcpd, mcpd_command, running_mcpd  # noqa: E402
-from tests.support.mcpload import EndpointError, McpHttpClient, Round, drive  # noqa: E402
+from tests.support.mcpload import (  # noqa: E402
+    Counts,
+    EndpointError,
+    McpHttpClient,
+    Round,
+    Tally,
+    drive,
+)
 from tests.support.mcpservers import HttpServer  # noqa: E402
 from tests.support.postgres import free_port  # noqa: E402
 from tests.support.stdiopipe import running_child  # noqa: E402
@@ -126,7 +131,6 @@ PEER_NAMES = ("stdio", "sdk", "mcp-proxy", "fastmcp")
 
 #: Hang guards, not budgets: a wait this long is hung, not slow.
 READY_TIMEOUT = 300.0
-COUNTS_TIMEOUT = 120.0
 INSTALL_TIMEOUT = 900.0
 
 SESSION_BATCH = 50
@@ -214,64 +218,6 @@ def mib(size: float) -> str:
     return f"{size / 2**20:.1f} MiB"
 
 
-# --------------------------------------------------------------------------- upstream counts
-
-
-@dataclass
-class Tally:
-    """Messages an upstream received, by method."""
-
-    requests: Counter[str] = field(default_factory=Counter)
-    notifications: Counter[str] = field(default_factory=Counter)
-
-    def __sub__(self, other: Tally) -> Tally:
-        return Tally(self.requests - other.requests, self.notifications - other.notifications)
-
-    @property
-    def total(self) -> int:
-        return sum(self.requests.values()) + sum(self.notifications.values())
-
-    def shown(self, calls: int) -> str:
-        parts = [f"{m} {n / calls:.3g}" for m, n in self.requests.most_common()]
-        parts += [f"{m} {n / calls:.3g}" for m, n in self.notifications.most_common()]
-        return ", ".join(parts) or "none"
-
-
-@dataclass(frozen=True)
-class Counts:
-    """The counts files of the echo servers one path started (`echoserver.py --counts`)."""
-
-    directory: Path
-
-    def read(self) -> Tally:
-        """Every upstream's counts now: each live one is asked (SIGUSR1) and waited for;
-        one that ended wrote its last counts as it did."""
-        tally = Tally()
-        for path in sorted(self.directory.glob("*.json")):
-            pid = int(path.stem)
-            body = orjson.loads(path.read_bytes())
-            if alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGUSR1)
-                deadline = time.monotonic() + COUNTS_TIMEOUT
-                while alive(pid):
-                    latest = orjson.loads(path.read_bytes())
-                    if latest["dumps"] > body["dumps"]:
-                        body = latest
-                        break
-                    if time.monotonic() > deadline:
-                        raise BenchmarkError(f"echo server {pid} did not write its counts")
-                    time.sleep(0.01)
-                else:
-                    body = orjson.loads(path.read_bytes())
-            tally.requests.update(body["requests"])
-            tally.notifications.update(body["notifications"])
-        return tally
-
-    def upstreams(self) -> int:
-        return len(list(self.directory.glob("*.json")))
-
-
 # --------------------------------------------------------------------------- paths
 
 
@@ -298,7 +244,7 @@ class Target:
             listed = await client.request("tools/list")
         finally:
             await client.close()
-        names = [t["name"] for t in listed.get("tools", [])]
+        names: list[str] = [t["name"] for t in listed.get("tools", [])]
         found = [n for n in names if n == "echo" or n.endswith(("__echo", "_echo"))]
         if len(found) != 1:
             raise BenchmarkError(f"{self.url}: no one echo tool among {names[:10]}")
@@ -361,7 +307,15 @@ def front_command(name: str, upstream: list[str], cache: Path) -> list[str]:
         return [*upstream, "--transport", "streamable-http", "--port", "{port}"]
     bin_dir = peer_venv(name, cache)
     if name == "mcp-proxy":
-        return [str(bin_dir / "mcp-proxy"), "--port", "{port}", "--host", "127.0.0.1", "--", *upstream]
+        return [
+            str(bin_dir / "mcp-proxy"),
+            "--port",
+            "{port}",
+            "--host",
+            "127.0.0.1",
+            "--",
+            *upstream,
+        ]
     return [str(bin_dir / "python"), "-c", FASTMCP_PROXY, "{port}", *upstream]
 
 
@@ -436,9 +390,7 @@ def mcpd_paths(work: Path) -> Iterator[tuple[Mcpd, Target, Target]]:
     wide.mkdir()
     with running_mcpd(work / "mcpd-state", command=pinned(mcpd_command())) as mcpd:
         with mcpd.client() as client:
-            answer = client.post(
-                "/api/v1/apply", json={"items": project_manifests(counts, wide)}
-            )
+            answer = client.post("/api/v1/apply", json={"items": project_manifests(counts, wide)})
             if answer.status_code != 200:
                 raise BenchmarkError(f"apply: {answer.status_code} {answer.text[:300]}")
             wait_ready(client, ["echo", "wide"])
@@ -568,43 +520,39 @@ async def stdio_rounds(work: Path, settings: Settings, run: Run) -> None:
     counts = work / "stdio-counts"
     counts.mkdir()
     for era in ERAS:
-        async with running_child(pinned(echo_command(counts))) as child:
-            channel = await open_channel(
-                "bench-0", child.pipe, ChannelSettings(era=era, max_in_flight=64)
-            )
-            agreed = channel.agreement.era if channel.agreement else "?"
+        await stdio_era(Counts(counts), era, settings, run)
+    run.eras["stdio"] = "legacy, modern"
+
+
+async def stdio_era(counts: Counts, era: Era, settings: Settings, run: Run) -> None:
+    async with running_child(pinned(echo_command(counts.directory))) as child:
+        channel = await open_channel(
+            "bench-0", child.pipe, ChannelSettings(era=era, max_in_flight=64)
+        )
+        try:
+            agreed = channel.agreement.era if channel.agreement else "none"
             if agreed != era:
                 raise BenchmarkError(f"the channel agreed on the {agreed} era, not {era}")
-            try:
-                for clients in CONCURRENCY:
 
-                    async def call(c: int, n: int) -> None:
-                        body = orjson.dumps(
-                            {
-                                "jsonrpc": "2.0",
-                                "id": n,
-                                "method": "tools/call",
-                                "params": {"name": "echo", "arguments": {"text": f"call {n}"}},
-                            }
-                        )
-                        answer = orjson.loads(await channel.forward(body))
-                        if answer.get("result", {}).get("isError", True):
-                            raise BenchmarkError(f"stdio: echo answered {answer}")
+            async def call(_: int, n: int) -> None:
+                body = {
+                    "jsonrpc": "2.0",
+                    "id": n,
+                    "method": "tools/call",
+                    "params": {"name": "echo", "arguments": {"text": f"call {n}"}},
+                }
+                answer = orjson.loads(await channel.forward(orjson.dumps(body)))
+                if answer.get("result", {}).get("isError", True):
+                    raise BenchmarkError(f"stdio: echo answered {answer}")
 
-                    got = await measure(
-                        "stdio",
-                        era,
-                        clients,
-                        settings,
-                        Counts(counts),
-                        lambda: [child.pid],  # noqa: B023 - the child of this block
-                        call,
-                    )
-                    run.calls[("stdio", era, clients)] = got
-                    print(got.line(), flush=True)
-            finally:
-                await channel.close()
-    run.eras["stdio"] = "legacy, modern"
+            for clients in CONCURRENCY:
+                got = await measure(
+                    "stdio", era, clients, settings, counts, lambda: [child.pid], call
+                )
+                run.calls[("stdio", era, clients)] = got
+                print(got.line(), flush=True)
+        finally:
+            await channel.close()
 
 
 async def spoken_eras(target: Target) -> tuple[list[Era], str]:
@@ -620,8 +568,11 @@ async def spoken_eras(target: Target) -> tuple[list[Era], str]:
         except EndpointError as e:
             if target.name == "mcpd" and e.status == 404:
                 where = httpx.URL(target.url).path
-                raise ProxyMissing(f"mcpd answered 404 at {where}: the proxy is not built") from None
-            refused.append(f"{era}: {e}")
+                raise ProxyMissing(
+                    f"mcpd answered 404 at {where}: the proxy is not built"
+                ) from None
+            print(f"  {LABELS[target.name]}: {era} era refused: {e}", flush=True)
+            refused.append(f"{era}: HTTP {e.status}" if e.status else era)
         finally:
             await client.close()
     return spoken, "; ".join(refused)
@@ -647,14 +598,10 @@ async def idle_sessions(target: Target, era: Era, count: int) -> tuple[int, int,
     return before_rss, rss_of(target.front), opened, note
 
 
-async def path_rounds(
-    target: Target, wide: Target | None, settings: Settings, run: Run
-) -> None:
+async def path_rounds(target: Target, wide: Target | None, settings: Settings, run: Run) -> None:
     """Calls in each era the path speaks, then its idle sessions, then the wide list."""
     spoken, refused = await spoken_eras(target)
     run.eras[target.name] = ", ".join(spoken) + (f" (refused {refused})" if refused else "")
-    if refused:
-        print(f"  {LABELS[target.name]}: {refused}", flush=True)
     for era in spoken:
         await http_rounds(target, era, settings, "tools/call", run.calls)
     if "legacy" in spoken:
@@ -699,7 +646,7 @@ class Figure:
 
     def line(self) -> str:
         if self.value is None:
-            return f"{self.name}: FAIL (target {self.target_shown}): {self.why_missing}"
+            return f"{self.name}: {self.verdict} (target {self.target_shown}): {self.why_missing}"
         judged = self.verdict
         if self.target is not None:
             judged += f" (target {self.target_shown}, ratio {self.value / self.target:.2f})"
@@ -719,7 +666,7 @@ def ratios(value: float | None, others: dict[str, float]) -> str:
 
 def verdicts(run: Run) -> list[Figure]:
     figures: list[Figure] = []
-    missing = run.missing.get("mcpd", "")
+    missing = run.missing.get("mcpd", "not measured in this run (--only)")
     for era in ERAS:
         for clients in CONCURRENCY:
             mine = run.calls.get(("mcpd", era, clients))
@@ -748,18 +695,20 @@ def verdicts(run: Run) -> list[Figure]:
             for p in PEER_NAMES
             if (r := run.calls.get((p, era, 1))) is not None
         }
+        # judged against the stdio-in-process p50 of this run: without it, unmeasured
+        p50 = mine.round.p50 * 1000 if mine and stdio else None
         figures.append(
             Figure(
                 f"mcpd {era} C=1 p50",
-                mine.round.p50 * 1000 if mine else None,
-                ms(mine.round.p50) if mine else "",
-                (stdio.round.p50 + P50_MARGIN) * 1000 if stdio else None,
+                p50,
+                ms(p50 / 1000) if p50 is not None else "",
+                (stdio.round.p50 + P50_MARGIN) * 1000 if stdio else 0.0,
                 f"<= stdio in process {ms(stdio.round.p50)} + {ms(P50_MARGIN)}"
                 if stdio
-                else "unmeasured",
+                else f"<= stdio in process + {ms(P50_MARGIN)}",
                 False,
-                ratios(mine.round.p50 * 1000 if mine else None, p50_others) + " (ms)",
-                missing or ("" if stdio else "the stdio-in-process p50 is missing"),
+                ratios(p50, p50_others) + " (ms)",
+                missing if not mine else "the stdio-in-process p50 of this run is missing",
             )
         )
         per_call = [r.per_call for (p, e, _), r in run.calls.items() if p == "mcpd" and e == era]
@@ -814,7 +763,8 @@ def verdicts(run: Run) -> list[Figure]:
             False,
             "peers: "
             + ", ".join(
-                f"{LABELS[p]} {mib(v[1])} with {v[2]} ({mib(v[0])} before){' ' + v[3] if v[3] else ''}"
+                f"{LABELS[p]} {mib(v[1])} with {v[2]} ({mib(v[0])} before)"
+                + (f" {v[3]}" if v[3] else "")
                 for p, v in run.rss.items()
                 if p != "mcpd"
             ),
@@ -827,14 +777,16 @@ def verdicts(run: Run) -> list[Figure]:
 def peer_table(run: Run) -> None:
     """The peers against mcpd's targets, for scale, and beside the figures measured before."""
     print("\n== every path against the proxy's targets (calls/s; ratio to target) ==")
-    for path in PEER_NAMES + ("mcpd",):
+    for path in (*PEER_NAMES, "mcpd"):
         for era in ERAS:
             cells = []
             for clients in CONCURRENCY:
                 got = run.calls.get((path, era, clients))
                 if got is not None:
                     target = RATE_TARGETS[clients]
-                    cells.append(f"C={clients} {got.round.rate:.0f} (x{got.round.rate / target:.2f})")
+                    cells.append(
+                        f"C={clients} {got.round.rate:.0f} (x{got.round.rate / target:.2f})"
+                    )
             if cells:
                 before = BEFORE.get(path)
                 was = f"; before {before[0]} / {before[1]}" if before and era == "legacy" else ""
@@ -868,8 +820,9 @@ async def measure_all(work: Path, settings: Settings, only: set[str], cache: Pat
             counts.mkdir()
             wide.mkdir()
             with (
-                http_front(name, front_command(name, echo_command(counts), cache), Counts(counts), work)
-                as target,
+                http_front(
+                    name, front_command(name, echo_command(counts), cache), Counts(counts), work
+                ) as target,
                 http_front(
                     name,
                     front_command(name, echo_command(wide, WIDE_TOOLS), cache),

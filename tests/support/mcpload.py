@@ -18,6 +18,8 @@ JSON-RPC success raises `EndpointError`, naming the endpoint, the method and wha
 back (the status and the start of the body: never the request's headers, which hold
 the caller's token).
 
+`Counts` reads, by method, what the echo servers a path started received (their counts
+files: `tests/support/servers/echoserver.py --counts DIR`), at the upstream itself.
 `drive` runs a round of calls over N virtual clients, bounded by a count and by a time,
 and keeps each call's latency.
 """
@@ -25,11 +27,16 @@ and keeps each call's latency.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import os
+import signal
 import statistics
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,15 +48,18 @@ from mcpctl.upstream.protocol import (
     LATEST_HANDSHAKE_VERSION,
     LATEST_MODERN_VERSION,
     METHOD_HEADER,
-    NAME_HEADER,
     NAME_BEARING_METHODS,
+    NAME_HEADER,
     PROTOCOL_VERSION_HEADER,
     PROTOCOL_VERSION_KEY,
     SESSION_HEADER,
     Era,
 )
 
-__all__ = ["EndpointError", "McpHttpClient", "Round", "drive"]
+__all__ = ["Counts", "EndpointError", "McpHttpClient", "Round", "Tally", "drive"]
+
+#: A hang guard: an echo server that has not written its counts after this long is hung.
+COUNTS_TIMEOUT = 120.0
 
 #: A hang guard, not a budget: a request unanswered this long is hung, not slow.
 REQUEST_TIMEOUT = 120.0
@@ -187,7 +197,9 @@ class McpHttpClient:
         try:
             response = await self._http.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as e:
-            raise EndpointError(f"POST {self.url} ({method}) failed: {type(e).__name__}: {e}")
+            raise EndpointError(
+                f"POST {self.url} ({method}) failed: {type(e).__name__}: {e}"
+            ) from None
         if response.status_code >= 300:
             raise EndpointError(
                 f"{self.url} answered {method} with HTTP {response.status_code}: "
@@ -199,6 +211,69 @@ class McpHttpClient:
     async def close(self) -> None:
         """Close the connection (a legacy session stays open at the server: idle)."""
         await self._http.aclose()
+
+
+@dataclass
+class Tally:
+    """Messages an upstream received, by method."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    notifications: Counter[str] = field(default_factory=Counter)
+
+    def __sub__(self, other: Tally) -> Tally:
+        return Tally(self.requests - other.requests, self.notifications - other.notifications)
+
+    @property
+    def total(self) -> int:
+        return sum(self.requests.values()) + sum(self.notifications.values())
+
+    def shown(self, calls: int) -> str:
+        parts = [f"{m} {n / calls:.3g}" for m, n in self.requests.most_common()]
+        parts += [f"{m} {n / calls:.3g}" for m, n in self.notifications.most_common()]
+        return ", ".join(parts) or "none"
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The counts files of the echo servers a path started (`echoserver.py --counts DIR`)."""
+
+    directory: Path
+
+    def read(self) -> Tally:
+        """Every upstream's counts now: each live one is asked (SIGUSR1) and waited for;
+        one that ended wrote its last counts as it did."""
+        tally = Tally()
+        for path in sorted(self.directory.glob("*.json")):
+            pid = int(path.stem)
+            body = orjson.loads(path.read_bytes())
+            if alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGUSR1)
+                deadline = time.monotonic() + COUNTS_TIMEOUT
+                while alive(pid):
+                    latest = orjson.loads(path.read_bytes())
+                    if latest["dumps"] > body["dumps"]:
+                        body = latest
+                        break
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"echo server {pid} did not write its counts")
+                    time.sleep(0.01)
+                else:
+                    body = orjson.loads(path.read_bytes())
+            tally.requests.update(body["requests"])
+            tally.notifications.update(body["notifications"])
+        return tally
+
+    def upstreams(self) -> int:
+        return len(list(self.directory.glob("*.json")))
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
 
 
 @dataclass(frozen=True)
