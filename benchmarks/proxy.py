@@ -359,7 +359,7 @@ def mcp_token(client: httpx.Client, project: str) -> str:
     body = {
         "apiVersion": "mcpctl/v1",
         "kind": "McpToken",
-        "metadata": {"name": f"{project}-{os.getpid()}-{time.monotonic_ns() % 10**6}"},
+        "metadata": {"name": f"{project}-load"},
         "spec": {"project": project},
         "bindings": [{"role": "run", "resource": "projects", "name": project}],
     }
