@@ -207,10 +207,14 @@ async def read_in_thread(items: Iterator[bytes], name: str) -> AsyncIterator[byt
     done = threading.Event()
 
     def put(item: bytes | Exception | None) -> None:
+        if done.is_set():
+            return
+        putting = queue.put(item)
         try:
-            future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
-        except RuntimeError:
-            return  # the loop is closed: nobody reads any more
+            future = asyncio.run_coroutine_threadsafe(putting, loop)
+        except RuntimeError:  # the loop is closed: nobody reads any more
+            putting.close()  # never scheduled: closed, not left "never awaited"
+            return
         while not done.is_set():
             try:
                 future.result(timeout=1.0)
