@@ -15,7 +15,7 @@ paging in `paging`, status writes in `status`, the queries in `mcpctl.store`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -612,6 +612,23 @@ class ObjectService:
         )
 
 
+def _templates_known(batch: list[Manifest], existing: list[Resource]) -> dict[str, Template]:
+    """The Templates a write's Servers may name: those stored, as this write leaves them."""
+    templates = {r.name: r for r in existing if isinstance(r, Template)}
+    templates.update(
+        {m.resource.name: m.resource for m in batch if isinstance(m.resource, Template)}
+    )
+    return templates
+
+
+def _spec_changes(plans: list[Planned]) -> Iterator[tuple[Resource, str]]:
+    """Each object whose spec the write sets, with its name for messages (a change of
+    labels or annotations only changes nothing that runs)."""
+    for plan in plans:
+        if plan.row is None or plan.row.spec != plan.spec:
+            yield plan.manifest.resource, format_key(plan.manifest.key)
+
+
 def _check_secret_reads(
     policy: Policy, plans: list[Planned], batch: list[Manifest], existing: list[Resource]
 ) -> None:
@@ -619,15 +636,8 @@ def _check_secret_reads(
     of that value by the writer (`guard.check_secret_read`); a Server takes the values its
     Template takes too (its own env runs beside them). Before the reference checks, so
     that a refusal says nothing of whether the Secret exists."""
-    templates = {r.name: r for r in existing if isinstance(r, Template)}
-    templates.update(
-        {m.resource.name: m.resource for m in batch if isinstance(m.resource, Template)}
-    )
-    for plan in plans:
-        if plan.row is not None and plan.row.spec == plan.spec:
-            continue  # labels or annotations only: nothing that runs changes
-        resource = plan.manifest.resource
-        owner = format_key(plan.manifest.key)
+    templates = _templates_known(batch, existing)
+    for resource, owner in _spec_changes(plans):
         for ref in iter_references(resource):
             if ref.target[0] == "Secret":
                 where = f"{owner} {format_path(ref.field)}"
@@ -648,15 +658,8 @@ def _check_host_commands(
     host (its own `command`, or its Template's), needs `run host-commands`
     (`guard.check_host_command`): such a server runs as mcpd's user, beside mcpd's state.
     An image or an external URL needs nothing more."""
-    templates = {r.name: r for r in existing if isinstance(r, Template)}
-    templates.update(
-        {m.resource.name: m.resource for m in batch if isinstance(m.resource, Template)}
-    )
-    for plan in plans:
-        if plan.row is not None and plan.row.spec == plan.spec:
-            continue  # labels or annotations only: nothing that runs changes
-        resource = plan.manifest.resource
-        owner = format_key(plan.manifest.key)
+    templates = _templates_known(batch, existing)
+    for resource, owner in _spec_changes(plans):
         if isinstance(resource, Template | Server) and resource.spec.command is not None:
             guard.check_host_command(policy, f"{owner} spec.command")
         elif isinstance(resource, Server) and resource.spec.template is not None:

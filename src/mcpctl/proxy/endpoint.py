@@ -803,9 +803,8 @@ class McpEndpoint:
         return session
 
     def _end_session(self, request: _Request, principal: Principal) -> None:
-        session = self._session_of(request, principal, "DELETE")
+        self._session_of(request, principal, "DELETE")  # its own, and known
         del self._sessions[request.header(SESSION_HEADER) or ""]
-        del session
 
     @property
     def session_count(self) -> int:
