@@ -21,16 +21,15 @@ from __future__ import annotations
 import http.client
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from tests.integration.runtime.test_reconciler import apply, until
 from tests.support.manifests import JSON, binding, manifest
 from tests.support.mcpd import WAIT_TIMEOUT, Mcpd, running_mcpd
 from tests.support.runtime import server_command
@@ -46,22 +45,6 @@ def mcpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mcpd]:
     state = tmp_path_factory.mktemp("runtime-access") / "state"
     with running_mcpd(state, args=["--restart-backoff", "0.2,1.6,600"]) as server:
         yield server
-
-
-def until(condition: Callable[[], Any], what: str) -> Any:
-    """Poll `condition` until it answers something true; that answer (a hang guard)."""
-    deadline = time.monotonic() + WAIT_TIMEOUT
-    while True:
-        answer = condition()
-        if answer:
-            return answer
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.05)
-
-
-def apply(client: httpx.Client, *items: JSON) -> None:
-    answer = client.post("/api/v1/apply", json={"items": list(items)})
-    assert answer.status_code == 200, answer.text
 
 
 def principal(mcpd: Mcpd, name: str, *bindings: JSON) -> str:
